@@ -1,0 +1,134 @@
+# songmatch — the two commands are `make demo` and `make test`; everything else is a step of them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+include scripts/versions.env
+
+PG_CONFIG   ?= /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config
+PG_OS_USER  ?= postgres
+PG_PORT     ?= 54315
+BUNDLE      ?= default
+CARGO       ?= cargo
+PYTHON      ?= python3
+export PG_CONFIG PG_OS_USER PG_PORT
+
+ROOT        := $(CURDIR)
+PGBIN        = $(shell $(PG_CONFIG) --bindir)
+PKGLIBDIR    = $(shell $(PG_CONFIG) --pkglibdir)
+SHAREDIR     = $(shell $(PG_CONFIG) --sharedir)
+ORT_DIR      = $(PKGLIBDIR)/songmatch
+MODEL_DIR    = $(SHAREDIR)/songmatch/models
+DSN          = $(shell scripts/db.sh dsn)
+PSQL         = $(PGBIN)/psql "$(DSN)" -X -v ON_ERROR_STOP=1
+
+.PHONY: help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
+        build install db-start db-stop dsn psql demo test test-core test-pg test-regress test-tools \
+        bench clean-db
+
+help:
+	@echo "songmatch: match songs to playlists inside PostgreSQL"
+	@echo "  make demo        set up what is missing, start the server, load the demo, show matches"
+	@echo "  make test        set up what is missing, then run every test tier"
+	@echo "  make setup       system packages, pgvector, cargo-pgrx, libonnxruntime, default models"
+	@echo "  make install     build and install the extension (release) into $(PG_CONFIG)'s dirs"
+	@echo "  make models BUNDLE=default|production|fixture   fetch and verify a model bundle"
+	@echo "  make db-start | db-stop | psql | dsn           the local cluster (port $(PG_PORT))"
+
+# ---------------------------------------------------------------------------------------------
+# setup: idempotent; a second run only reports that everything is present
+# ---------------------------------------------------------------------------------------------
+setup: system pgvector cargo-pgrx pgrx-init onnxruntime install-models
+
+system:
+	@bash scripts/setup-system.sh
+
+pgvector: system
+	@bash scripts/setup-pgvector.sh
+
+cargo-pgrx:
+	@if $(CARGO) pgrx --version 2>/dev/null | grep -q " $(CARGO_PGRX_VERSION)$$"; then \
+	    echo "==> cargo-pgrx $(CARGO_PGRX_VERSION) present"; \
+	else \
+	    echo "==> installing cargo-pgrx $(CARGO_PGRX_VERSION) (takes several minutes)"; \
+	    $(CARGO) install cargo-pgrx --version $(CARGO_PGRX_VERSION) --locked; \
+	fi
+
+pgrx-init: cargo-pgrx system
+	@if grep -qs '^pg$(PG_MAJOR) = "$(PG_CONFIG)"' $${PGRX_HOME:-$$HOME/.pgrx}/config.toml; then \
+	    echo "==> pgrx knows pg$(PG_MAJOR) at $(PG_CONFIG)"; \
+	else \
+	    $(CARGO) pgrx init --pg$(PG_MAJOR) $(PG_CONFIG); \
+	fi
+
+onnxruntime: system
+	@bash scripts/fetch-onnxruntime.sh "$(ORT_DIR)"
+
+models:
+	@$(PYTHON) models/fetch.py --bundle $(BUNDLE) --dest target/models --cache target/cache
+
+# Installs the fetched bundle where the server reads it (songmatch.model_dir's default).
+install-models: system models
+	@mkdir -p "$(MODEL_DIR)"
+	@if ! diff -rq target/models "$(MODEL_DIR)" >/dev/null 2>&1; then \
+	    cp -r target/models/. "$(MODEL_DIR)/"; \
+	    find "$(MODEL_DIR)" -type d -exec chmod 0755 {} +; \
+	    find "$(MODEL_DIR)" -type f -exec chmod 0644 {} +; \
+	    echo "==> models installed in $(MODEL_DIR)"; \
+	else \
+	    echo "==> models in $(MODEL_DIR) are current"; \
+	fi
+
+# ---------------------------------------------------------------------------------------------
+# build, install, local server
+# ---------------------------------------------------------------------------------------------
+build: pgrx-init
+	$(CARGO) build --release
+
+install: setup
+	$(CARGO) pgrx install --release --pg-config $(PG_CONFIG)
+
+db-start: system
+	@scripts/db.sh start
+
+db-stop:
+	@scripts/db.sh stop
+
+dsn:
+	@scripts/db.sh dsn
+
+psql: db-start
+	@$(PGBIN)/psql "$(DSN)"
+
+# ---------------------------------------------------------------------------------------------
+# the two commands
+# ---------------------------------------------------------------------------------------------
+demo: install db-start
+	@$(PSQL) -q -c "drop extension if exists songmatch cascade" -c "create extension songmatch cascade"
+	@$(PSQL) -q -f sql/demo/catalogue.sql
+	@$(PSQL) -f sql/demo/show.sql
+
+test: setup test-core test-tools test-pg test-regress
+	@echo "make test: all tiers passed (core, tools, pg_test, regress)"
+
+# tier 1: the pure Rust core, plain #[test]
+test-core: pgrx-init
+	$(CARGO) test --lib core::
+
+# tier 1b: the Python tooling (model fetcher) on local data
+test-tools:
+	$(PYTHON) -m unittest discover -s models/reference -p 'test_*.py'
+
+# tier 2: #[pg_test] functions inside a throw-away server that pgrx runs as $(PG_OS_USER)
+test-pg: setup
+	$(CARGO) pgrx test pg$(PG_MAJOR) --runas $(PG_OS_USER) --pgdata "$$(scripts/db.sh testdir)"
+
+# tier 3: SQL-level tests (pg_regress) against the Makefile's server with the release build
+test-regress: install db-start
+	@bash pgrx-tests/run.sh
+
+bench:
+	@echo "make bench: not yet implemented (see issue 3)"; exit 1
+
+clean-db: db-stop
+	rm -rf "$$(scripts/db.sh dir)"/data

@@ -1,0 +1,330 @@
+//! Content hashes: SHA-256 over a canonical JSON form, with versioned prefixes.
+//!
+//! Canonical JSON (documented in the README, stable across releases):
+//! * objects: keys sorted by their UTF-8 bytes, no whitespace anywhere;
+//! * strings: JSON-escaped as serde_json does (`"` `\` and control characters escaped,
+//!   everything else as raw UTF-8);
+//! * numbers: an integral value with |x| < 2^53 is written as an integer (`1.0` → `1`,
+//!   `-0.0` → `0`); any other number in its shortest round-trip form (`0.1`, `1e-7`);
+//! * arrays keep their order; `null`, `true`, `false` as usual.
+//!
+//! The hashed bytes are `"{prefix}\n{version tag}\n{canonical json}"`, so a change of the
+//! prefix, of the version the kind depends on, or of any field changes the hash. The result
+//! is `{prefix}_{64 hex digits}`, e.g. `te_v1_3f…`.
+
+use crate::core::error::{Error, Result};
+use crate::core::versions;
+use serde_json::{Number, Value};
+use sha2::{Digest, Sha256};
+
+/// The kinds of JSON content that get a content hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentKind {
+    TrackContent,
+    PlaylistProfile,
+    MatchingConfig,
+    ModelBundle,
+}
+
+impl ContentKind {
+    pub const ALL: [ContentKind; 4] = [
+        ContentKind::TrackContent,
+        ContentKind::PlaylistProfile,
+        ContentKind::MatchingConfig,
+        ContentKind::ModelBundle,
+    ];
+
+    pub fn parse(kind: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == kind).ok_or_else(|| {
+            Error::invalid(format!(
+                "unknown content kind \"{kind}\"; expected one of: {}",
+                Self::ALL.map(|k| k.name()).join(", ")
+            ))
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ContentKind::TrackContent => "track_content",
+            ContentKind::PlaylistProfile => "playlist_profile",
+            ContentKind::MatchingConfig => "matching_config",
+            ContentKind::ModelBundle => "model_bundle",
+        }
+    }
+
+    pub fn prefix(self) -> &'static str {
+        match self {
+            ContentKind::TrackContent => "te_v1",
+            ContentKind::PlaylistProfile => "pp_v1",
+            ContentKind::MatchingConfig => "cfg_v1",
+            ContentKind::ModelBundle => "mb_v1",
+        }
+    }
+
+    /// The version constant folded into every hash of this kind.
+    pub fn version_tag(self) -> String {
+        match self {
+            ContentKind::TrackContent => format!("extractor_version={}", versions::EXTRACTOR_VERSION),
+            ContentKind::PlaylistProfile => {
+                format!("playlist_profile_version={}", versions::PLAYLIST_PROFILE_VERSION)
+            }
+            ContentKind::MatchingConfig => {
+                format!("matching_algo_version={}", versions::MATCHING_ALGO_VERSION)
+            }
+            ContentKind::ModelBundle => {
+                format!("embedding_schema_version={}", versions::EMBEDDING_SCHEMA_VERSION)
+            }
+        }
+    }
+}
+
+/// The kinds of id sets that get an order-independent hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdSetKind {
+    CandidateSet,
+    PlaylistSet,
+}
+
+impl IdSetKind {
+    pub fn parse(kind: &str) -> Result<Self> {
+        match kind {
+            "candidate_set" => Ok(IdSetKind::CandidateSet),
+            "playlist_set" => Ok(IdSetKind::PlaylistSet),
+            _ => Err(Error::invalid(format!(
+                "unknown id set kind \"{kind}\"; expected one of: candidate_set, playlist_set"
+            ))),
+        }
+    }
+
+    pub fn prefix(self) -> &'static str {
+        match self {
+            IdSetKind::CandidateSet => "cs_v1",
+            IdSetKind::PlaylistSet => "ps_v1",
+        }
+    }
+}
+
+/// Write `value` in canonical form.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => write_number(n, out),
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(k, out);
+                out.push(':');
+                write_canonical(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0; // 2^53
+
+fn write_number(n: &Number, out: &mut String) {
+    if let Some(i) = n.as_i64() {
+        out.push_str(&i.to_string());
+    } else if let Some(u) = n.as_u64() {
+        out.push_str(&u.to_string());
+    } else if let Some(f) = n.as_f64() {
+        if f.fract() == 0.0 && f.abs() < MAX_SAFE_INTEGER {
+            // -0.0 becomes 0 as well.
+            out.push_str(&(f as i64).to_string());
+        } else {
+            // serde_json writes f64 in the shortest form that round-trips (ryu).
+            out.push_str(&Value::from(f).to_string());
+        }
+    } else {
+        out.push_str(&n.to_string());
+    }
+}
+
+fn write_string(s: &str, out: &mut String) {
+    // serde_json's string serialisation cannot fail for a &str.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+/// Lower-case hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+fn prefixed_hash(prefix: &str, tag: &str, canonical: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(prefix.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(tag.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical.as_bytes());
+    let digest = hasher.finalize();
+    let mut s = String::with_capacity(prefix.len() + 65);
+    s.push_str(prefix);
+    s.push('_');
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// The content hash of `value` as `kind`.
+pub fn content_hash(kind: ContentKind, value: &Value) -> String {
+    prefixed_hash(kind.prefix(), &kind.version_tag(), &canonical_json(value))
+}
+
+/// The order- and duplicate-independent hash of a set of ids.
+/// A `None` (SQL NULL) inside the set is an error.
+pub fn id_set_hash(kind: IdSetKind, ids: &[Option<i64>]) -> Result<String> {
+    let mut set: Vec<i64> = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        match id {
+            Some(v) => set.push(*v),
+            None => {
+                return Err(Error::NullValue(format!(
+                    "id set must not contain NULL (element {} is NULL)",
+                    i + 1
+                )))
+            }
+        }
+    }
+    set.sort_unstable();
+    set.dedup();
+    let mut canonical = String::with_capacity(set.len() * 8 + 2);
+    canonical.push('[');
+    for (i, id) in set.iter().enumerate() {
+        if i > 0 {
+            canonical.push(',');
+        }
+        canonical.push_str(&id.to_string());
+    }
+    canonical.push(']');
+    Ok(prefixed_hash(kind.prefix(), "ids", &canonical))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_sorts_keys_and_drops_whitespace() {
+        let v: Value = serde_json::from_str(r#"{ "b": 1, "a": {"z": [1, 2, {"y": null, "x": true}], "c": "é\n"} }"#).unwrap();
+        assert_eq!(canonical_json(&v), r#"{"a":{"c":"é\n","z":[1,2,{"x":true,"y":null}]},"b":1}"#);
+    }
+
+    #[test]
+    fn canonical_numbers_are_stable() {
+        let v: Value = serde_json::from_str(r#"[1, 1.0, -0.0, 0.1, 1e-7, 2.5, 1e20, 123456789012, -3]"#).unwrap();
+        assert_eq!(canonical_json(&v), "[1,1,0,0.1,1e-7,2.5,1e+20,123456789012,-3]");
+    }
+
+    #[test]
+    fn key_order_does_not_matter() {
+        let a: Value = serde_json::from_str(r#"{"name":"x","audio":{"energy":0.5,"tempo":120},"moods":["a","b"]}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"moods":["a","b"],"audio":{"tempo":120.0,"energy":0.5},"name":"x"}"#).unwrap();
+        for kind in ContentKind::ALL {
+            assert_eq!(content_hash(kind, &a), content_hash(kind, &b));
+        }
+    }
+
+    #[test]
+    fn golden_hash() {
+        // Recorded once; a change here breaks every stored artifact's identity.
+        let v = json!({"name": "Rain on Tin", "artist": "The Paper Boats", "popularity": 41});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"artist":"The Paper Boats","name":"Rain on Tin","popularity":41}"#
+        );
+        assert_eq!(content_hash(ContentKind::TrackContent, &v), GOLDEN_TRACK_HASH);
+        assert_eq!(
+            id_set_hash(IdSetKind::CandidateSet, &[Some(3), Some(1), Some(2)]).unwrap(),
+            GOLDEN_CANDIDATE_SET_HASH
+        );
+    }
+
+    pub const GOLDEN_TRACK_HASH: &str =
+        "te_v1_c09c57ebcd638401d9c7ab9dd69d328473b2f363687a2ed1ad44ba6d196460bc";
+    pub const GOLDEN_CANDIDATE_SET_HASH: &str =
+        "cs_v1_f214d2e7a69770d3c12acee0d82d21246daca306f7e7deae5e1b7e1fbe29ccd1";
+
+    #[test]
+    fn any_change_changes_the_hash() {
+        let v = json!({"a": 1, "b": "x"});
+        let h = content_hash(ContentKind::TrackContent, &v);
+        assert_ne!(h, content_hash(ContentKind::TrackContent, &json!({"a": 2, "b": "x"})));
+        assert_ne!(h, content_hash(ContentKind::TrackContent, &json!({"a": 1, "b": "y"})));
+        assert_ne!(h, content_hash(ContentKind::TrackContent, &json!({"a": 1, "b": "x", "c": null})));
+        // Same JSON under another kind: other prefix, other digest.
+        let other = content_hash(ContentKind::PlaylistProfile, &v);
+        assert!(other.starts_with("pp_v1_"));
+        assert_ne!(h[6..], other[6..]);
+        // A change of the prefix alone changes the digest.
+        assert_ne!(prefixed_hash("te_v1", "t", "{}")[6..], prefixed_hash("te_v2", "t", "{}")[6..]);
+        // A change of the version tag alone changes the digest.
+        assert_ne!(prefixed_hash("te_v1", "extractor_version=1", "{}"), prefixed_hash("te_v1", "extractor_version=2", "{}"));
+    }
+
+    #[test]
+    fn hash_shape() {
+        let h = content_hash(ContentKind::ModelBundle, &json!({}));
+        assert!(h.starts_with("mb_v1_"));
+        assert_eq!(h.len(), 6 + 64);
+        assert!(h[6..].chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(content_hash(ContentKind::MatchingConfig, &json!({})).starts_with("cfg_v1_"));
+    }
+
+    #[test]
+    fn id_sets_ignore_order_and_duplicates() {
+        let a = id_set_hash(IdSetKind::CandidateSet, &[Some(5), Some(1), Some(3)]).unwrap();
+        let b = id_set_hash(IdSetKind::CandidateSet, &[Some(1), Some(3), Some(5), Some(3), Some(1)]).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, id_set_hash(IdSetKind::CandidateSet, &[Some(1), Some(3)]).unwrap());
+        let p = id_set_hash(IdSetKind::PlaylistSet, &[Some(5), Some(1), Some(3)]).unwrap();
+        assert!(p.starts_with("ps_v1_"));
+        assert_ne!(a[6..], p[6..]);
+        assert!(id_set_hash(IdSetKind::CandidateSet, &[]).unwrap().starts_with("cs_v1_"));
+    }
+
+    #[test]
+    fn id_set_rejects_null() {
+        let e = id_set_hash(IdSetKind::CandidateSet, &[Some(1), None]).unwrap_err();
+        assert_eq!(e.sqlstate(), "22004");
+        assert_eq!(e.to_string(), "id set must not contain NULL (element 2 is NULL)");
+    }
+
+    #[test]
+    fn unknown_kinds_are_rejected() {
+        assert_eq!(ContentKind::parse("nope").unwrap_err().sqlstate(), "22023");
+        assert_eq!(IdSetKind::parse("").unwrap_err().sqlstate(), "22023");
+        assert_eq!(ContentKind::parse("track_content").unwrap(), ContentKind::TrackContent);
+    }
+}

@@ -1,0 +1,12 @@
+//! The pure Rust core of songmatch: no pgrx imports in this module tree.
+//!
+//! Everything here is plain Rust, unit-tested with `#[test]`, and usable from
+//! tools and benchmarks without a running PostgreSQL.
+
+pub mod error;
+pub mod hash;
+pub mod models;
+pub mod text;
+pub mod versions;
+
+pub use error::{Error, Result};

@@ -1,0 +1,48 @@
+//! songmatch: match songs to playlists inside PostgreSQL.
+//!
+//! Three layers:
+//! * [`core`]: pure Rust (hashing, canonical texts, models, scoring). No pgrx in there.
+//! * [`sql`]: the thin SQL surface: `#[pg_extern]` functions that convert types, call the
+//!   core and map its errors to SQLSTATEs; settings (GUCs).
+//! * `sql/*.sql`: schema, procedures and upgrade scripts, included into the extension script.
+
+use pgrx::prelude::*;
+
+pub mod core;
+pub mod sql;
+
+::pgrx::pg_module_magic!();
+
+pgrx::extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+/// Called once when the library is loaded (in the postmaster under shared_preload_libraries,
+/// or in a backend). Only settings are registered here: no ONNX Runtime, no threads.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    sql::guc::init();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn versions_are_exposed() {
+        let v = Spi::get_one::<pgrx::JsonB>("select songmatch.versions()").unwrap().unwrap();
+        assert_eq!(v.0["extractor_version"], "1");
+        assert_eq!(v.0["extension"], env!("CARGO_PKG_VERSION"));
+    }
+}
+
+/// This module is required by `cargo pgrx test` invocations.
+/// It must be visible at the root of your extension crate.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,98 @@
+//! Settings (`songmatch.*`). Those that name files or libraries are PGC_SUSET: only a
+//! superuser (or the server configuration) can set them, so no SQL caller can make a
+//! backend load a file of its choosing.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CString;
+use std::path::PathBuf;
+
+pub static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static ONNXRUNTIME_LIBRARY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static INTRA_OP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
+pub static MAX_BATCH_TEXTS: GucSetting<i32> = GucSetting::<i32>::new(32);
+pub static MAX_BATCH_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(8192);
+
+pub fn init() {
+    GucRegistry::define_string_guc(
+        c"songmatch.model_dir",
+        c"Directory of installed model manifests and files (superuser only).",
+        c"Empty means the directory `make install` uses: $(pg_config --sharedir)/songmatch/models.",
+        &MODEL_DIR,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"songmatch.onnxruntime_library",
+        c"Absolute path of libonnxruntime.so (superuser only).",
+        c"Empty means the library `make install` puts next to the extension: $libdir/songmatch/libonnxruntime.so.",
+        &ONNXRUNTIME_LIBRARY,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"songmatch.intra_op_threads",
+        c"ONNX Runtime intra-op threads per backend session (superuser only).",
+        c"Takes effect for sessions created after the change.",
+        &INTRA_OP_THREADS,
+        1,
+        64,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"songmatch.max_batch_texts",
+        c"Largest number of texts sent to one inference run (superuser only).",
+        c"",
+        &MAX_BATCH_TEXTS,
+        1,
+        4096,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"songmatch.max_batch_tokens",
+        c"Largest number of padded tokens (batch x longest) sent to one inference run (superuser only).",
+        c"",
+        &MAX_BATCH_TOKENS,
+        64,
+        1_048_576,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
+fn string_setting(s: &GucSetting<Option<CString>>) -> Option<String> {
+    s.get().and_then(|c| c.into_string().ok()).filter(|s| !s.is_empty())
+}
+
+fn share_dir() -> PathBuf {
+    let mut buf = vec![0 as std::ffi::c_char; pgrx::pg_sys::MAXPGPATH as usize];
+    unsafe {
+        let exec = std::ptr::addr_of!(pgrx::pg_sys::my_exec_path) as *const std::ffi::c_char;
+        pgrx::pg_sys::get_share_path(exec, buf.as_mut_ptr());
+        PathBuf::from(std::ffi::CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned())
+    }
+}
+
+fn pkglib_dir() -> PathBuf {
+    unsafe {
+        let p = std::ptr::addr_of!(pgrx::pg_sys::pkglib_path) as *const std::ffi::c_char;
+        PathBuf::from(std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+    }
+}
+
+/// The model directory in force.
+pub fn model_dir() -> PathBuf {
+    match string_setting(&MODEL_DIR) {
+        Some(s) => PathBuf::from(s),
+        None => share_dir().join("songmatch").join("models"),
+    }
+}
+
+/// The ONNX Runtime library in force.
+pub fn onnxruntime_library() -> PathBuf {
+    match string_setting(&ONNXRUNTIME_LIBRARY) {
+        Some(s) => PathBuf::from(s),
+        None => pkglib_dir().join("songmatch").join("libonnxruntime.so"),
+    }
+}

@@ -1,0 +1,162 @@
+//! pgvector's `vector` and `halfvec` as Rust types, read and written in pgvector's own
+//! binary layout (varlena header, int16 dim, int16 unused, then the elements), so that no
+//! text or array conversion sits between the model and the table.
+
+use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{FromDatum, IntoDatum};
+
+/// A pgvector `vector` (float32 elements).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vector(pub Vec<f32>);
+
+/// A pgvector `halfvec` (float16 elements).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HalfVec(pub Vec<half::f16>);
+
+pgrx::impl_sql_translatable!(Vector, "vector");
+pgrx::impl_sql_translatable!(HalfVec, "halfvec");
+
+const HEADER: usize = 8; // int32 vl_len_, int16 dim, int16 unused
+
+/// The OID of a pgvector type, found through the extension's own schema (so it works
+/// whatever the search_path is).
+fn pgvector_type_oid(typname: &str) -> pg_sys::Oid {
+    let sql = format!(
+        "select t.oid from pg_catalog.pg_type t join pg_catalog.pg_extension e on t.typnamespace = e.extnamespace \
+         where e.extname = 'vector' and t.typname = '{typname}'"
+    );
+    Spi::get_one::<pg_sys::Oid>(&sql).ok().flatten().unwrap_or(pg_sys::InvalidOid)
+}
+
+unsafe fn read_elems<T: Copy>(datum: pg_sys::Datum, elem: usize) -> Vec<T> {
+    unsafe {
+        let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
+        let detoasted = pg_sys::pg_detoast_datum(raw);
+        let base = detoasted as *const u8;
+        let dim = std::ptr::read_unaligned(base.add(4) as *const i16).max(0) as usize;
+        let total = pgrx::varsize_any(detoasted);
+        let dim = dim.min(total.saturating_sub(HEADER) / elem);
+        let mut out = Vec::with_capacity(dim);
+        let data = base.add(HEADER) as *const T;
+        for i in 0..dim {
+            out.push(std::ptr::read_unaligned(data.add(i)));
+        }
+        if detoasted != raw {
+            pg_sys::pfree(detoasted.cast());
+        }
+        out
+    }
+}
+
+unsafe fn write_elems<T: Copy>(elems: &[T]) -> pg_sys::Datum {
+    let elem = std::mem::size_of::<T>();
+    let size = HEADER + elem * elems.len();
+    unsafe {
+        let ptr = pg_sys::palloc0(size) as *mut u8;
+        pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);
+        std::ptr::write_unaligned(ptr.add(4) as *mut i16, elems.len() as i16);
+        std::ptr::copy_nonoverlapping(elems.as_ptr() as *const u8, ptr.add(HEADER), elem * elems.len());
+        pg_sys::Datum::from(ptr)
+    }
+}
+
+/// pgvector's own limit on dimensions.
+pub const MAX_DIM: usize = 16000;
+
+impl FromDatum for Vector {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        if is_null {
+            None
+        } else {
+            Some(Vector(unsafe { read_elems::<f32>(datum, 4) }))
+        }
+    }
+}
+
+impl IntoDatum for Vector {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(unsafe { write_elems(&self.0) })
+    }
+    fn type_oid() -> pg_sys::Oid {
+        pgvector_type_oid("vector")
+    }
+}
+
+impl FromDatum for HalfVec {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        if is_null {
+            None
+        } else {
+            Some(HalfVec(unsafe { read_elems::<half::f16>(datum, 2) }))
+        }
+    }
+}
+
+impl IntoDatum for HalfVec {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(unsafe { write_elems(&self.0) })
+    }
+    fn type_oid() -> pg_sys::Oid {
+        pgvector_type_oid("halfvec")
+    }
+}
+
+macro_rules! abi {
+    ($t:ty) => {
+        unsafe impl<'fcx> ArgAbi<'fcx> for $t {
+            unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+                let index = arg.index();
+                unsafe {
+                    arg.unbox_arg_using_from_datum()
+                        .unwrap_or_else(|| panic!("argument {index} must not be null"))
+                }
+            }
+        }
+        unsafe impl BoxRet for $t {
+            unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> pgrx::datum::Datum<'fcx> {
+                match self.into_datum() {
+                    Some(datum) => unsafe { fcinfo.return_raw_datum(datum) },
+                    None => fcinfo.return_null(),
+                }
+            }
+        }
+    };
+}
+abi!(Vector);
+abi!(HalfVec);
+
+impl From<&Vector> for HalfVec {
+    fn from(v: &Vector) -> Self {
+        HalfVec(v.0.iter().map(|x| half::f16::from_f32(*x)).collect())
+    }
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use super::*;
+
+    #[pg_extern]
+    fn songmatch_test_vector_roundtrip(v: Vector) -> Vector {
+        Vector(v.0.iter().map(|x| x * 2.0).collect())
+    }
+
+    #[pg_extern]
+    fn songmatch_test_halfvec(v: Vector) -> HalfVec {
+        HalfVec::from(&v)
+    }
+
+    #[pg_test]
+    fn vector_roundtrips_through_pgvector_layout() {
+        let s = Spi::get_one::<String>("select tests.songmatch_test_vector_roundtrip('[1,2.5,-3]')::text")
+            .unwrap()
+            .unwrap();
+        assert_eq!(s, "[2,5,-6]");
+        let h = Spi::get_one::<String>("select tests.songmatch_test_halfvec('[1,0.5,-3]')::text").unwrap().unwrap();
+        assert_eq!(h, "[1,0.5,-3]");
+        let v = Spi::get_one::<Vector>("select '[0.25,4]'::vector").unwrap().unwrap();
+        assert_eq!(v.0, vec![0.25, 4.0]);
+    }
+}

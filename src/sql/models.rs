@@ -1,0 +1,325 @@
+//! Embeddings and the model registry in SQL.
+
+use super::guc;
+use super::vector::Vector;
+use super::OrReport;
+use crate::core::models::embed::{self, BatchLimits, Role};
+use crate::core::models::engine::{EngineConfig, ModelCache};
+use crate::core::{versions, Error, Result};
+use once_cell::sync::Lazy;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use std::sync::Mutex;
+
+/// One model cache per backend (a backend is one process; only its main thread uses this).
+static CACHE: Lazy<Mutex<ModelCache>> = Lazy::new(|| Mutex::new(ModelCache::default()));
+
+pub fn with_cache<T>(f: impl FnOnce(&mut ModelCache) -> Result<T>) -> Result<T> {
+    let mut guard = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut guard)
+}
+
+pub fn engine_config() -> EngineConfig {
+    EngineConfig {
+        library: guc::onnxruntime_library(),
+        intra_threads: guc::INTRA_OP_THREADS.get().max(1) as usize,
+        max_batch_texts: guc::MAX_BATCH_TEXTS.get().max(1) as usize,
+        max_batch_tokens: guc::MAX_BATCH_TOKENS.get().max(1) as usize,
+    }
+}
+
+/// The embedding model to use: the named one, else the active bundle's, else the
+/// installed `default` bundle's.
+pub fn resolve_embedding_model(model: Option<&str>) -> Result<String> {
+    if let Some(m) = model {
+        if m.is_empty() {
+            return Err(Error::invalid("model must be NULL or a model id, not an empty string"));
+        }
+        return Ok(m.to_string());
+    }
+    let active = Spi::get_one::<String>(
+        "select embedding_model from songmatch.model_bundles where is_active",
+    )
+    .ok()
+    .flatten();
+    if let Some(a) = active {
+        return Ok(a);
+    }
+    let dir = guc::model_dir();
+    with_cache(|c| Ok(c.registry(&dir)?.bundle("default")?.embedding.clone()))
+}
+
+fn embed_many(texts: &[String], kind: &str, model: Option<&str>, instruction: Option<&str>) -> Result<(String, Vec<Vec<f32>>)> {
+    let role = Role::parse(kind)?;
+    let id = resolve_embedding_model(model)?;
+    let cfg = engine_config();
+    let dir = guc::model_dir();
+    let limits = BatchLimits { max_texts: cfg.max_batch_texts, max_tokens: cfg.max_batch_tokens };
+    with_cache(|c| {
+        let m = c.get(&dir, &id, &cfg)?;
+        let formatted: Vec<String> =
+            texts.iter().map(|t| embed::format_text(&m.model.manifest, role, instruction, t)).collect();
+        let out = embed::embed_texts(m, &formatted, limits, &mut || {
+            pgrx::check_for_interrupts!();
+        })?;
+        Ok((id.clone(), out))
+    })
+}
+
+/// `songmatch.embed(text, kind => 'document'|'query', model => NULL, instruction => NULL)`:
+/// the L2-normalised embedding of one text. NULL text gives NULL. Over-long texts are
+/// truncated to the model's max_tokens.
+#[pg_extern(stable, parallel_safe)]
+fn embed(
+    text: Option<&str>,
+    kind: default!(&str, "'document'"),
+    model: default!(Option<&str>, "NULL"),
+    instruction: default!(Option<&str>, "NULL"),
+) -> Option<Vector> {
+    let text = text?;
+    let (_, mut out) = embed_many(&[text.to_string()], kind, model, instruction).or_report();
+    out.pop().map(Vector)
+}
+
+/// `songmatch.embed_batch(texts, kind, model, instruction)`: one row per input element, in
+/// input order (`ord` is 1-based), batched for inference. NULL elements give NULL embeddings.
+#[pg_extern(stable, parallel_safe)]
+fn embed_batch(
+    texts: Option<Vec<Option<String>>>,
+    kind: default!(&str, "'document'"),
+    model: default!(Option<&str>, "NULL"),
+    instruction: default!(Option<&str>, "NULL"),
+) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
+    let texts = texts.unwrap_or_default();
+    let present: Vec<String> = texts.iter().flatten().cloned().collect();
+    let mut vecs = if present.is_empty() {
+        Role::parse(kind).or_report();
+        Vec::new().into_iter()
+    } else {
+        embed_many(&present, kind, model, instruction).or_report().1.into_iter()
+    };
+    let rows: Vec<(i32, Option<Vector>)> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (i as i32 + 1, t.as_ref().and_then(|_| vecs.next().map(Vector))))
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// `songmatch.models()`: the models installed in songmatch.model_dir.
+#[pg_extern(stable)]
+fn models() -> TableIterator<
+    'static,
+    (
+        name!(id, String),
+        name!(name, String),
+        name!(version, String),
+        name!(kind, String),
+        name!(dims, Option<i32>),
+        name!(max_tokens, i32),
+        name!(storage, String),
+        name!(loaded, bool),
+    ),
+> {
+    let dir = guc::model_dir();
+    let rows = with_cache(|c| {
+        let loaded = c.loaded_ids();
+        let r = c.registry(&dir)?;
+        Ok(r.models
+            .values()
+            .map(|m| {
+                let mf = &m.manifest;
+                (
+                    mf.id.clone(),
+                    mf.name.clone(),
+                    mf.version.clone(),
+                    mf.kind.name().to_string(),
+                    mf.dims.map(|d| d as i32),
+                    mf.max_tokens as i32,
+                    match mf.storage() {
+                        crate::core::models::manifest::Storage::Vector => "vector".to_string(),
+                        crate::core::models::manifest::Storage::HalfVec => "halfvec".to_string(),
+                    },
+                    loaded.contains(&mf.id),
+                )
+            })
+            .collect::<Vec<_>>())
+    })
+    .or_report();
+    TableIterator::new(rows)
+}
+
+/// `songmatch.bundle_info(name)`: the identity of an installed bundle and its `mb_v1_` hash.
+#[pg_extern(stable, strict)]
+fn bundle_info(name: &str) -> JsonB {
+    let dir = guc::model_dir();
+    let (ident, hash) = with_cache(|c| c.registry(&dir)?.bundle_identity(name, versions::MATCHING_ALGO_VERSION)).or_report();
+    JsonB(serde_json::json!({"name": name, "bundle_hash": hash, "identity": ident}))
+}
+
+/// `songmatch.reload_models()`: forget this backend's registry and loaded sessions.
+#[pg_extern(volatile)]
+fn reload_models() -> bool {
+    with_cache(|c| {
+        c.clear();
+        Ok(())
+    })
+    .or_report();
+    true
+}
+
+/// `songmatch.tokenize(text, model => NULL)`: the token ids the model sees for `text`
+/// (after truncation; before any template), for debugging and parity checks.
+#[pg_extern(stable, parallel_safe)]
+fn tokenize(text: Option<&str>, model: default!(Option<&str>, "NULL")) -> Option<Vec<i64>> {
+    let text = text?;
+    let id = resolve_embedding_model(model).or_report();
+    let dir = guc::model_dir();
+    let cfg = engine_config();
+    Some(with_cache(|c| c.get(&dir, &id, &cfg)?.tokenizer.encode(text).map(|e| e.ids)).or_report())
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+    use serde_json::Value;
+
+    const REFERENCE: &str = include_str!("../../pgrx-tests/data/embed_default_reference.json");
+
+    fn sqlstate_of(sql: &str) -> String {
+        Spi::run(
+            "create or replace function pg_temp.sqlstate_of(q text) returns text language plpgsql as $f$
+             begin execute q; return '00000'; exception when others then return sqlstate || ' ' || sqlerrm; end $f$",
+        )
+        .unwrap();
+        Spi::get_one_with_args::<String>("select pg_temp.sqlstate_of($1)", &[sql.into()]).unwrap().unwrap()
+    }
+
+    #[pg_test]
+    fn embed_matches_python_reference() {
+        let r: Value = serde_json::from_str(REFERENCE).unwrap();
+        let texts: Vec<String> = r["texts"].as_array().unwrap().iter().map(|t| t["text"].as_str().unwrap().to_string()).collect();
+        assert!(texts.len() >= 20);
+        // one batched call: mixed lengths in one padded batch must not change any embedding
+        let rows: Vec<(i32, Vec<f32>)> = Spi::connect(|c| {
+            c.select(
+                "select ord, embedding::real[] from songmatch.embed_batch($1, model => 'all-minilm-l6-v2-int8') order by ord",
+                None,
+                &[texts.clone().into()],
+            )
+            .unwrap()
+            .map(|row| (row.get::<i32>(1).unwrap().unwrap(), row.get::<Vec<f32>>(2).unwrap().unwrap()))
+            .collect()
+        });
+        assert_eq!(rows.len(), texts.len());
+        for (i, t) in r["texts"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(rows[i].0, i as i32 + 1);
+            let reference: Vec<f32> = t["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+            let got = &rows[i].1;
+            assert_eq!(got.len(), 384);
+            let cos: f32 = got.iter().zip(&reference).map(|(a, b)| a * b).sum::<f32>()
+                / (got.iter().map(|a| a * a).sum::<f32>().sqrt() * reference.iter().map(|a| a * a).sum::<f32>().sqrt());
+            assert!(cos >= 0.9999, "text {i} {:?}: cosine {cos}", texts[i]);
+            // token ids equal the Python tokenizer's (over-length text truncated to 256)
+            let ids = Spi::get_one_with_args::<Vec<i64>>(
+                "select songmatch.tokenize($1, 'all-minilm-l6-v2-int8')",
+                &[texts[i].clone().into()],
+            )
+            .unwrap()
+            .unwrap();
+            let ref_ids: Vec<i64> = t["token_ids"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+            assert_eq!(ids, ref_ids, "token ids of text {i}");
+        }
+        // the single-text form agrees with the batch form
+        let single = Spi::get_one_with_args::<Vec<f32>>("select songmatch.embed($1)::real[]", &[texts[0].clone().into()])
+            .unwrap()
+            .unwrap();
+        let cos: f32 = single.iter().zip(&rows[0].1).map(|(a, b)| a * b).sum();
+        assert!(cos > 0.99999, "single vs batch cosine {cos}");
+    }
+
+    #[pg_test]
+    fn embed_nulls_and_order() {
+        assert_eq!(Spi::get_one::<String>("select songmatch.embed(null)::text").unwrap(), None);
+        let n = Spi::get_one::<i64>(
+            "select count(*) from songmatch.embed_batch(array['a', null, 'b']) where (ord = 2) = (embedding is null)",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(n, 3);
+        let n = Spi::get_one::<i64>("select count(*) from songmatch.embed_batch('{}'::text[])").unwrap().unwrap();
+        assert_eq!(n, 0);
+        // an over-length text is truncated, not an error
+        let d = Spi::get_one::<i32>("select vector_dims(songmatch.embed(repeat('la ', 5000)))").unwrap().unwrap();
+        assert_eq!(d, 384);
+        // document and query are the same text for MiniLM (no templates)
+        let same = Spi::get_one::<bool>("select songmatch.embed('x', 'query') = songmatch.embed('x', 'document')").unwrap().unwrap();
+        assert!(same);
+    }
+
+    #[pg_test]
+    fn embed_errors_carry_sqlstates() {
+        assert_eq!(
+            sqlstate_of("select songmatch.embed('x', model => 'nope')"),
+            "22023 unknown model \"nope\"; available models: all-minilm-l6-v2-int8"
+        );
+        assert_eq!(
+            sqlstate_of("select songmatch.embed('x', kind => 'passage')"),
+            "22023 kind must be 'document' or 'query', got 'passage'"
+        );
+        assert_eq!(
+            sqlstate_of("select songmatch.embed('x', model => '')"),
+            "22023 model must be NULL or a model id, not an empty string"
+        );
+    }
+
+    fn fake_model_dir(name: &str, tamper: bool, drop_model: bool) -> String {
+        let src = crate::sql::guc::model_dir().join("all-minilm-l6-v2-int8");
+        let dir = std::env::temp_dir().join(format!("songmatch-pgtest-{name}-{}", std::process::id()));
+        let m = dir.join("all-minilm-l6-v2-int8");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::copy(src.join("manifest.json"), m.join("manifest.json")).unwrap();
+        std::fs::copy(src.join("tokenizer.json"), m.join("tokenizer.json")).unwrap();
+        if !drop_model {
+            let mut bytes = std::fs::read(src.join("model.onnx")).unwrap();
+            if tamper {
+                let n = bytes.len();
+                bytes[n / 2] ^= 0xff;
+            }
+            std::fs::write(m.join("model.onnx"), bytes).unwrap();
+        }
+        dir.display().to_string()
+    }
+
+    #[pg_test]
+    fn missing_and_tampered_files() {
+        let dir = fake_model_dir("missing", false, true);
+        Spi::run(&format!("set songmatch.model_dir = '{dir}'")).unwrap();
+        Spi::run("select songmatch.reload_models()").unwrap();
+        let s = sqlstate_of("select songmatch.embed('x', model => 'all-minilm-l6-v2-int8')");
+        assert_eq!(s, format!("58P01 file not found: {dir}/all-minilm-l6-v2-int8/model.onnx"));
+
+        let dir = fake_model_dir("tampered", true, false);
+        Spi::run(&format!("set songmatch.model_dir = '{dir}'")).unwrap();
+        Spi::run("select songmatch.reload_models()").unwrap();
+        let s = sqlstate_of("select songmatch.embed('x', model => 'all-minilm-l6-v2-int8')");
+        assert!(s.starts_with(&format!("XX001 sha256 mismatch for {dir}/all-minilm-l6-v2-int8/model.onnx: expected 8199be6f")), "{s}");
+        let loaded = Spi::get_one::<i64>("select count(*) from songmatch.models() where loaded").unwrap().unwrap();
+        assert_eq!(loaded, 0, "nothing is loaded after a failed verification");
+        Spi::run("reset songmatch.model_dir").unwrap();
+        Spi::run("select songmatch.reload_models()").unwrap();
+    }
+
+    #[pg_test]
+    fn file_settings_are_superuser_only() {
+        Spi::run("create role songmatch_plain_user").unwrap();
+        Spi::run("set role songmatch_plain_user").unwrap();
+        let s = sqlstate_of("set songmatch.model_dir = '/tmp'");
+        assert_eq!(s, "42501 permission denied to set parameter \"songmatch.model_dir\"");
+        let s = sqlstate_of("set songmatch.onnxruntime_library = '/tmp/x.so'");
+        assert_eq!(s, "42501 permission denied to set parameter \"songmatch.onnxruntime_library\"");
+        Spi::run("reset role").unwrap();
+    }
+}

@@ -24,7 +24,7 @@ PSQL         = $(PGBIN)/psql "$(DSN)" -X -v ON_ERROR_STOP=1
 
 .PHONY: help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
         build install db-start db-stop dsn psql demo test test-core test-pg test-regress test-tools \
-        bench clean-db
+        bench clean-db install-fixtures
 
 help:
 	@echo "songmatch: match songs to playlists inside PostgreSQL"
@@ -79,6 +79,17 @@ install-models: system models
 	    echo "==> models in $(MODEL_DIR) are current"; \
 	fi
 
+# The committed fixture bundle (tiny random-weight models of the production architectures),
+# installed beside the real models for the tests: $(SHAREDIR)/songmatch/fixtures.
+FIXTURE_DIR  = $(SHAREDIR)/songmatch/fixtures
+install-fixtures: system
+	@rm -rf "$(FIXTURE_DIR).new" && mkdir -p "$(FIXTURE_DIR).new/bundles"
+	@for d in models/fixtures/fixture-*/; do cp -r "$$d" "$(FIXTURE_DIR).new/"; done
+	@cp models/fixtures/bundle.json "$(FIXTURE_DIR).new/bundles/fixture.json"
+	@find "$(FIXTURE_DIR).new" -type d -exec chmod 0755 {} + && find "$(FIXTURE_DIR).new" -type f -exec chmod 0644 {} +
+	@rm -rf "$(FIXTURE_DIR)" && mv "$(FIXTURE_DIR).new" "$(FIXTURE_DIR)"
+	@echo "==> fixture models installed in $(FIXTURE_DIR)"
+
 # ---------------------------------------------------------------------------------------------
 # build, install, local server
 # ---------------------------------------------------------------------------------------------
@@ -120,7 +131,7 @@ test-tools:
 	$(PYTHON) -m unittest discover -s models/reference -p 'test_*.py'
 
 # tier 2: #[pg_test] functions inside a throw-away server that pgrx runs as $(PG_OS_USER)
-test-pg: setup
+test-pg: setup install-fixtures
 	$(CARGO) pgrx test pg$(PG_MAJOR) --runas $(PG_OS_USER) --pgdata "$$(scripts/db.sh testdir)"
 
 # tier 3: SQL-level tests (pg_regress) against the Makefile's server with the release build

@@ -321,11 +321,20 @@ comment on function songmatch.upsert_track_embedding(bigint, text, text, text, t
 -------------------------------------------------------------------------------------------------
 -- pg_dump keeps the rows of extension tables only when asked to
 -------------------------------------------------------------------------------------------------
-select pg_catalog.pg_extension_config_dump('songmatch.' || t, '')
-  from unnest(array['tracks', 'playlists', 'playlist_tracks', 'liked_tracks', 'track_analyses',
-                    'playlist_analyses', 'model_bundles', 'track_embeddings', 'track_genres',
-                    'track_emotions', 'playlist_profiles', 'match_contexts', 'match_results',
-                    'analysis_jobs']) as t;
-select pg_catalog.pg_extension_config_dump(pg_get_serial_sequence('songmatch.' || t, 'id'), '')
-  from unnest(array['tracks', 'playlists', 'track_embeddings', 'track_genres', 'track_emotions',
-                    'playlist_profiles', 'match_contexts', 'analysis_jobs']) as t;
+-- (one call per statement: each call updates the pg_extension row)
+do $$
+declare
+    t text;
+begin
+    foreach t in array array['tracks', 'playlists', 'playlist_tracks', 'liked_tracks', 'track_analyses',
+                             'playlist_analyses', 'model_bundles', 'track_embeddings', 'track_genres',
+                             'track_emotions', 'playlist_profiles', 'match_contexts', 'match_results',
+                             'analysis_jobs'] loop
+        perform pg_catalog.pg_extension_config_dump(('songmatch.' || t)::regclass, '');
+    end loop;
+    foreach t in array array['tracks', 'playlists', 'track_embeddings', 'track_genres', 'track_emotions',
+                             'playlist_profiles', 'match_contexts', 'analysis_jobs'] loop
+        perform pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('songmatch.' || t, 'id')::regclass, '');
+    end loop;
+end
+$$;

@@ -1,8 +1,10 @@
 -- the project's demo catalogue loads and has the documented shape
 \set VERBOSITY terse
+\set ECHO none
 \set QUIET on
 \i ../sql/demo/catalogue.sql
 \set QUIET off
+\set ECHO all
 select (select count(*) from songmatch.tracks) as tracks,
        (select count(*) from songmatch.playlists) as playlists,
        (select count(*) from songmatch.playlist_tracks) as memberships,

@@ -132,7 +132,7 @@ fn models() -> TableIterator<
                 (
                     mf.id.clone(),
                     mf.name.clone(),
-                    mf.version.clone(),
+                    mf.version.clone().unwrap_or_else(|| "(unpinned)".into()),
                     mf.kind.name().to_string(),
                     mf.dims.map(|d| d as i32),
                     mf.max_tokens as i32,
@@ -295,19 +295,66 @@ mod tests {
 
     #[pg_test]
     fn missing_and_tampered_files() {
-        let dir = fake_model_dir("missing", false, true);
+        let missing = fake_model_dir("missing", false, true);
+        let tampered = fake_model_dir("tampered", true, false);
+        let dir = missing;
         Spi::run(&format!("set songmatch.model_dir = '{dir}'")).unwrap();
         Spi::run("select songmatch.reload_models()").unwrap();
         let s = sqlstate_of("select songmatch.embed('x', model => 'all-minilm-l6-v2-int8')");
         assert_eq!(s, format!("58P01 file not found: {dir}/all-minilm-l6-v2-int8/model.onnx"));
 
-        let dir = fake_model_dir("tampered", true, false);
+        let dir = tampered;
         Spi::run(&format!("set songmatch.model_dir = '{dir}'")).unwrap();
         Spi::run("select songmatch.reload_models()").unwrap();
         let s = sqlstate_of("select songmatch.embed('x', model => 'all-minilm-l6-v2-int8')");
         assert!(s.starts_with(&format!("XX001 sha256 mismatch for {dir}/all-minilm-l6-v2-int8/model.onnx: expected 8199be6f")), "{s}");
         let loaded = Spi::get_one::<i64>("select count(*) from songmatch.models() where loaded").unwrap().unwrap();
         assert_eq!(loaded, 0, "nothing is loaded after a failed verification");
+        Spi::run("reset songmatch.model_dir").unwrap();
+        Spi::run("select songmatch.reload_models()").unwrap();
+    }
+
+    const XLMR_REFERENCE: &str = include_str!("../../models/fixtures/fixture-xlmr-e5/reference.json");
+
+    /// The fixture XLM-RoBERTa (E5-instruct style: no token_type_ids, pad id 1, query template)
+    /// matches PyTorch within 1e-4, in one padded batch of mixed lengths.
+    #[pg_test]
+    fn fixture_xlmr_e5_matches_pytorch() {
+        let dir = crate::sql::guc::model_dir().parent().unwrap().join("fixtures");
+        Spi::run(&format!("set songmatch.model_dir = '{}'", dir.display())).unwrap();
+        Spi::run("select songmatch.reload_models()").unwrap();
+        let r: Value = serde_json::from_str(XLMR_REFERENCE).unwrap();
+        let items = r["items"].as_array().unwrap();
+        for role in ["query", "document"] {
+            let sel: Vec<&Value> = items.iter().filter(|i| i["role"] == role).collect();
+            let texts: Vec<String> = sel.iter().map(|i| i["text"].as_str().unwrap().to_string()).collect();
+            let rows: Vec<Vec<f32>> = Spi::connect(|c| {
+                c.select(
+                    "select embedding::real[] from songmatch.embed_batch($1, kind => $2, model => 'fixture-xlmr-e5') order by ord",
+                    None,
+                    &[texts.clone().into(), role.into()],
+                )
+                .unwrap()
+                .map(|row| row.get::<Vec<f32>>(1).unwrap().unwrap())
+                .collect()
+            });
+            assert_eq!(rows.len(), sel.len());
+            for (item, got) in sel.iter().zip(&rows) {
+                let want: Vec<f32> = item["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+                assert_eq!(got.len(), 64);
+                let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                assert!(max <= 1e-4, "{role} {:?}: max abs diff {max}", item["text"]);
+                // the token ids of the formatted input equal the Python tokenizer's
+                let ids = Spi::get_one_with_args::<Vec<i64>>(
+                    "select songmatch.tokenize($1, 'fixture-xlmr-e5')",
+                    &[item["input"].as_str().unwrap().into()],
+                )
+                .unwrap()
+                .unwrap();
+                let want_ids: Vec<i64> = item["token_ids"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+                assert_eq!(ids, want_ids, "token ids of {:?}", item["text"]);
+            }
+        }
         Spi::run("reset songmatch.model_dir").unwrap();
         Spi::run("select songmatch.reload_models()").unwrap();
     }

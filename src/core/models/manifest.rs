@@ -52,7 +52,9 @@ pub struct Templates {
 pub struct Manifest {
     pub id: String,
     pub name: String,
-    pub version: String,
+    /// The model_version recorded with every artifact; a manifest without one cannot be loaded.
+    #[serde(default)]
+    pub version: Option<String>,
     pub kind: ModelKind,
     pub files: BTreeMap<String, FileEntry>,
     #[serde(default)]
@@ -63,20 +65,29 @@ pub struct Manifest {
     pub pooling: Option<String>,
     #[serde(default)]
     pub normalize: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub inputs: BTreeMap<String, String>,
     #[serde(default)]
     pub output: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub templates: Templates,
     #[serde(default)]
     pub default_instruction: Option<String>,
     #[serde(default)]
     pub storage: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub labels: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub thresholds: BTreeMap<String, f64>,
+}
+
+/// `null` in a manifest means "not given", like an absent field.
+fn null_as_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 fn default_max_tokens() -> usize {
@@ -155,6 +166,13 @@ impl Manifest {
             .collect();
         serde_json::json!({"id": self.id, "version": self.version, "kind": self.kind.name(), "files": files})
     }
+
+    /// The pinned version; an unpinned manifest is a configuration error.
+    pub fn version(&self) -> Result<&str> {
+        self.version.as_deref().ok_or_else(|| {
+            Error::Config(format!("model \"{}\" has no pinned version in its manifest, refusing to load it", self.id))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -186,6 +204,7 @@ impl InstalledModel {
 
     /// Check every file against its pinned sha256. A missing file is 58P01, a mismatch XX001.
     pub fn verify(&self) -> Result<()> {
+        self.manifest.version()?;
         for (role, f) in &self.manifest.files {
             let path = self.dir.join(&f.path);
             let expected = f.sha256.as_deref().ok_or_else(|| {

@@ -3,6 +3,7 @@
 //! Rules: convert types, call the core, map [`crate::core::Error`] to a SQLSTATE with
 //! [`OrReport::or_report`]. No business logic lives here.
 
+pub mod classify;
 pub mod guc;
 pub mod hashing;
 pub mod models;

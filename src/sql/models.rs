@@ -176,7 +176,7 @@ fn tokenize(text: Option<&str>, model: default!(Option<&str>, "NULL")) -> Option
     let id = resolve_embedding_model(model).or_report();
     let dir = guc::model_dir();
     let cfg = engine_config();
-    Some(with_cache(|c| c.get(&dir, &id, &cfg)?.tokenizer.encode(text).map(|e| e.ids)).or_report())
+    Some(with_cache(|c| c.get(&dir, &id, &cfg)?.tok()?.encode(text).map(|e| e.ids)).or_report())
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -160,10 +160,13 @@ pub fn embed_texts(
     let ids_name = m.input("input_ids").unwrap_or_else(|| "input_ids".into());
     let mask_name = m.input("attention_mask");
     let types_name = m.input("token_type_ids");
-    let encs: Vec<Encoded> = texts.iter().map(|t| m.tokenizer.encode(t)).collect::<Result<_>>()?;
+    let encs: Vec<Encoded> = {
+        let tok = m.tok()?;
+        texts.iter().map(|t| tok.encode(t)).collect::<Result<_>>()?
+    };
     let lens: Vec<usize> = encs.iter().map(Encoded::len).collect();
     let mut result: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-    let pad = m.tokenizer.pad_id as i64;
+    let pad = m.tok()?.pad_id as i64;
     for batch in plan_batches(&lens, limits) {
         between_batches();
         let refs: Vec<&Encoded> = batch.iter().map(|&i| &encs[i]).collect();

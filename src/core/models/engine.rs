@@ -89,7 +89,7 @@ pub fn new_session(model_path: &Path, cfg: &EngineConfig) -> Result<Session> {
 /// A loaded model: manifest, tokenizer, session and the graph's input names.
 pub struct LoadedModel {
     pub model: InstalledModel,
-    pub tokenizer: TextTokenizer,
+    pub tokenizer: Option<TextTokenizer>,
     pub session: Session,
     pub graph_inputs: Vec<String>,
     pub graph_outputs: Vec<String>,
@@ -100,7 +100,11 @@ impl LoadedModel {
     /// any step fails.
     pub fn load(model: &InstalledModel, cfg: &EngineConfig) -> Result<Self> {
         model.verify()?;
-        let tokenizer = TextTokenizer::load(&model.file("tokenizer")?, model.manifest.max_tokens)?;
+        let tokenizer = if model.manifest.files.contains_key("tokenizer") {
+            Some(TextTokenizer::load(&model.file("tokenizer")?, model.manifest.max_tokens)?)
+        } else {
+            None
+        };
         let session = new_session(&model.file("model")?, cfg)?;
         let graph_inputs: Vec<String> = session.inputs().iter().map(|i| i.name().to_string()).collect();
         let graph_outputs: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
@@ -123,6 +127,13 @@ impl LoadedModel {
             }
         }
         Ok(LoadedModel { model: model.clone(), tokenizer, session, graph_inputs, graph_outputs })
+    }
+
+    /// The model's tokenizer (every kind but embedding-head has one).
+    pub fn tok(&self) -> Result<&TextTokenizer> {
+        self.tokenizer
+            .as_ref()
+            .ok_or_else(|| Error::Config(format!("model \"{}\" has no tokenizer", self.model.manifest.id)))
     }
 
     /// The graph input name for a role, if the graph has it.

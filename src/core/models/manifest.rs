@@ -79,6 +79,31 @@ pub struct Manifest {
     pub labels: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub thresholds: BTreeMap<String, f64>,
+    /// Label groupings of a classifier (GoEmotions: `ekman`, `sentiment`): bucket → labels.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub ekman: BTreeMap<String, Vec<String>>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub sentiment: BTreeMap<String, Vec<String>>,
+    /// An embedding-head model runs on the embeddings of this model.
+    #[serde(default)]
+    pub base_model: Option<String>,
+    /// Reranker prompt (causal-lm-yes-no).
+    #[serde(default)]
+    pub template: Option<PromptTemplate>,
+    #[serde(default)]
+    pub yes_token: Option<String>,
+    #[serde(default)]
+    pub no_token: Option<String>,
+    /// Cross-encoder score activation: "none" (raw logit, default) or "sigmoid".
+    #[serde(default)]
+    pub activation: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PromptTemplate {
+    pub prefix: String,
+    pub body: String,
+    pub suffix: String,
 }
 
 /// `null` in a manifest means "not given", like an absent field.
@@ -114,8 +139,9 @@ impl Manifest {
         if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             return bad(format!("id \"{}\" must match [a-z0-9-]+", self.id));
         }
-        for role in ["model", "tokenizer"] {
-            if !self.files.contains_key(role) {
+        let roles: &[&str] = if self.kind == ModelKind::EmbeddingHead { &["model"] } else { &["model", "tokenizer"] };
+        for role in roles {
+            if !self.files.contains_key(*role) {
                 return bad(format!("files.{role} is missing"));
             }
         }
@@ -137,6 +163,15 @@ impl Manifest {
                     return bad(format!("pooling \"{p}\" is not supported (mean, cls)"));
                 }
             }
+        }
+        if self.kind == ModelKind::EmbeddingHead && self.base_model.is_none() {
+            return bad("an embedding-head model needs base_model".into());
+        }
+        if matches!(self.kind, ModelKind::SequenceClassification | ModelKind::EmbeddingHead) && self.labels.is_empty() {
+            return bad("a classifier needs its labels".into());
+        }
+        if self.kind == ModelKind::CausalLmYesNo && self.template.is_none() {
+            return bad("a causal-lm-yes-no reranker needs a prompt template".into());
         }
         if let Some(s) = &self.storage {
             if s != "vector" && s != "halfvec" {

@@ -6,7 +6,9 @@
 //! worker that holds one copy of each model for all backends can later replace the
 //! per-backend [`engine::ModelCache`] without touching callers.
 
+pub mod classify;
 pub mod embed;
+pub mod rerank;
 pub mod engine;
 pub mod manifest;
 pub mod tokenize;

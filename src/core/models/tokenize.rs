@@ -64,6 +64,29 @@ impl TextTokenizer {
         })
     }
 
+    /// Encode a (query, document) pair with special tokens and pair truncation (cross-encoders).
+    pub fn encode_pair(&self, a: &str, b: &str) -> Result<Encoded> {
+        let enc = self
+            .tok
+            .encode((a, b), true)
+            .map_err(|e| Error::data(format!("the tokenizer rejected the text pair: {e}")))?;
+        Ok(Encoded {
+            ids: enc.get_ids().iter().map(|&i| i as i64).collect(),
+            type_ids: enc.get_type_ids().iter().map(|&i| i as i64).collect(),
+        })
+    }
+
+    /// Encode without special tokens and without truncation (prompt pieces of a causal LM).
+    pub fn encode_plain(&self, text: &str) -> Result<Vec<i64>> {
+        let mut tok = self.tok.clone();
+        tok.with_truncation(None)
+            .map_err(|e| Error::Config(format!("cannot disable truncation: {e}")))?;
+        let enc = tok
+            .encode(text, false)
+            .map_err(|e| Error::data(format!("the tokenizer rejected the text: {e}")))?;
+        Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
+    }
+
     pub fn token_id(&self, token: &str) -> Option<u32> {
         self.tok.token_to_id(token)
     }

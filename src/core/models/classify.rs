@@ -1,0 +1,186 @@
+//! Classifiers: `sequence-classification` (a text → logits graph, e.g. RoBERTa go_emotions) and
+//! `embedding-head` (a small graph over another model's embeddings), plus the GoEmotions-style
+//! post-processing: sigmoid probabilities (multi-label), thresholds, predicted labels, and
+//! bucket distributions (Ekman, sentiment).
+//!
+//! A bucket's share is the sum of its member labels' probabilities, normalised over the buckets
+//! so that a distribution sums to 1.
+
+use crate::core::error::{Error, Result};
+use crate::core::models::embed::{pad_batch, plan_batches, BatchLimits};
+use crate::core::models::engine::LoadedModel;
+use crate::core::models::manifest::{Manifest, ModelKind};
+use crate::core::models::tokenize::Encoded;
+use ort::value::Tensor;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+fn rt(id: &str) -> impl Fn(ort::Error) -> Error + '_ {
+    move |e| Error::Runtime(format!("inference failed for model \"{id}\": {e}"))
+}
+
+/// Read a [n, k] float output and check its shape.
+fn take_2d(m: &Manifest, shape: &[i64], data: &[f32], n: usize) -> Result<Vec<Vec<f32>>> {
+    if shape.len() != 2 || shape[0] as usize != n {
+        return Err(Error::Runtime(format!("model \"{}\": output has shape {shape:?}, expected [{n}, labels]", m.id)));
+    }
+    let k = shape[1] as usize;
+    if !m.labels.is_empty() && k != m.labels.len() {
+        return Err(Error::DimensionMismatch { expected: m.labels.len(), actual: k });
+    }
+    Ok(data.chunks(k).map(|c| c.to_vec()).collect())
+}
+
+/// Logits of a sequence-classification model for `texts`, in input order.
+pub fn classify_texts(m: &mut LoadedModel, texts: &[String], limits: BatchLimits, between: &mut dyn FnMut()) -> Result<Vec<Vec<f32>>> {
+    if m.model.manifest.kind != ModelKind::SequenceClassification {
+        return Err(Error::invalid(format!("model \"{}\" is not a sequence-classification model", m.model.manifest.id)));
+    }
+    let encs: Vec<Encoded> = {
+        let tok = m.tok()?;
+        texts.iter().map(|t| tok.encode(t)).collect::<Result<_>>()?
+    };
+    run_encoded(m, &encs, limits, between)
+}
+
+/// Run a text graph (classifier or cross-encoder) over encoded inputs; [n, k] outputs in order.
+pub fn run_encoded(m: &mut LoadedModel, encs: &[Encoded], limits: BatchLimits, between: &mut dyn FnMut()) -> Result<Vec<Vec<f32>>> {
+    let id = m.model.manifest.id.clone();
+    let output = m.model.manifest.output.clone().unwrap_or_else(|| "logits".into());
+    let ids_name = m.input("input_ids").unwrap_or_else(|| "input_ids".into());
+    let mask_name = m.input("attention_mask");
+    let types_name = m.input("token_type_ids");
+    let pad = m.tok()?.pad_id as i64;
+    let lens: Vec<usize> = encs.iter().map(Encoded::len).collect();
+    let mut result: Vec<Vec<f32>> = vec![Vec::new(); encs.len()];
+    for batch in plan_batches(&lens, limits) {
+        between();
+        let refs: Vec<&Encoded> = batch.iter().map(|&i| &encs[i]).collect();
+        let (ids, mask, types, seq) = pad_batch(&refs, pad, false);
+        let n = batch.len();
+        let shape = vec![n as i64, seq as i64];
+        let mut inputs: Vec<(String, ort::value::DynValue)> = Vec::with_capacity(3);
+        inputs.push((ids_name.clone(), Tensor::from_array((shape.clone(), ids)).map_err(rt(&id))?.into_dyn()));
+        if let Some(name) = &mask_name {
+            inputs.push((name.clone(), Tensor::from_array((shape.clone(), mask)).map_err(rt(&id))?.into_dyn()));
+        }
+        if let Some(name) = &types_name {
+            inputs.push((name.clone(), Tensor::from_array((shape.clone(), types)).map_err(rt(&id))?.into_dyn()));
+        }
+        let outputs = m.session.run(inputs).map_err(rt(&id))?;
+        let value = outputs
+            .get(output.as_str())
+            .ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
+        let (oshape, data) = value.try_extract_tensor::<f32>().map_err(rt(&id))?;
+        for (k, row) in take_2d(&m.model.manifest, oshape, data, n)?.into_iter().enumerate() {
+            result[batch[k]] = row;
+        }
+    }
+    Ok(result)
+}
+
+/// Logits of an embedding-head model over `embeddings` (one batch per `max_texts`).
+pub fn head_logits(m: &mut LoadedModel, embeddings: &[Vec<f32>], limits: BatchLimits, between: &mut dyn FnMut()) -> Result<Vec<Vec<f32>>> {
+    let id = m.model.manifest.id.clone();
+    let output = m.model.manifest.output.clone().unwrap_or_else(|| "logits".into());
+    let input = m.input("embedding").unwrap_or_else(|| "embedding".into());
+    let mut out = Vec::with_capacity(embeddings.len());
+    for chunk in embeddings.chunks(limits.max_texts.max(1)) {
+        between();
+        let d = chunk.first().map(|v| v.len()).unwrap_or(0);
+        let flat: Vec<f32> = chunk.iter().flat_map(|v| v.iter().copied()).collect();
+        let t = Tensor::from_array((vec![chunk.len() as i64, d as i64], flat)).map_err(rt(&id))?;
+        let outputs = m.session.run(vec![(input.clone(), t.into_dyn())]).map_err(rt(&id))?;
+        let value = outputs
+            .get(output.as_str())
+            .ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
+        let (oshape, data) = value.try_extract_tensor::<f32>().map_err(rt(&id))?;
+        out.extend(take_2d(&m.model.manifest, oshape, data, chunk.len())?);
+    }
+    Ok(out)
+}
+
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+fn buckets(groups: &BTreeMap<String, Vec<String>>, probs: &BTreeMap<&str, f64>) -> Value {
+    let mut raw: Vec<(&String, f64)> = groups
+        .iter()
+        .map(|(b, members)| (b, members.iter().filter_map(|l| probs.get(l.as_str())).sum::<f64>()))
+        .collect();
+    let total: f64 = raw.iter().map(|(_, v)| v).sum();
+    if total > 0.0 {
+        raw.iter_mut().for_each(|(_, v)| *v /= total);
+    }
+    Value::Object(raw.into_iter().map(|(b, v)| (b.clone(), json!(round6(v)))).collect::<Map<_, _>>())
+}
+
+/// The emotions JSON of one text from its logits:
+/// `{"model", "model_version", "labels": {…all…}, "predicted": [best first], "ekman": {…}, "sentiment": {…}}`.
+pub fn emotions_json(m: &Manifest, logits: &[f32], top_n: Option<usize>) -> Result<Value> {
+    if logits.len() != m.labels.len() {
+        return Err(Error::DimensionMismatch { expected: m.labels.len(), actual: logits.len() });
+    }
+    let probs: BTreeMap<&str, f64> = m.labels.iter().map(String::as_str).zip(logits.iter().map(|&x| sigmoid(x) as f64)).collect();
+    let mut predicted: Vec<(&str, f64)> = probs
+        .iter()
+        .filter(|(l, p)| **p >= m.thresholds.get(**l).copied().unwrap_or(0.5))
+        .map(|(l, p)| (*l, *p))
+        .collect();
+    predicted.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    if let Some(n) = top_n {
+        predicted.truncate(n);
+    }
+    let labels: Map<String, Value> = m.labels.iter().map(|l| (l.clone(), json!(round6(probs[l.as_str()])))).collect();
+    let mut out = json!({
+        "model": m.id,
+        "model_version": m.version,
+        "labels": labels,
+        "predicted": predicted.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+    });
+    if !m.ekman.is_empty() {
+        out["ekman"] = buckets(&m.ekman, &probs);
+    }
+    if !m.sentiment.is_empty() {
+        out["sentiment"] = buckets(&m.sentiment, &probs);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn manifest() -> Manifest {
+        Manifest::parse(
+            r#"{"id": "c", "name": "c", "version": "1", "kind": "sequence-classification",
+                "files": {"model": {"path": "m.onnx", "sha256": "x"}, "tokenizer": {"path": "t.json", "sha256": "x"}},
+                "labels": ["joy", "grief", "neutral"], "thresholds": {"grief": 0.2},
+                "ekman": {"joy": ["joy"], "sadness": ["grief"], "neutral": ["neutral"]},
+                "sentiment": {"positive": ["joy"], "negative": ["grief"], "neutral": ["neutral"]}}"#,
+            Path::new("t"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn emotions_thresholds_and_buckets() {
+        let m = manifest();
+        // sigmoid(2)=0.8808, sigmoid(-1)=0.2689, sigmoid(-3)=0.0474
+        let v = emotions_json(&m, &[2.0, -1.0, -3.0], None).unwrap();
+        assert_eq!(v["predicted"], json!(["joy", "grief"]));
+        assert_eq!(v["labels"]["joy"], json!(0.880797));
+        let total = 0.880797 + 0.268941 + 0.047426;
+        assert!((v["ekman"]["joy"].as_f64().unwrap() - 0.880797 / total).abs() < 1e-5);
+        assert!((v["sentiment"]["negative"].as_f64().unwrap() - 0.268941 / total).abs() < 1e-5);
+        let v = emotions_json(&m, &[2.0, -1.0, -3.0], Some(1)).unwrap();
+        assert_eq!(v["predicted"], json!(["joy"]));
+        assert_eq!(emotions_json(&m, &[1.0], None).unwrap_err().sqlstate(), "22000");
+    }
+}

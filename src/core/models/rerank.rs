@@ -1,0 +1,134 @@
+//! Rerankers: `causal-lm-yes-no` (Qwen3-Reranker: the official prompt, score =
+//! sigmoid(logit_yes − logit_no) at the last position, left padding with matching position ids)
+//! and `cross-encoder` (query/document pair encoding, score = logits[:, 0]).
+
+use crate::core::error::{Error, Result};
+use crate::core::models::classify::{run_encoded, sigmoid};
+use crate::core::models::embed::{fill_template, pad_batch, plan_batches, BatchLimits};
+use crate::core::models::engine::LoadedModel;
+use crate::core::models::manifest::ModelKind;
+use crate::core::models::tokenize::Encoded;
+use ort::value::Tensor;
+
+/// Most padded tokens in one causal-LM reranker run (see [`rerank`]).
+pub const CAUSAL_LM_MAX_BATCH_TOKENS: usize = 1024;
+
+/// The token ids of one causal-LM reranker prompt, as the official Qwen3-Reranker code builds
+/// them: prefix and suffix without special tokens, the body truncated to what remains of
+/// max_tokens.
+pub fn prompt_ids(m: &LoadedModel, query: &str, doc: &str, instruction: &str) -> Result<Vec<i64>> {
+    let mf = &m.model.manifest;
+    let t = mf.template.as_ref().ok_or_else(|| Error::Config(format!("model \"{}\" has no prompt template", mf.id)))?;
+    let tok = m.tok()?;
+    let prefix = tok.encode_plain(&t.prefix)?;
+    let suffix = tok.encode_plain(&t.suffix)?;
+    let body_text = fill_template(&t.body.replace("{query}", "\u{0}Q\u{0}").replace("{doc}", "\u{0}D\u{0}"), "", instruction)
+        .replace("\u{0}Q\u{0}", query)
+        .replace("\u{0}D\u{0}", doc);
+    let mut body = tok.encode_plain(&body_text)?;
+    let room = mf.max_tokens.saturating_sub(prefix.len() + suffix.len());
+    body.truncate(room);
+    let mut ids = prefix;
+    ids.extend(body);
+    ids.extend(suffix);
+    Ok(ids)
+}
+
+/// Scores of `docs` against `query`, in input order.
+pub fn rerank(
+    m: &mut LoadedModel,
+    query: &str,
+    docs: &[String],
+    instruction: Option<&str>,
+    limits: BatchLimits,
+    between: &mut dyn FnMut(),
+) -> Result<Vec<f64>> {
+    let mf = m.model.manifest.clone();
+    match mf.kind {
+        ModelKind::CrossEncoder => {
+            let encs: Vec<Encoded> = {
+                let tok = m.tok()?;
+                docs.iter().map(|d| tok.encode_pair(query, d)).collect::<Result<_>>()?
+            };
+            let logits = run_encoded(m, &encs, limits, between)?;
+            let sig = mf.activation.as_deref() == Some("sigmoid");
+            Ok(logits
+                .into_iter()
+                .map(|row| {
+                    let x = row.first().copied().unwrap_or(f32::NAN);
+                    (if sig { sigmoid(x) } else { x }) as f64
+                })
+                .collect())
+        }
+        ModelKind::CausalLmYesNo => {
+            let instruction = instruction.or(mf.default_instruction.as_deref()).unwrap_or("");
+            let (yes, no) = {
+                let tok = m.tok()?;
+                let id_of = |t: &Option<String>, what: &str| -> Result<i64> {
+                    let t = t.as_deref().unwrap_or(what);
+                    tok.token_id(t).map(|i| i as i64).ok_or_else(|| {
+                        Error::Config(format!("model \"{}\": the tokenizer has no single token \"{t}\"", mf.id))
+                    })
+                };
+                (id_of(&mf.yes_token, "yes")?, id_of(&mf.no_token, "no")?)
+            };
+            let prompts: Vec<Encoded> = docs
+                .iter()
+                .map(|d| prompt_ids(m, query, d, instruction).map(|ids| Encoded { type_ids: vec![0; ids.len()], ids }))
+                .collect::<Result<_>>()?;
+            let id = mf.id.clone();
+            let rt = |e: ort::Error| Error::Runtime(format!("inference failed for model \"{id}\": {e}"));
+            let output = mf.output.clone().unwrap_or_else(|| "logits".into());
+            let ids_name = m.input("input_ids").unwrap_or_else(|| "input_ids".into());
+            let mask_name = m.input("attention_mask");
+            let pos_name = m.input("position_ids");
+            let pad = m.tok()?.pad_id as i64;
+            let lens: Vec<usize> = prompts.iter().map(Encoded::len).collect();
+            // The graph returns logits for every position and the whole vocabulary
+            // ([n, seq, vocab], ~600 MB per 1k tokens for Qwen3's 152k vocabulary): keep batches small.
+            let limits = BatchLimits { max_texts: limits.max_texts, max_tokens: limits.max_tokens.min(CAUSAL_LM_MAX_BATCH_TOKENS) };
+            let mut scores = vec![f64::NAN; docs.len()];
+            for batch in plan_batches(&lens, limits) {
+                between();
+                let refs: Vec<&Encoded> = batch.iter().map(|&i| &prompts[i]).collect();
+                let (ids, mask, _, seq) = pad_batch(&refs, pad, true);
+                let n = batch.len();
+                let shape = vec![n as i64, seq as i64];
+                let mut pos = vec![0i64; n * seq];
+                for r in 0..n {
+                    let mut c = 0i64;
+                    for t in 0..seq {
+                        c += mask[r * seq + t];
+                        pos[r * seq + t] = (c - 1).max(0);
+                    }
+                }
+                let mut inputs: Vec<(String, ort::value::DynValue)> = Vec::with_capacity(3);
+                inputs.push((ids_name.clone(), Tensor::from_array((shape.clone(), ids)).map_err(rt)?.into_dyn()));
+                if let Some(name) = &mask_name {
+                    inputs.push((name.clone(), Tensor::from_array((shape.clone(), mask)).map_err(rt)?.into_dyn()));
+                }
+                if let Some(name) = &pos_name {
+                    inputs.push((name.clone(), Tensor::from_array((shape.clone(), pos)).map_err(rt)?.into_dyn()));
+                }
+                let outputs = m.session.run(inputs).map_err(rt)?;
+                let value = outputs
+                    .get(output.as_str())
+                    .ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
+                let (oshape, data) = value.try_extract_tensor::<f32>().map_err(rt)?;
+                if oshape.len() != 3 || oshape[0] as usize != n || oshape[1] as usize != seq {
+                    return Err(Error::Runtime(format!("model \"{id}\": logits have shape {:?}", &oshape[..])));
+                }
+                let vocab = oshape[2] as usize;
+                if yes as usize >= vocab || no as usize >= vocab {
+                    return Err(Error::Config(format!("model \"{id}\": yes/no token ids exceed the vocabulary ({vocab})")));
+                }
+                for (k, &i) in batch.iter().enumerate() {
+                    let last = &data[(k * seq + seq - 1) * vocab..(k * seq + seq) * vocab];
+                    scores[i] = sigmoid(last[yes as usize] - last[no as usize]) as f64;
+                }
+            }
+            Ok(scores)
+        }
+        other => Err(Error::invalid(format!("model \"{}\" is a {} model, not a reranker", mf.id, other.name()))),
+    }
+}

@@ -1,0 +1,302 @@
+//! Emotions (go_emotions) and reranking in SQL.
+
+use super::guc;
+use super::models::{engine_config, with_cache};
+use super::OrReport;
+use crate::core::models::classify;
+use crate::core::models::embed::{self, BatchLimits, Role};
+use crate::core::models::manifest::ModelKind;
+use crate::core::models::rerank;
+use crate::core::{Error, Result};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+fn limits() -> BatchLimits {
+    let cfg = engine_config();
+    BatchLimits { max_texts: cfg.max_batch_texts, max_tokens: cfg.max_batch_tokens }
+}
+
+fn interrupts() {
+    pgrx::check_for_interrupts!();
+}
+
+/// The model of a bundle role ("emotion" or "reranker"): the named one, else the active
+/// bundle's, else the installed `default` bundle's.
+fn resolve_role(model: Option<&str>, role: &str) -> Result<String> {
+    if let Some(m) = model {
+        if m.is_empty() {
+            return Err(Error::invalid("model must be NULL or a model id, not an empty string"));
+        }
+        return Ok(m.to_string());
+    }
+    let column = if role == "emotion" { "emotion_model" } else { "reranker_model" };
+    let active: Option<(String, Option<String>)> = Spi::connect(|c| {
+        c.select(&format!("select name, {column} from songmatch.model_bundles where is_active"), None, &[])
+            .ok()
+            .and_then(|mut t| t.next().map(|r| (r.get::<String>(1).ok().flatten().unwrap_or_default(), r.get::<String>(2).ok().flatten())))
+    });
+    let dir = guc::model_dir();
+    let (bundle, chosen) = match active {
+        Some((name, m)) => (name, m),
+        None => ("default".to_string(), with_cache(|c| {
+            let b = c.registry(&dir)?.bundle("default")?;
+            Ok(if role == "emotion" { b.emotion.clone() } else { b.reranker.clone() })
+        })?),
+    };
+    chosen.ok_or_else(|| {
+        Error::invalid(format!(
+            "the bundle \"{bundle}\" has no {} model; pass model => '…' or activate a bundle that has one",
+            if role == "emotion" { "emotion" } else { "reranker" }
+        ))
+    })
+}
+
+fn emotions_many(texts: &[String], top_n: Option<i32>, model: Option<&str>) -> Result<Vec<serde_json::Value>> {
+    if let Some(n) = top_n {
+        if n < 0 {
+            return Err(Error::invalid(format!("top_n must be NULL or >= 0, got {n}")));
+        }
+    }
+    let id = resolve_role(model, "emotion")?;
+    let cfg = engine_config();
+    let dir = guc::model_dir();
+    let lim = limits();
+    with_cache(|c| {
+        let kind = c.registry(&dir)?.model(&id)?.manifest.kind;
+        let logits = match kind {
+            ModelKind::SequenceClassification => classify::classify_texts(c.get(&dir, &id, &cfg)?, texts, lim, &mut interrupts)?,
+            ModelKind::EmbeddingHead => {
+                let base = c.registry(&dir)?.model(&id)?.manifest.base_model.clone().unwrap_or_default();
+                let bm = c.get(&dir, &base, &cfg)?;
+                let formatted: Vec<String> =
+                    texts.iter().map(|t| embed::format_text(&bm.model.manifest, Role::Document, None, t)).collect();
+                let embs = embed::embed_texts(bm, &formatted, lim, &mut interrupts)?;
+                classify::head_logits(c.get(&dir, &id, &cfg)?, &embs, lim, &mut interrupts)?
+            }
+            other => {
+                return Err(Error::invalid(format!("model \"{id}\" is a {} model, not an emotion classifier", other.name())))
+            }
+        };
+        let m = c.get(&dir, &id, &cfg)?;
+        logits.iter().map(|l| classify::emotions_json(&m.model.manifest, l, top_n.map(|n| n as usize))).collect()
+    })
+}
+
+/// `songmatch.emotions(text, top_n => NULL, model => NULL)`: the 28 go_emotions probabilities
+/// (sigmoid, multi-label), the labels over their thresholds (best first, cut to top_n), and
+/// Ekman and sentiment bucket distributions, as jsonb. NULL text gives NULL.
+#[pg_extern(stable, parallel_safe)]
+fn emotions(text: Option<&str>, top_n: default!(Option<i32>, "NULL"), model: default!(Option<&str>, "NULL")) -> Option<JsonB> {
+    let text = text?;
+    emotions_many(&[text.to_string()], top_n, model).or_report().pop().map(JsonB)
+}
+
+/// `songmatch.emotions_batch(texts, top_n, model)`: one row per element in input order
+/// (`ord` 1-based); NULL elements give NULL.
+#[pg_extern(stable, parallel_safe)]
+fn emotions_batch(
+    texts: Option<Vec<Option<String>>>,
+    top_n: default!(Option<i32>, "NULL"),
+    model: default!(Option<&str>, "NULL"),
+) -> TableIterator<'static, (name!(ord, i32), name!(emotions, Option<JsonB>))> {
+    let texts = texts.unwrap_or_default();
+    let present: Vec<String> = texts.iter().flatten().cloned().collect();
+    let mut out = if present.is_empty() { Vec::new() } else { emotions_many(&present, top_n, model).or_report() }.into_iter();
+    let rows: Vec<(i32, Option<JsonB>)> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (i as i32 + 1, t.as_ref().and_then(|_| out.next().map(JsonB))))
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// `songmatch.rerank(query, documents, top_n => NULL, model => NULL, instruction => NULL)`:
+/// rows (index, score), best first; `index` is the 1-based position in `documents`.
+/// NULL documents are skipped. A bundle without a reranker is an error (22023).
+#[pg_extern(stable, parallel_safe)]
+fn rerank(
+    query: Option<&str>,
+    documents: Option<Vec<Option<String>>>,
+    top_n: default!(Option<i32>, "NULL"),
+    model: default!(Option<&str>, "NULL"),
+    instruction: default!(Option<&str>, "NULL"),
+) -> TableIterator<'static, (name!(index, i32), name!(score, f64))> {
+    let (Some(query), Some(documents)) = (query, documents) else {
+        return TableIterator::new(Vec::new());
+    };
+    if let Some(n) = top_n {
+        if n < 0 {
+            super::raise(Error::invalid(format!("top_n must be NULL or >= 0, got {n}")));
+        }
+    }
+    let id = resolve_role(model, "reranker").or_report();
+    let idx: Vec<usize> = documents.iter().enumerate().filter(|(_, d)| d.is_some()).map(|(i, _)| i).collect();
+    let docs: Vec<String> = documents.into_iter().flatten().collect();
+    let cfg = engine_config();
+    let dir = guc::model_dir();
+    let lim = limits();
+    let scores = if docs.is_empty() {
+        Vec::new()
+    } else {
+        with_cache(|c| rerank::rerank(c.get(&dir, &id, &cfg)?, query, &docs, instruction, lim, &mut interrupts)).or_report()
+    };
+    let mut rows: Vec<(i32, f64)> = idx.iter().zip(scores).map(|(&i, s)| (i as i32 + 1, s)).collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    if let Some(n) = top_n {
+        rows.truncate(n as usize);
+    }
+    TableIterator::new(rows)
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+    use serde_json::Value;
+
+    const ROBERTA: &str = include_str!("../../models/fixtures/fixture-roberta-goemotions/reference.json");
+    const QWEN: &str = include_str!("../../models/fixtures/fixture-qwen3-reranker/reference.json");
+    const CROSS: &str = include_str!("../../models/fixtures/fixture-cross-encoder/reference.json");
+
+    fn use_fixtures() {
+        let dir = crate::sql::guc::model_dir().parent().unwrap().join("fixtures");
+        Spi::run(&format!("set songmatch.model_dir = '{}'", dir.display())).unwrap();
+        Spi::run("select songmatch.reload_models()").unwrap();
+    }
+
+    fn sqlstate_of(sql: &str) -> String {
+        Spi::run(
+            "create or replace function pg_temp.sqlstate_of(q text) returns text language plpgsql as $f$
+             begin execute q; return '00000'; exception when others then return sqlstate || ' ' || sqlerrm; end $f$",
+        )
+        .unwrap();
+        Spi::get_one_with_args::<String>("select pg_temp.sqlstate_of($1)", &[sql.into()]).unwrap().unwrap()
+    }
+
+    fn f32s(v: &Value) -> Vec<f32> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    }
+
+    /// The fixture RoBERTa classifier: probabilities within 1e-4 of PyTorch, in one padded
+    /// batch of mixed lengths, and the same one text at a time.
+    #[pg_test]
+    fn fixture_classifier_matches_pytorch() {
+        use_fixtures();
+        let r: Value = serde_json::from_str(ROBERTA).unwrap();
+        let labels: Vec<String> = r["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect();
+        let items = r["items"].as_array().unwrap();
+        let texts: Vec<String> = items.iter().map(|i| i["text"].as_str().unwrap().to_string()).collect();
+        let rows: Vec<Value> = Spi::connect(|c| {
+            c.select(
+                "select emotions from songmatch.emotions_batch($1, model => 'fixture-roberta-goemotions') order by ord",
+                None,
+                &[texts.clone().into()],
+            )
+            .unwrap()
+            .map(|row| row.get::<pgrx::JsonB>(1).unwrap().unwrap().0)
+            .collect()
+        });
+        assert_eq!(rows.len(), items.len());
+        for (item, got) in items.iter().zip(&rows) {
+            let want = f32s(&item["probabilities"]);
+            for (k, l) in labels.iter().enumerate() {
+                let g = got["labels"][l].as_f64().unwrap() as f32;
+                assert!((g - want[k]).abs() <= 1e-4, "{l} of {:?}: {g} vs {}", item["text"], want[k]);
+            }
+            let single = Spi::get_one_with_args::<pgrx::JsonB>(
+                "select songmatch.emotions($1, model => 'fixture-roberta-goemotions')",
+                &[item["text"].as_str().unwrap().into()],
+            )
+            .unwrap()
+            .unwrap()
+            .0;
+            assert_eq!(single["labels"], got["labels"]);
+            // every label over 0.5 is predicted, best first
+            let over: usize = want.iter().filter(|p| **p >= 0.5).count();
+            assert_eq!(got["predicted"].as_array().unwrap().len(), over);
+            let ek: f64 = got["ekman"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+            assert!((ek - 1.0).abs() < 1e-5);
+            assert_eq!(got["model"], "fixture-roberta-goemotions");
+        }
+        let top = Spi::get_one::<pgrx::JsonB>("select songmatch.emotions('wow', top_n => 1, model => 'fixture-roberta-goemotions')")
+            .unwrap()
+            .unwrap()
+            .0;
+        assert!(top["predicted"].as_array().unwrap().len() <= 1);
+    }
+
+    /// The fixture Qwen3 reranker: the official prompt's token ids and scores within 1e-4,
+    /// left-padded in one batch of mixed lengths.
+    #[pg_test]
+    fn fixture_qwen3_reranker_matches_pytorch() {
+        use_fixtures();
+        let r: Value = serde_json::from_str(QWEN).unwrap();
+        let items = r["items"].as_array().unwrap();
+        let mut queries: Vec<&str> = items.iter().map(|i| i["query"].as_str().unwrap()).collect();
+        queries.dedup();
+        for q in queries {
+            let sel: Vec<&Value> = items.iter().filter(|i| i["query"] == q).collect();
+            let docs: Vec<String> = sel.iter().map(|i| i["document"].as_str().unwrap().to_string()).collect();
+            let rows: Vec<(i32, f64)> = Spi::connect(|c| {
+                c.select(
+                    "select index, score from songmatch.rerank($1, $2, model => 'fixture-qwen3-reranker')",
+                    None,
+                    &[q.into(), docs.clone().into()],
+                )
+                .unwrap()
+                .map(|row| (row.get::<i32>(1).unwrap().unwrap(), row.get::<f64>(2).unwrap().unwrap()))
+                .collect()
+            });
+            assert_eq!(rows.len(), docs.len());
+            assert!(rows.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+            for (index, score) in rows {
+                let want = sel[(index - 1) as usize]["score"].as_f64().unwrap();
+                assert!((score - want).abs() <= 1e-4, "doc {index}: {score} vs {want}");
+            }
+        }
+    }
+
+    #[pg_test]
+    fn fixture_cross_encoder_matches_pytorch() {
+        use_fixtures();
+        let r: Value = serde_json::from_str(CROSS).unwrap();
+        for item in r["items"].as_array().unwrap() {
+            let s = Spi::get_one_with_args::<f64>(
+                "select score from songmatch.rerank($1, array[$2, 'padding partner of another length entirely, longer than the other one'], model => 'fixture-cross-encoder') where index = 1",
+                &[item["query"].as_str().unwrap().into(), item["document"].as_str().unwrap().into()],
+            )
+            .unwrap()
+            .unwrap();
+            let want = item["score"].as_f64().unwrap();
+            assert!((s - want).abs() <= 1e-4, "{s} vs {want}");
+        }
+    }
+
+    #[pg_test]
+    fn rerank_and_emotions_errors() {
+        use_fixtures();
+        assert_eq!(
+            sqlstate_of("select songmatch.rerank('q', array['d'], model => 'fixture-roberta-goemotions')"),
+            "22023 model \"fixture-roberta-goemotions\" is a sequence-classification model, not a reranker"
+        );
+        assert_eq!(
+            sqlstate_of("select songmatch.emotions('x', model => 'fixture-qwen3-reranker')"),
+            "22023 model \"fixture-qwen3-reranker\" is a causal-lm-yes-no model, not an emotion classifier"
+        );
+        assert_eq!(
+            sqlstate_of("select songmatch.emotions('x', top_n => -1, model => 'fixture-roberta-goemotions')"),
+            "22023 top_n must be NULL or >= 0, got -1"
+        );
+        assert!(sqlstate_of("select songmatch.emotions('x', model => 'nope')").starts_with("22023 unknown model \"nope\"; available models: fixture-cross-encoder"));
+        let n = Spi::get_one::<i64>("select count(*) from songmatch.rerank('q', array[null, null]::text[], model => 'fixture-cross-encoder')").unwrap().unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(Spi::get_one::<pgrx::JsonB>("select songmatch.emotions(null)").unwrap().map(|j| j.0), None);
+        Spi::run("reset songmatch.model_dir").unwrap();
+        Spi::run("select songmatch.reload_models()").unwrap();
+        // the default bundle has no reranker
+        assert_eq!(
+            sqlstate_of("select songmatch.rerank('q', array['d'])"),
+            "22023 the bundle \"default\" has no reranker model; pass model => '…' or activate a bundle that has one"
+        );
+    }
+}

@@ -338,3 +338,32 @@ begin
     end loop;
 end
 $$;
+
+create function songmatch.upsert_track_embedding(
+    track_id bigint, embedding_kind text, model_name text, model_version text,
+    content_hash text, embedding halfvec)
+returns bigint
+language sql
+as $$
+    with up as (
+        insert into songmatch.track_embeddings as te
+            (track_id, embedding_kind, model_name, model_version, dims, content_hash, embedding_half)
+        values ($1, $2, $3, $4, vector_dims($6), $5, $6)
+        on conflict (track_id, embedding_kind, model_name, model_version) do update
+           set dims = excluded.dims,
+               content_hash = excluded.content_hash,
+               embedding = null,
+               embedding_half = excluded.embedding_half
+         where te.content_hash is distinct from excluded.content_hash
+            or te.embedding is not null
+            or te.embedding_half is distinct from excluded.embedding_half
+        returning te.id
+    )
+    select id from up
+    union all
+    select te.id from songmatch.track_embeddings te
+     where te.track_id = $1 and te.embedding_kind = $2 and te.model_name = $3
+       and te.model_version = $4 and not exists (select 1 from up)
+$$;
+comment on function songmatch.upsert_track_embedding(bigint, text, text, text, text, halfvec) is
+    'Half-precision form of upsert_track_embedding (for models whose manifest asks for halfvec storage).';

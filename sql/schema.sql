@@ -367,3 +367,22 @@ as $$
 $$;
 comment on function songmatch.upsert_track_embedding(bigint, text, text, text, text, halfvec) is
     'Half-precision form of upsert_track_embedding (for models whose manifest asks for halfvec storage).';
+
+-------------------------------------------------------------------------------------------------
+-- observability: cluster-wide counters. Each call appends its deltas (no row is contended);
+-- songmatch.stats sums them, songmatch.stats_reset() clears them. Unlogged: counters are
+-- operational data and are lost on a crash, not replicated.
+-------------------------------------------------------------------------------------------------
+create unlogged table songmatch.stats_deltas (
+    name   text not null,
+    delta  double precision not null,
+    at     timestamptz not null default now()
+);
+create view songmatch.stats as
+    select name, sum(delta) as value from songmatch.stats_deltas group by name;
+comment on view songmatch.stats is
+    'Counters: embedding_hits/misses, inferences:<model>, emotion_hits/misses, rerank_calls, rerank_ms, profile_hits/recomputes, context_hits/misses.';
+create function songmatch.stats_reset() returns void
+language sql as $$ truncate songmatch.stats_deltas $$;
+create function songmatch.stat(counter text) returns double precision
+language sql stable as $$ select coalesce(sum(delta), 0) from songmatch.stats_deltas where name = counter $$;

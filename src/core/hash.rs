@@ -24,14 +24,16 @@ pub enum ContentKind {
     PlaylistProfile,
     MatchingConfig,
     ModelBundle,
+    MatchContext,
 }
 
 impl ContentKind {
-    pub const ALL: [ContentKind; 4] = [
+    pub const ALL: [ContentKind; 5] = [
         ContentKind::TrackContent,
         ContentKind::PlaylistProfile,
         ContentKind::MatchingConfig,
         ContentKind::ModelBundle,
+        ContentKind::MatchContext,
     ];
 
     pub fn parse(kind: &str) -> Result<Self> {
@@ -49,6 +51,7 @@ impl ContentKind {
             ContentKind::PlaylistProfile => "playlist_profile",
             ContentKind::MatchingConfig => "matching_config",
             ContentKind::ModelBundle => "model_bundle",
+            ContentKind::MatchContext => "match_context",
         }
     }
 
@@ -58,6 +61,7 @@ impl ContentKind {
             ContentKind::PlaylistProfile => "pp_v1",
             ContentKind::MatchingConfig => "cfg_v1",
             ContentKind::ModelBundle => "mb_v1",
+            ContentKind::MatchContext => "mc_v1",
         }
     }
 
@@ -73,6 +77,9 @@ impl ContentKind {
             }
             ContentKind::ModelBundle => {
                 format!("embedding_schema_version={}", versions::EMBEDDING_SCHEMA_VERSION)
+            }
+            ContentKind::MatchContext => {
+                format!("matching_algo_version={}", versions::MATCHING_ALGO_VERSION)
             }
         }
     }

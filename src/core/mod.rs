@@ -6,6 +6,8 @@
 pub mod error;
 pub mod hash;
 pub mod models;
+pub mod profile;
+pub mod scoring;
 pub mod text;
 pub mod versions;
 

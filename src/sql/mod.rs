@@ -6,6 +6,7 @@
 pub mod classify;
 pub mod guc;
 pub mod hashing;
+pub mod matching;
 pub mod models;
 pub mod vector;
 

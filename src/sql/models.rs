@@ -177,6 +177,11 @@ fn bundle_info(name: &str) -> JsonB {
 /// active bundle. Returns the bundle hash. Idempotent.
 #[pg_extern(volatile)]
 fn register_bundle(name: &str, activate: default!(bool, "false")) -> String {
+    register(name, activate).or_report()
+}
+
+/// Record an installed bundle in `songmatch.model_bundles` (and optionally activate it).
+pub fn register(name: &str, activate: bool) -> Result<String> {
     let dir = guc::model_dir();
     let (ident, hash, b, versions_of) = with_cache(|c| {
         let r = c.registry(&dir)?;
@@ -190,8 +195,8 @@ fn register_bundle(name: &str, activate: default!(bool, "false")) -> String {
         };
         let vs = (v(&Some(b.embedding.clone()))?, v(&b.emotion)?, v(&b.reranker)?);
         Ok((ident, hash, b, vs))
-    })
-    .or_report();
+    })?;
+    let spi = |e: pgrx::spi::SpiError| Error::Runtime(format!("cannot record bundle \"{name}\": {e}"));
     Spi::run_with_args(
         "insert into songmatch.model_bundles (bundle_hash, name, embedding_model, embedding_model_version,
              emotion_model, emotion_model_version, reranker_model, reranker_model_version, algorithm_version, config)
@@ -210,7 +215,7 @@ fn register_bundle(name: &str, activate: default!(bool, "false")) -> String {
             JsonB(ident).into(),
         ],
     )
-    .unwrap_or_else(|e| super::raise(Error::Runtime(format!("cannot record bundle: {e}"))));
+    .map_err(spi)?;
     if activate {
         Spi::run_with_args(
             "update songmatch.model_bundles set is_active = false where is_active and bundle_hash <> $1",
@@ -222,9 +227,9 @@ fn register_bundle(name: &str, activate: default!(bool, "false")) -> String {
                 &[hash.clone().into()],
             )
         })
-        .unwrap_or_else(|e| super::raise(Error::Runtime(format!("cannot activate bundle: {e}"))));
+        .map_err(spi)?;
     }
-    hash
+    Ok(hash)
 }
 
 /// `songmatch.reload_models()`: forget this backend's registry and loaded sessions.

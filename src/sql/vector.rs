@@ -21,8 +21,22 @@ pgrx::impl_sql_translatable!(HalfVec, "halfvec");
 const HEADER: usize = 8; // int32 vl_len_, int16 dim, int16 unused
 
 /// The OID of a pgvector type, found through the extension's own schema (so it works
-/// whatever the search_path is).
-fn pgvector_type_oid(typname: &str) -> pg_sys::Oid {
+/// whatever the search_path is), cached for the backend's lifetime.
+fn pgvector_type_oid(typname: &'static str) -> pg_sys::Oid {
+    thread_local! {
+        static CACHE: std::cell::RefCell<Vec<(&'static str, pg_sys::Oid)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    if let Some(oid) = CACHE.with(|c| c.borrow().iter().find(|(n, _)| *n == typname).map(|(_, o)| *o)) {
+        return oid;
+    }
+    let oid = lookup_type_oid(typname);
+    if oid != pg_sys::InvalidOid {
+        CACHE.with(|c| c.borrow_mut().push((typname, oid)));
+    }
+    oid
+}
+
+fn lookup_type_oid(typname: &str) -> pg_sys::Oid {
     let sql = format!(
         "select t.oid from pg_catalog.pg_type t join pg_catalog.pg_extension e on t.typnamespace = e.extnamespace \
          where e.extname = 'vector' and t.typname = '{typname}'"

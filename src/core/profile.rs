@@ -1,0 +1,222 @@
+//! Profile maths: normalised centroids, audio-feature statistics, genre and emotion-bucket
+//! distributions. A playlist profile is built from its member tracks' artifacts; a track's
+//! audio features and genres come from its analysis JSON.
+
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Audio features used for similarity, with the scale that maps each to roughly [0, 1].
+pub const AUDIO_FEATURES: [(&str, f64, f64); 9] = [
+    // (name, offset, divisor): scaled = (x - offset) / divisor
+    ("danceability", 0.0, 1.0),
+    ("energy", 0.0, 1.0),
+    ("valence", 0.0, 1.0),
+    ("acousticness", 0.0, 1.0),
+    ("instrumentalness", 0.0, 1.0),
+    ("speechiness", 0.0, 1.0),
+    ("liveness", 0.0, 1.0),
+    ("tempo", 40.0, 180.0),
+    ("loudness", -40.0, 40.0),
+];
+
+/// A track's scaled audio features (None where the analysis lacks one).
+pub type Audio = [Option<f64>; 9];
+
+pub fn audio_of(analysis: &Value) -> Audio {
+    let mut out: Audio = [None; 9];
+    if let Some(a) = analysis.get("audio").and_then(Value::as_object) {
+        for (i, (name, off, div)) in AUDIO_FEATURES.iter().enumerate() {
+            out[i] = a.get(*name).and_then(Value::as_f64).filter(|x| x.is_finite()).map(|x| ((x - off) / div).clamp(-0.5, 1.5));
+        }
+    }
+    out
+}
+
+/// Mean and standard deviation per feature over the tracks that have it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AudioStats {
+    pub mean: [Option<f64>; 9],
+    pub std: [Option<f64>; 9],
+}
+
+pub fn audio_stats(tracks: &[Audio]) -> AudioStats {
+    let mut s = AudioStats::default();
+    for i in 0..9 {
+        let xs: Vec<f64> = tracks.iter().filter_map(|t| t[i]).collect();
+        if xs.is_empty() {
+            continue;
+        }
+        let m = xs.iter().sum::<f64>() / xs.len() as f64;
+        let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / xs.len() as f64;
+        s.mean[i] = Some(m);
+        s.std[i] = Some(v.sqrt());
+    }
+    s
+}
+
+impl AudioStats {
+    pub fn to_json(&self) -> (Value, Value) {
+        let mut mean = Map::new();
+        let mut std = Map::new();
+        for (i, (name, _, _)) in AUDIO_FEATURES.iter().enumerate() {
+            if let (Some(m), Some(s)) = (self.mean[i], self.std[i]) {
+                mean.insert(name.to_string(), json!(round6(m)));
+                std.insert(name.to_string(), json!(round6(s)));
+            }
+        }
+        (Value::Object(mean), Value::Object(std))
+    }
+
+    /// Similarity in (0, 1] of a track's features to this distribution:
+    /// exp(-½ · mean over shared features of ((x − μ) / (σ + 0.1))²); None without shared features.
+    pub fn similarity(&self, a: &Audio) -> Option<f64> {
+        let mut sum = 0.0;
+        let mut n = 0usize;
+        for i in 0..9 {
+            if let (Some(x), Some(m), Some(s)) = (a[i], self.mean[i], self.std[i]) {
+                let z = (x - m) / (s + 0.1);
+                sum += z * z;
+                n += 1;
+            }
+        }
+        (n > 0).then(|| (-0.5 * sum / n as f64).exp())
+    }
+}
+
+pub fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+/// Genre weights of one track from its analysis: primary 1.0, each secondary 0.5
+/// (lower-cased, trimmed). Accepts `{"primary", "secondary"}`, a list, or a string.
+pub fn genres_of(analysis: &Value) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let mut add = |g: &str, w: f64| {
+        let g = g.trim().to_lowercase();
+        if !g.is_empty() {
+            let e = out.entry(g).or_insert(0.0f64);
+            *e = e.max(w);
+        }
+    };
+    match analysis.get("genres") {
+        Some(Value::Object(o)) => {
+            if let Some(p) = o.get("primary").and_then(Value::as_str) {
+                add(p, 1.0);
+            }
+            if let Some(Value::Array(sec)) = o.get("secondary") {
+                sec.iter().filter_map(Value::as_str).for_each(|g| add(g, 0.5));
+            }
+        }
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).for_each(|g| add(g, 1.0)),
+        Some(Value::String(s)) => add(s, 1.0),
+        _ => {}
+    }
+    out
+}
+
+/// A playlist's genre distribution: member weights summed and normalised to 1.
+pub fn genre_distribution(tracks: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
+    let mut d: BTreeMap<String, f64> = BTreeMap::new();
+    for t in tracks {
+        for (g, w) in t {
+            *d.entry(g.clone()).or_insert(0.0) += w;
+        }
+    }
+    normalise(d)
+}
+
+pub fn normalise(mut d: BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    let total: f64 = d.values().sum();
+    if total > 0.0 {
+        d.values_mut().for_each(|v| *v = round6(*v / total));
+    }
+    d
+}
+
+/// How much of a playlist's genre distribution a track's genres cover, in [0, 1]:
+/// Σ over the track's genres of the playlist share, each weighted by the track's weight.
+pub fn genre_overlap(playlist: &BTreeMap<String, f64>, track: &BTreeMap<String, f64>) -> Option<f64> {
+    if playlist.is_empty() || track.is_empty() {
+        return None;
+    }
+    let max_w: f64 = track.values().cloned().fold(0.0, f64::max);
+    let s: f64 = track.iter().map(|(g, w)| playlist.get(g).copied().unwrap_or(0.0) * w / max_w).sum();
+    Some(s.min(1.0))
+}
+
+/// The mean of unit vectors, normalised to unit length (None for no vectors).
+pub fn centroid(vectors: &[&[f32]]) -> Option<Vec<f32>> {
+    let first = vectors.first()?;
+    let mut c = vec![0f32; first.len()];
+    for v in vectors {
+        for (a, b) in c.iter_mut().zip(v.iter()) {
+            *a += *b;
+        }
+    }
+    let norm = c.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        c.iter_mut().for_each(|x| *x /= norm);
+    }
+    Some(c)
+}
+
+/// Cosine similarity (inputs need not be normalised); 0 for a zero vector.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
+    for (x, y) in a.iter().zip(b) {
+        dot += (*x as f64) * (*y as f64);
+        na += (*x as f64) * (*x as f64);
+        nb += (*y as f64) * (*y as f64);
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_scaling_and_stats() {
+        let a = audio_of(&json!({"audio": {"energy": 0.5, "tempo": 130.0, "loudness": -10.0, "key": 3}}));
+        assert_eq!(a[1], Some(0.5));
+        assert_eq!(a[7], Some(0.5));
+        assert_eq!(a[8], Some(0.75));
+        assert_eq!(a[0], None);
+        let b = audio_of(&json!({"audio": {"energy": 0.7}}));
+        let s = audio_stats(&[a, b]);
+        assert!((s.mean[1].unwrap() - 0.6).abs() < 1e-12);
+        assert!((s.std[1].unwrap() - 0.1).abs() < 1e-12);
+        assert_eq!(s.mean[7], Some(0.5));
+        assert_eq!(s.std[7], Some(0.0));
+        // identical features give similarity 1; far ones less
+        assert_eq!(s.similarity(&audio_of(&json!({"audio": {"energy": 0.6, "tempo": 130.0}}))), Some(1.0));
+        let far = s.similarity(&audio_of(&json!({"audio": {"energy": 0.0}}))).unwrap();
+        assert!((far - (-0.5f64 * 9.0).exp()).abs() < 1e-9, "{far}");
+        assert_eq!(s.similarity(&[None; 9]), None);
+    }
+
+    #[test]
+    fn genres() {
+        let g = genres_of(&json!({"genres": {"primary": "Indie Folk", "secondary": ["acoustic", "indie folk"]}}));
+        assert_eq!(g, BTreeMap::from([("acoustic".into(), 0.5), ("indie folk".into(), 1.0)]));
+        let d = genre_distribution(&[g.clone(), genres_of(&json!({"genres": ["acoustic"]}))]);
+        // acoustic 0.5 + 1.0, indie folk 1.0 → 0.6 / 0.4
+        assert_eq!(d, BTreeMap::from([("acoustic".into(), 0.6), ("indie folk".into(), 0.4)]));
+        // 0.6 · 0.5/1.0 + 0.4 · 1.0/1.0
+        assert!((genre_overlap(&d, &g).unwrap() - 0.7).abs() < 1e-12);
+        assert_eq!(genre_overlap(&d, &BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn centroid_and_cosine() {
+        let c = centroid(&[&[1.0, 0.0], &[0.0, 1.0]]).unwrap();
+        assert!((c[0] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);
+        assert!((cosine(&c, &[1.0, 1.0]) - 1.0).abs() < 1e-9);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
+        assert!(centroid(&[]).is_none());
+    }
+}

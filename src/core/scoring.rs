@@ -1,0 +1,314 @@
+//! Stage-1 scoring (weighted signals) and the stage-2 blend.
+//!
+//! Signals of a candidate against a playlist, each in [−1, 1] (cosines) or [0, 1]:
+//! * `members`  — mean of the top-k cosines to the playlist's member tracks (a playlist is
+//!   rarely one point in embedding space);
+//! * `centroid` — cosine to the normalised centroid of the members;
+//! * `query`    — cosine to the playlist's own query-text embedding;
+//! * `audio`    — audio-feature similarity to the members' distribution (see profile.rs);
+//! * `genre`    — genre overlap with the members' genre distribution;
+//! * `emotion`  — cosine between emotion-bucket distributions.
+//!
+//! Formula: stage1 = Σ wᵢ·sᵢ / Σ wᵢ over the signals available for that candidate; each
+//! component's `contribution` is wᵢ·sᵢ / Σ wᵢ, so the contributions sum to stage1. With a
+//! reranker: score = (1 − α)·stage1 + α·rerank for the top N, where α = `rerank_weight`;
+//! otherwise score = stage1.
+
+use crate::core::error::{Error, Result};
+use crate::core::hash::{content_hash, ContentKind};
+use crate::core::profile::{self, Audio, AudioStats};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+pub const SIGNALS: [&str; 6] = ["members", "centroid", "query", "audio", "genre", "emotion"];
+
+/// The matching configuration. Unknown keys are an error; absent keys take defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub weights: BTreeMap<String, f64>,
+    pub members_top_k: usize,
+    pub rerank_top_n: usize,
+    pub rerank_weight: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let weights = [("members", 0.45), ("centroid", 0.05), ("query", 0.1), ("audio", 0.3), ("genre", 0.1), ("emotion", 0.0)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        Config { weights, members_top_k: 5, rerank_top_n: 30, rerank_weight: 0.5 }
+    }
+}
+
+impl Config {
+    pub fn from_json(v: Option<&Value>) -> Result<Self> {
+        let mut c = Config::default();
+        let Some(v) = v else { return Ok(c) };
+        if v.is_null() {
+            return Ok(c);
+        }
+        let o = v.as_object().ok_or_else(|| Error::invalid("config must be a JSON object"))?;
+        for (k, val) in o {
+            match k.as_str() {
+                "weights" => {
+                    let w = val.as_object().ok_or_else(|| Error::invalid("config.weights must be an object"))?;
+                    for (s, x) in w {
+                        if !SIGNALS.contains(&s.as_str()) {
+                            return Err(Error::invalid(format!(
+                                "unknown signal \"{s}\" in config.weights; expected some of: {}",
+                                SIGNALS.join(", ")
+                            )));
+                        }
+                        let x = x.as_f64().filter(|x| x.is_finite() && *x >= 0.0).ok_or_else(|| {
+                            Error::invalid(format!("config.weights.{s} must be a non-negative number"))
+                        })?;
+                        c.weights.insert(s.clone(), x);
+                    }
+                }
+                "members_top_k" | "rerank_top_n" => {
+                    let n = val.as_u64().filter(|n| *n >= 1 && *n <= 10_000).ok_or_else(|| {
+                        Error::invalid(format!("config.{k} must be an integer between 1 and 10000"))
+                    })? as usize;
+                    if k == "members_top_k" {
+                        c.members_top_k = n
+                    } else {
+                        c.rerank_top_n = n
+                    }
+                }
+                "rerank_weight" => {
+                    c.rerank_weight = val.as_f64().filter(|x| (0.0..=1.0).contains(x)).ok_or_else(|| {
+                        Error::invalid("config.rerank_weight must be a number between 0 and 1")
+                    })?;
+                }
+                other => {
+                    return Err(Error::invalid(format!(
+                        "unknown config key \"{other}\"; expected some of: weights, members_top_k, rerank_top_n, rerank_weight"
+                    )))
+                }
+            }
+        }
+        if c.weights.values().sum::<f64>() <= 0.0 {
+            return Err(Error::invalid("config.weights must not all be zero"));
+        }
+        Ok(c)
+    }
+
+    /// The fully resolved configuration (defaults filled in): what the config hash covers.
+    pub fn to_json(&self) -> Value {
+        json!({"weights": self.weights, "members_top_k": self.members_top_k,
+               "rerank_top_n": self.rerank_top_n, "rerank_weight": self.rerank_weight})
+    }
+
+    pub fn hash(&self) -> String {
+        content_hash(ContentKind::MatchingConfig, &self.to_json())
+    }
+}
+
+/// What stage 1 knows about a playlist.
+#[derive(Debug, Clone, Default)]
+pub struct PlaylistSignals {
+    pub members: Vec<Vec<f32>>,
+    pub centroid: Option<Vec<f32>>,
+    pub query: Option<Vec<f32>>,
+    pub audio: AudioStats,
+    pub genres: BTreeMap<String, f64>,
+    pub emotions: BTreeMap<String, f64>,
+}
+
+/// What stage 1 knows about a candidate track.
+#[derive(Debug, Clone)]
+pub struct CandidateSignals {
+    pub track_id: i64,
+    pub embedding: Option<Vec<f32>>,
+    pub audio: Audio,
+    pub genres: BTreeMap<String, f64>,
+    pub emotions: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub track_id: i64,
+    pub stage1: f64,
+    /// (signal, value, weight, contribution) for the signals available.
+    pub components: Vec<(&'static str, f64, f64, f64)>,
+}
+
+fn emotion_cosine(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> Option<f64> {
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let dot: f64 = a.iter().map(|(k, v)| v * b.get(k).copied().unwrap_or(0.0)).sum();
+    let na: f64 = a.values().map(|v| v * v).sum::<f64>().sqrt();
+    let nb: f64 = b.values().map(|v| v * v).sum::<f64>().sqrt();
+    (na > 0.0 && nb > 0.0).then(|| dot / (na * nb))
+}
+
+fn score_one(p: &PlaylistSignals, c: &CandidateSignals, cfg: &Config) -> Scored {
+    let mut values: Vec<(&'static str, f64)> = Vec::with_capacity(6);
+    if let Some(e) = &c.embedding {
+        if !p.members.is_empty() {
+            let mut sims: Vec<f64> = p.members.iter().map(|m| profile::cosine(e, m)).collect();
+            sims.sort_by(|a, b| b.total_cmp(a));
+            let k = cfg.members_top_k.min(sims.len());
+            values.push(("members", sims[..k].iter().sum::<f64>() / k as f64));
+        }
+        if let Some(cen) = &p.centroid {
+            values.push(("centroid", profile::cosine(e, cen)));
+        }
+        if let Some(q) = &p.query {
+            values.push(("query", profile::cosine(e, q)));
+        }
+    }
+    if let Some(a) = p.audio.similarity(&c.audio) {
+        values.push(("audio", a));
+    }
+    if let Some(g) = profile::genre_overlap(&p.genres, &c.genres) {
+        values.push(("genre", g));
+    }
+    if let Some(em) = emotion_cosine(&p.emotions, &c.emotions) {
+        values.push(("emotion", em));
+    }
+    let wsum: f64 = values.iter().map(|(s, _)| cfg.weights.get(*s).copied().unwrap_or(0.0)).sum();
+    let mut components = Vec::with_capacity(values.len());
+    let mut stage1 = 0.0;
+    for (s, v) in values {
+        let w = cfg.weights.get(s).copied().unwrap_or(0.0);
+        let contribution = if wsum > 0.0 { w * v / wsum } else { 0.0 };
+        stage1 += contribution;
+        components.push((s, v, w, contribution));
+    }
+    Scored { track_id: c.track_id, stage1, components }
+}
+
+/// Stage 1 over all candidates, best first (ties by track id). Uses a thread pool for large
+/// candidate sets; the workers only compute.
+pub fn stage1(p: &PlaylistSignals, cands: &[CandidateSignals], cfg: &Config) -> Vec<Scored> {
+    let mut out: Vec<Scored> = if cands.len() >= PARALLEL_THRESHOLD {
+        use rayon::prelude::*;
+        pool().install(|| cands.par_iter().map(|c| score_one(p, c, cfg)).collect())
+    } else {
+        cands.iter().map(|c| score_one(p, c, cfg)).collect()
+    };
+    out.sort_by(|a, b| b.stage1.total_cmp(&a.stage1).then(a.track_id.cmp(&b.track_id)));
+    out
+}
+
+/// Candidate count from which stage 1 runs on the worker pool.
+pub const PARALLEL_THRESHOLD: usize = 4096;
+
+/// A small rayon pool whose threads block every signal, so that PostgreSQL's signal handlers
+/// only ever run on the backend's own thread.
+fn pool() -> &'static rayon::ThreadPool {
+    static POOL: once_cell::sync::OnceCell<rayon::ThreadPool> = once_cell::sync::OnceCell::new();
+    POOL.get_or_init(|| {
+        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("songmatch-score-{i}"))
+            .start_handler(|_| block_signals())
+            .build()
+            .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"))
+    })
+}
+
+fn block_signals() {
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// The components JSON of a scored candidate.
+pub fn components_json(s: &Scored) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (name, v, w, c) in &s.components {
+        m.insert(
+            name.to_string(),
+            json!({"value": profile::round6(*v), "weight": w, "contribution": profile::round6(*c)}),
+        );
+    }
+    m.insert("stage1".into(), json!(profile::round6(s.stage1)));
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn playlist() -> PlaylistSignals {
+        let members = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
+        let refs: Vec<&[f32]> = members.iter().map(|v| v.as_slice()).collect();
+        PlaylistSignals {
+            centroid: profile::centroid(&refs),
+            members,
+            query: Some(vec![1.0, 0.0]),
+            audio: profile::audio_stats(&[profile::audio_of(&json!({"audio": {"energy": 0.8}}))]),
+            genres: BTreeMap::from([("rock".to_string(), 1.0)]),
+            emotions: BTreeMap::new(),
+        }
+    }
+
+    fn cand(id: i64, e: [f32; 2], energy: f64, genre: &str) -> CandidateSignals {
+        CandidateSignals {
+            track_id: id,
+            embedding: Some(e.to_vec()),
+            audio: profile::audio_of(&json!({"audio": {"energy": energy}})),
+            genres: BTreeMap::from([(genre.to_string(), 1.0)]),
+            emotions: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn contributions_sum_to_stage1_and_order_is_deterministic() {
+        let cfg = Config::default();
+        let cands = vec![cand(2, [1.0, 0.0], 0.8, "rock"), cand(1, [-1.0, 0.0], 0.1, "jazz"), cand(3, [1.0, 0.0], 0.8, "rock")];
+        let s = stage1(&playlist(), &cands, &cfg);
+        assert_eq!(s.iter().map(|x| x.track_id).collect::<Vec<_>>(), vec![2, 3, 1]);
+        for x in &s {
+            let sum: f64 = x.components.iter().map(|c| c.3).sum();
+            assert!((sum - x.stage1).abs() < 1e-12);
+        }
+        // candidate 2: members top-5 over 2 members = (1 + 0)/2, centroid 0.7071, query 1, audio 1, genre 1
+        let c = &s[0];
+        let val = |n: &str| c.components.iter().find(|x| x.0 == n).unwrap().1;
+        assert!((val("members") - 0.5).abs() < 1e-9);
+        assert!((val("centroid") - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-6);
+        assert_eq!((val("query"), val("audio"), val("genre")), (1.0, 1.0, 1.0));
+        let expected = (0.45 * 0.5 + 0.05 * std::f64::consts::FRAC_1_SQRT_2 + 0.1 + 0.3 + 0.1) / 1.0;
+        assert!((c.stage1 - expected).abs() < 1e-6, "{} vs {expected}", c.stage1);
+    }
+
+    #[test]
+    fn parallel_path_agrees() {
+        let cfg = Config::default();
+        let cands: Vec<CandidateSignals> =
+            (0..PARALLEL_THRESHOLD as i64 + 10).map(|i| cand(i, [(i % 7) as f32, 1.0], (i % 10) as f64 / 10.0, "rock")).collect();
+        let par = stage1(&playlist(), &cands, &cfg);
+        let seq: Vec<Scored> = {
+            let mut v: Vec<Scored> = cands.iter().map(|c| score_one(&playlist(), c, &cfg)).collect();
+            v.sort_by(|a, b| b.stage1.total_cmp(&a.stage1).then(a.track_id.cmp(&b.track_id)));
+            v
+        };
+        assert_eq!(par, seq);
+    }
+
+    #[test]
+    fn config_validation_and_hash() {
+        let d = Config::from_json(None).unwrap();
+        assert_eq!(d, Config::default());
+        let c = Config::from_json(Some(&json!({"weights": {"audio": 1.0}}))).unwrap();
+        assert_eq!(c.weights["audio"], 1.0);
+        assert_ne!(c.hash(), d.hash());
+        assert!(d.hash().starts_with("cfg_v1_"));
+        // an explicit default equals the implicit one
+        assert_eq!(Config::from_json(Some(&json!({"members_top_k": 5}))).unwrap().hash(), d.hash());
+        for bad in [json!({"weights": {"tempo": 1}}), json!({"bogus": 1}), json!({"weights": {"audio": -1}}), json!([1]),
+                    json!({"rerank_weight": 2}), json!({"members_top_k": 0})] {
+            assert_eq!(Config::from_json(Some(&bad)).unwrap_err().sqlstate(), "22023", "{bad}");
+        }
+        let zero = json!({"weights": {"members": 0, "centroid": 0, "query": 0, "audio": 0, "genre": 0, "emotion": 0}});
+        assert_eq!(Config::from_json(Some(&zero)).unwrap_err().to_string(), "config.weights must not all be zero");
+    }
+}

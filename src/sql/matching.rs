@@ -1,0 +1,750 @@
+//! DB-first artifacts, playlist profiles, match_playlist and the match cache.
+//!
+//! Every artifact is read from its table first, keyed by track/playlist id, model id and version
+//! and the content hash of what it was computed from; only a miss runs a model, and the result
+//! is upserted. Counters go to `songmatch.stats`.
+
+use super::guc;
+use super::models::{engine_config, register, with_cache};
+use super::vector::Vector;
+use super::{raise, OrReport};
+use crate::core::hash::{content_hash, id_set_hash, ContentKind, IdSetKind};
+use crate::core::models::embed::{self, BatchLimits, Role};
+use crate::core::models::manifest::Storage;
+use crate::core::models::rerank;
+use crate::core::profile::{self, round6};
+use crate::core::scoring::{self, CandidateSignals, Config, PlaylistSignals};
+use crate::core::{text, versions, Error, Result};
+use pgrx::prelude::*;
+use pgrx::{JsonB, Uuid};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+fn spi_err(what: &'static str) -> impl Fn(pgrx::spi::SpiError) -> Error {
+    move |e| Error::Runtime(format!("{what}: {e}"))
+}
+
+/// Run a writing statement and return the first column of its first row, if any.
+fn write_returning_i64(sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> std::result::Result<Option<i64>, pgrx::spi::SpiError> {
+    Spi::connect_mut(|c| {
+        let mut t = c.update(sql, None, args)?;
+        match t.next() {
+            Some(r) => r.get::<i64>(1),
+            None => Ok(None),
+        }
+    })
+}
+
+fn interrupts() {
+    pgrx::check_for_interrupts!();
+}
+
+fn limits() -> BatchLimits {
+    let cfg = engine_config();
+    BatchLimits { max_texts: cfg.max_batch_texts, max_tokens: cfg.max_batch_tokens }
+}
+
+// ------------------------------------------------------------------------------------------------
+// counters
+// ------------------------------------------------------------------------------------------------
+
+/// Counter deltas of one call, written to songmatch.stats_deltas in one statement.
+#[derive(Default)]
+pub struct Counters(BTreeMap<String, f64>);
+
+impl Counters {
+    pub fn add(&mut self, name: &str, delta: f64) {
+        if delta != 0.0 {
+            *self.0.entry(name.to_string()).or_insert(0.0) += delta;
+        }
+    }
+
+    pub fn flush(self) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = self.0.keys().cloned().collect();
+        let deltas: Vec<f64> = self.0.values().copied().collect();
+        Spi::run_with_args(
+            "insert into songmatch.stats_deltas (name, delta) select * from unnest($1::text[], $2::float8[])",
+            &[names.into(), deltas.into()],
+        )
+        .map_err(spi_err("cannot record counters"))
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// bundle and tracks
+// ------------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub hash: String,
+    pub name: String,
+    pub embedding: (String, String),
+    pub emotion: Option<(String, String)>,
+    pub reranker: Option<(String, String)>,
+}
+
+/// The active bundle; when none is active, the installed `default` bundle is registered and
+/// activated.
+pub fn active_bundle() -> Result<Bundle> {
+    let read = || -> Result<Option<Bundle>> {
+        Spi::connect(|c| {
+            let mut t = c.select(
+                "select bundle_hash, name, embedding_model, embedding_model_version, emotion_model, emotion_model_version,
+                        reranker_model, reranker_model_version
+                   from songmatch.model_bundles where is_active",
+                None,
+                &[],
+            )?;
+            Ok(t.next().map(|r| {
+                let s = |i: usize| r.get::<String>(i).ok().flatten();
+                let pair = |a: usize, b: usize| s(a).zip(s(b));
+                Bundle {
+                    hash: s(1).unwrap_or_default(),
+                    name: s(2).unwrap_or_default(),
+                    embedding: pair(3, 4).unwrap_or_default(),
+                    emotion: pair(5, 6),
+                    reranker: pair(7, 8),
+                }
+            }))
+        })
+        .map_err(spi_err("cannot read the active bundle"))
+    };
+    if let Some(b) = read()? {
+        return Ok(b);
+    }
+    register("default", true)?;
+    read()?.ok_or_else(|| Error::Runtime("no active bundle after registering the default one".into()))
+}
+
+#[derive(Debug, Clone)]
+pub struct TrackRow {
+    pub id: i64,
+    pub track: Value,
+    pub analysis: Value,
+}
+
+impl TrackRow {
+    /// `te_v1_` hash of the track's content: its row (without id and timestamps) and analysis.
+    pub fn content_hash(&self) -> String {
+        content_hash(ContentKind::TrackContent, &json!({"track": self.track, "analysis": self.analysis}))
+    }
+    pub fn document(&self) -> Result<String> {
+        text::track_document(&self.track, &self.analysis, &Value::Null)
+    }
+}
+
+/// The tracks with these ids (missing ids are simply absent), ordered by id.
+pub fn load_tracks(ids: &[i64]) -> Result<Vec<TrackRow>> {
+    Spi::connect(|c| {
+        let rows = c.select(
+            "select t.id, to_jsonb(t) - array['id', 'created_at', 'updated_at'], a.analysis
+               from songmatch.tracks t left join songmatch.track_analyses a on a.track_id = t.id
+              where t.id = any($1) order by t.id",
+            None,
+            &[ids.to_vec().into()],
+        )?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(TrackRow {
+                id: r.get::<i64>(1)?.unwrap_or_default(),
+                track: r.get::<JsonB>(2)?.map(|j| j.0).unwrap_or(Value::Null),
+                analysis: r.get::<JsonB>(3)?.map(|j| j.0).unwrap_or(Value::Null),
+            });
+        }
+        Ok(out)
+    })
+    .map_err(spi_err("cannot read tracks"))
+}
+
+// ------------------------------------------------------------------------------------------------
+// embeddings, DB first
+// ------------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+pub enum Artifact<T> {
+    Hit(T),
+    Computed(T),
+    Failed(Error),
+}
+
+impl<T> Artifact<T> {
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Artifact::Hit(v) | Artifact::Computed(v) => Some(v),
+            Artifact::Failed(_) => None,
+        }
+    }
+}
+
+/// Document embeddings of `rows` for the model (id, version): stored ones whose content hash
+/// is current are read; the others are computed in batches and upserted. Per-item failures
+/// (a malformed analysis) do not stop the others.
+pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: &mut Counters) -> Result<Vec<(i64, Artifact<Vec<f32>>)>> {
+    let (model_id, version) = model;
+    let hashes: Vec<String> = rows.iter().map(TrackRow::content_hash).collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let stored: HashMap<i64, (String, Vector)> = Spi::connect(|c| {
+        let t = c.select(
+            "select track_id, content_hash, coalesce(embedding, embedding_half::vector)
+               from songmatch.track_embeddings
+              where embedding_kind = 'document' and model_name = $1 and model_version = $2 and track_id = any($3)",
+            None,
+            &[model_id.as_str().into(), version.as_str().into(), ids.clone().into()],
+        )?;
+        let mut m = HashMap::new();
+        for r in t {
+            if let (Some(id), Some(h), Some(v)) = (r.get::<i64>(1)?, r.get::<String>(2)?, r.get::<Vector>(3)?) {
+                m.insert(id, (h, v));
+            }
+        }
+        Ok::<_, pgrx::spi::SpiError>(m)
+    })
+    .map_err(spi_err("cannot read stored embeddings"))?;
+
+    let mut out: Vec<(i64, Artifact<Vec<f32>>)> = Vec::with_capacity(rows.len());
+    let mut todo: Vec<(usize, String)> = Vec::new(); // (index in out, document)
+    for (i, r) in rows.iter().enumerate() {
+        match stored.get(&r.id) {
+            Some((h, v)) if *h == hashes[i] => out.push((r.id, Artifact::Hit(v.0.clone()))),
+            _ => match r.document() {
+                Ok(doc) => {
+                    todo.push((out.len(), doc));
+                    out.push((r.id, Artifact::Failed(Error::Runtime("pending".into()))));
+                }
+                Err(e) => out.push((r.id, Artifact::Failed(e))),
+            },
+        }
+    }
+    counters.add("embedding_hits", out.iter().filter(|(_, a)| matches!(a, Artifact::Hit(_))).count() as f64);
+    if todo.is_empty() {
+        return Ok(out);
+    }
+    counters.add("embedding_misses", todo.len() as f64);
+    let cfg = engine_config();
+    let dir = guc::model_dir();
+    let lim = limits();
+    let (vectors, storage): (Vec<Result<Vec<f32>>>, Storage) = with_cache(|c| {
+        let m = c.get(&dir, model_id, &cfg)?;
+        let storage = m.model.manifest.storage();
+        let texts: Vec<String> =
+            todo.iter().map(|(_, d)| embed::format_text(&m.model.manifest, Role::Document, None, d)).collect();
+        let all = embed::embed_texts(m, &texts, lim, &mut interrupts);
+        Ok(match all {
+            Ok(v) => (v.into_iter().map(Ok).collect(), storage),
+            // isolate the text that fails, so that the others still get their embedding
+            Err(_) => (
+                texts.iter().map(|t| embed::embed_texts(m, std::slice::from_ref(t), lim, &mut interrupts).map(|mut v| v.remove(0))).collect(),
+                storage,
+            ),
+        })
+    })?;
+    counters.add(&format!("inferences:{model_id}"), todo.len() as f64);
+    let cast = if storage == Storage::HalfVec { "::halfvec" } else { "" };
+    let sql = format!("select songmatch.upsert_track_embedding($1, 'document', $2, $3, $4, $5{cast})");
+    for ((idx, _), v) in todo.iter().zip(vectors) {
+        let row = &rows[*idx];
+        out[*idx].1 = match v {
+            Ok(v) => {
+                Spi::run_with_args(
+                    &sql,
+                    &[row.id.into(), model_id.as_str().into(), version.as_str().into(), hashes[*idx].clone().into(), Vector(v.clone()).into()],
+                )
+                .map_err(spi_err("cannot store an embedding"))?;
+                Artifact::Computed(v)
+            }
+            Err(e) => Artifact::Failed(e),
+        };
+    }
+    Ok(out)
+}
+
+/// `songmatch.embed_tracks(track_ids, model => NULL)`: make sure every track has a current
+/// document embedding for the model (default: the active bundle's); one row per distinct id:
+/// status `hit` (stored and current), `computed`, `failed` (with the error), or `missing`
+/// (no such track).
+#[pg_extern(volatile)]
+fn embed_tracks(
+    track_ids: Vec<Option<i64>>,
+    model: default!(Option<&str>, "NULL"),
+) -> TableIterator<'static, (name!(track_id, i64), name!(status, String), name!(error, Option<String>))> {
+    let mut ids: Vec<i64> = track_ids.into_iter().flatten().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let model = match model {
+        Some(m) => {
+            let dir = guc::model_dir();
+            let v = with_cache(|c| Ok(c.registry(&dir)?.model(m)?.manifest.version()?.to_string())).or_report();
+            (m.to_string(), v)
+        }
+        None => active_bundle().or_report().embedding,
+    };
+    let rows = load_tracks(&ids).or_report();
+    let mut counters = Counters::default();
+    let res = ensure_embeddings(&rows, &model, &mut counters).or_report();
+    counters.flush().or_report();
+    let found: HashMap<i64, Artifact<Vec<f32>>> = res.into_iter().collect();
+    let out: Vec<(i64, String, Option<String>)> = ids
+        .iter()
+        .map(|id| match found.get(id) {
+            None => (*id, "missing".to_string(), Some(format!("track {id} does not exist"))),
+            Some(Artifact::Hit(_)) => (*id, "hit".to_string(), None),
+            Some(Artifact::Computed(_)) => (*id, "computed".to_string(), None),
+            Some(Artifact::Failed(e)) => (*id, "failed".to_string(), Some(e.to_string())),
+        })
+        .collect();
+    TableIterator::new(out)
+}
+
+/// `songmatch.track_content_hash(track_id)`: the `te_v1_` hash of a stored track's content.
+#[pg_extern(stable, strict)]
+fn track_content_hash(track_id: i64) -> Option<String> {
+    load_tracks(&[track_id]).or_report().first().map(TrackRow::content_hash)
+}
+
+// ------------------------------------------------------------------------------------------------
+// playlist profiles
+// ------------------------------------------------------------------------------------------------
+
+pub const PROFILE_KIND: &str = "default";
+
+pub struct PlaylistInfo {
+    pub id: i64,
+    pub owner: Uuid,
+    pub playlist: Value,
+    pub analysis: Value,
+    pub members: Vec<i64>,
+}
+
+pub fn load_playlist(id: i64) -> Result<PlaylistInfo> {
+    let row = Spi::connect(|c| {
+        let mut t = c.select(
+            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'], a.analysis,
+                    array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id)
+               from songmatch.playlists p left join songmatch.playlist_analyses a on a.playlist_id = p.id
+              where p.id = $1",
+            None,
+            &[id.into()],
+        )?;
+        Ok::<_, pgrx::spi::SpiError>(match t.next() {
+            None => None,
+            Some(r) => Some((
+                r.get::<Uuid>(1)?,
+                r.get::<JsonB>(2)?.map(|j| j.0).unwrap_or(Value::Null),
+                r.get::<JsonB>(3)?.map(|j| j.0).unwrap_or(Value::Null),
+                r.get::<Vec<i64>>(4)?.unwrap_or_default(),
+            )),
+        })
+    })
+    .map_err(spi_err("cannot read the playlist"))?;
+    let (owner, playlist, analysis, members) = row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
+    let owner = owner.ok_or_else(|| Error::data(format!("playlist {id} has no owner")))?;
+    Ok(PlaylistInfo { id, owner, playlist, analysis, members })
+}
+
+pub struct Profile {
+    pub content_hash: String,
+    pub signals: PlaylistSignals,
+    pub recomputed: bool,
+}
+
+/// The profile of a playlist under a bundle: persisted, recomputed only when its content hash
+/// (playlist, analysis, members and their content hashes, bundle) changes.
+pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counters) -> Result<Profile> {
+    let rows = load_tracks(&p.members)?;
+    let embs = ensure_embeddings(&rows, &bundle.embedding, counters)?;
+    let member_hashes: Vec<Value> = rows.iter().map(|r| json!([r.id, r.content_hash()])).collect();
+    let hash = content_hash(
+        ContentKind::PlaylistProfile,
+        &json!({"playlist": p.playlist, "analysis": p.analysis, "members": member_hashes, "bundle": bundle.hash}),
+    );
+    let members: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
+    let refs: Vec<&[f32]> = members.iter().map(|v| v.as_slice()).collect();
+    let centroid = profile::centroid(&refs);
+    let audio = profile::audio_stats(&rows.iter().map(|r| profile::audio_of(&r.analysis)).collect::<Vec<_>>());
+    let genres = profile::genre_distribution(&rows.iter().map(|r| profile::genres_of(&r.analysis)).collect::<Vec<_>>());
+
+    let stored: Option<(String, Option<Vector>)> = Spi::connect(|c| {
+        let mut t = c.select(
+            "select content_hash, query_embedding from songmatch.playlist_profiles
+              where playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3",
+            None,
+            &[p.id.into(), PROFILE_KIND.into(), bundle.hash.as_str().into()],
+        )?;
+        Ok::<_, pgrx::spi::SpiError>(match t.next() {
+            Some(r) => Some((r.get::<String>(1)?.unwrap_or_default(), r.get::<Vector>(2)?)),
+            None => None,
+        })
+    })
+    .map_err(spi_err("cannot read the playlist profile"))?;
+    if let Some((h, q)) = stored {
+        if h == hash {
+            counters.add("profile_hits", 1.0);
+            let signals = PlaylistSignals { members, centroid, query: q.map(|v| v.0), audio, genres, emotions: BTreeMap::new() };
+            return Ok(Profile { content_hash: hash, signals, recomputed: false });
+        }
+    }
+    // recompute: the playlist's own query text is embedded once per content hash
+    let started = Instant::now();
+    let query_text = text::playlist_query(&p.playlist, &p.analysis)?;
+    let cfg = engine_config();
+    let dir = guc::model_dir();
+    let query = with_cache(|c| {
+        let m = c.get(&dir, &bundle.embedding.0, &cfg)?;
+        let t = embed::format_text(&m.model.manifest, Role::Query, None, &query_text);
+        Ok(embed::embed_texts(m, &[t], limits(), &mut interrupts)?.pop())
+    })?;
+    counters.add(&format!("inferences:{}", bundle.embedding.0), 1.0);
+    counters.add("profile_recomputes", 1.0);
+    let (audio_mean, audio_std) = audio.to_json();
+    let dims = query.as_ref().map(|q| q.len()).or(centroid.as_ref().map(|c| c.len())).unwrap_or(0) as i32;
+    Spi::run_with_args(
+        "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
+             member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         on conflict (playlist_id, profile_kind, model_bundle_hash) do update
+            set dims = excluded.dims, content_hash = excluded.content_hash, member_count = excluded.member_count,
+                centroid = excluded.centroid, query_embedding = excluded.query_embedding,
+                audio_centroid = excluded.audio_centroid, audio_spread = excluded.audio_spread,
+                genre_distribution = excluded.genre_distribution, details = excluded.details",
+        &[
+            p.id.into(),
+            PROFILE_KIND.into(),
+            bundle.hash.as_str().into(),
+            dims.max(1).into(),
+            hash.as_str().into(),
+            (members.len() as i32).into(),
+            centroid.clone().map(Vector).into(),
+            query.clone().map(Vector).into(),
+            JsonB(audio_mean).into(),
+            JsonB(audio_std).into(),
+            JsonB(json!(genres)).into(),
+            JsonB(json!({"members": member_hashes, "profile_version": versions::PLAYLIST_PROFILE_VERSION})).into(),
+        ],
+    )
+    .map_err(spi_err("cannot store the playlist profile"))?;
+    pgrx::debug1!("songmatch: profile of playlist {} recomputed in {:?}", p.id, started.elapsed());
+    let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new() };
+    Ok(Profile { content_hash: hash, signals, recomputed: true })
+}
+
+/// `songmatch.playlist_profile(playlist_id)`: the playlist's persisted profile under the active
+/// bundle (computed if missing or stale), as jsonb.
+#[pg_extern(volatile, strict, name = "playlist_profile")]
+fn playlist_profile_info(playlist_id: i64) -> JsonB {
+    let bundle = active_bundle().or_report();
+    let p = load_playlist(playlist_id).or_report();
+    let mut counters = Counters::default();
+    let prof = playlist_profile(&p, &bundle, &mut counters).or_report();
+    counters.flush().or_report();
+    let (audio_mean, audio_std) = prof.signals.audio.to_json();
+    JsonB(json!({
+        "playlist_id": playlist_id,
+        "bundle_hash": bundle.hash,
+        "content_hash": prof.content_hash,
+        "recomputed": prof.recomputed,
+        "member_count": p.members.len(),
+        "embedded_members": prof.signals.members.len(),
+        "audio_centroid": audio_mean,
+        "audio_spread": audio_std,
+        "genre_distribution": prof.signals.genres,
+    }))
+}
+
+// ------------------------------------------------------------------------------------------------
+// match_playlist
+// ------------------------------------------------------------------------------------------------
+
+pub struct MatchRow {
+    pub track_id: i64,
+    pub score: f64,
+    pub rank: i32,
+    pub components: Value,
+}
+
+/// The candidates of a playlist: the given ids (which must exist), or the owner's liked tracks
+/// that are not in the playlist.
+fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Vec<i64>> {
+    match given {
+        Some(list) => {
+            let mut ids = Vec::with_capacity(list.len());
+            for (i, x) in list.iter().enumerate() {
+                ids.push(x.ok_or_else(|| Error::NullValue(format!("candidate_track_ids must not contain NULL (element {} is NULL)", i + 1)))?);
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            let existing: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
+                "select coalesce(array_agg(id order by id), '{}') from songmatch.tracks where id = any($1)",
+                &[ids.clone().into()],
+            )
+            .map_err(spi_err("cannot check candidates"))?
+            .unwrap_or_default();
+            if existing.len() != ids.len() {
+                let missing: Vec<String> = ids.iter().filter(|i| existing.binary_search(i).is_err()).take(10).map(|i| i.to_string()).collect();
+                return Err(Error::invalid(format!("candidate track ids do not exist: {}", missing.join(", "))));
+            }
+            Ok(ids)
+        }
+        None => Ok(Spi::get_one_with_args::<Vec<i64>>(
+            "select coalesce(array_agg(l.track_id order by l.track_id), '{}') from songmatch.liked_tracks l
+              where l.user_id = $1
+                and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = l.track_id)",
+            &[p.owner.into(), p.id.into()],
+        )
+        .map_err(spi_err("cannot read liked tracks"))?
+        .unwrap_or_default()),
+    }
+}
+
+/// Match one playlist: the context is looked up first; on a miss, stage 1 (+ stage 2) runs
+/// and the results are stored under the context.
+pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, config: Option<&Value>, counters: &mut Counters) -> Result<Vec<MatchRow>> {
+    if !(1..=10_000).contains(&top_k) {
+        return Err(Error::invalid(format!("top_k must be between 1 and 10000, got {top_k}")));
+    }
+    let started = Instant::now();
+    let cfg = Config::from_json(config)?;
+    let bundle = active_bundle()?;
+    let p = load_playlist(playlist_id)?;
+    let cand_ids = candidates_of(&p, given)?;
+    let cand_rows = load_tracks(&cand_ids)?;
+    let member_rows = load_tracks(&p.members)?;
+    let member_hashes: Vec<Value> = member_rows.iter().map(|r| json!([r.id, r.content_hash()])).collect();
+    let cand_hashes: Vec<Value> = cand_rows.iter().map(|r| json!([r.id, r.content_hash()])).collect();
+    let config_hash = cfg.hash();
+    let ps = id_set_hash(IdSetKind::PlaylistSet, &[Some(p.id)])?;
+    let cs = id_set_hash(IdSetKind::CandidateSet, &cand_ids.iter().map(|i| Some(*i)).collect::<Vec<_>>())?;
+    let inputs = json!({
+        "user": p.owner.to_string(), "bundle": bundle.hash, "algorithm_version": versions::MATCHING_ALGO_VERSION,
+        "config": config_hash, "playlist_set": ps, "candidate_set": cs, "top_k": top_k,
+        "playlist": {"row": p.playlist, "analysis": p.analysis, "members": member_hashes},
+        "candidates": cand_hashes,
+    });
+    let context_hash = content_hash(ContentKind::MatchContext, &inputs);
+    pgrx::debug1!("songmatch: match_playlist({playlist_id}) context {context_hash} computed in {:?}", started.elapsed());
+
+    let cached: Option<i64> = write_returning_i64(
+        "update songmatch.match_contexts set hit_count = hit_count + 1, last_used_at = now()
+          where context_hash = $1 returning id",
+        &[context_hash.as_str().into()],
+    )
+    .map_err(spi_err("cannot read the match cache"))?;
+    if let Some(ctx) = cached {
+        counters.add("context_hits", 1.0);
+        let rows = Spi::connect(|c| {
+            let t = c.select(
+                "select track_id, score, rank, components from songmatch.match_results
+                  where context_id = $1 and playlist_id = $2 order by rank",
+                None,
+                &[ctx.into(), playlist_id.into()],
+            )?;
+            let mut out = Vec::new();
+            for r in t {
+                out.push(MatchRow {
+                    track_id: r.get::<i64>(1)?.unwrap_or_default(),
+                    score: r.get::<f64>(2)?.unwrap_or_default(),
+                    rank: r.get::<i32>(3)?.unwrap_or_default(),
+                    components: r.get::<JsonB>(4)?.map(|j| j.0).unwrap_or(Value::Null),
+                });
+            }
+            Ok::<_, pgrx::spi::SpiError>(out)
+        })
+        .map_err(spi_err("cannot read cached results"))?;
+        pgrx::debug1!("songmatch: match_playlist({playlist_id}) served from cache in {:?}", started.elapsed());
+        return Ok(rows);
+    }
+    counters.add("context_misses", 1.0);
+
+    // stage 0: artifacts (persisted; only misses run a model)
+    let prof = playlist_profile(&p, &bundle, counters)?;
+    let embs = ensure_embeddings(&cand_rows, &bundle.embedding, counters)?;
+    let t_artifacts = started.elapsed();
+    let cands: Vec<CandidateSignals> = cand_rows
+        .iter()
+        .zip(embs)
+        .map(|(r, (_, a))| CandidateSignals {
+            track_id: r.id,
+            embedding: a.value().cloned(),
+            audio: profile::audio_of(&r.analysis),
+            genres: profile::genres_of(&r.analysis),
+            emotions: BTreeMap::new(),
+        })
+        .collect();
+
+    // stage 1
+    let scored = scoring::stage1(&prof.signals, &cands, &cfg);
+    let t_stage1 = started.elapsed();
+
+    // stage 2
+    let mut finals: Vec<(i64, f64, serde_json::Map<String, Value>)> =
+        scored.iter().map(|s| (s.track_id, s.stage1, scoring::components_json(s))).collect();
+    match &bundle.reranker {
+        None => {
+            for f in finals.iter_mut() {
+                f.2.insert("stage2".into(), json!(format!("skipped: bundle \"{}\" has no reranker", bundle.name)));
+            }
+        }
+        Some((rid, _)) if !finals.is_empty() => {
+            let n = cfg.rerank_top_n.min(finals.len());
+            let query = text::playlist_query(&p.playlist, &p.analysis)?;
+            let by_id: HashMap<i64, &crate::sql::matching::TrackRow> = cand_rows.iter().map(|r| (r.id, r)).collect();
+            let docs: Vec<String> = finals[..n].iter().map(|f| by_id[&f.0].document().unwrap_or_default()).collect();
+            let t0 = Instant::now();
+            let dir = guc::model_dir();
+            let ecfg = engine_config();
+            let scores = with_cache(|c| rerank::rerank(c.get(&dir, rid, &ecfg)?, &query, &docs, None, limits(), &mut interrupts))?;
+            counters.add("rerank_calls", 1.0);
+            counters.add("rerank_ms", t0.elapsed().as_secs_f64() * 1000.0);
+            counters.add(&format!("inferences:{rid}"), n as f64);
+            let a = cfg.rerank_weight;
+            for (f, s) in finals[..n].iter_mut().zip(scores) {
+                let blended = (1.0 - a) * f.1 + a * s;
+                f.2.insert("stage2".into(), json!({"rerank": round6(s), "weight": a, "model": rid}));
+                f.1 = blended;
+            }
+            for f in finals[n..].iter_mut() {
+                f.2.insert("stage2".into(), json!(format!("not reranked: below the top {n}")));
+                // keep reranked candidates ahead of the rest
+                f.1 *= 1.0 - a;
+            }
+            finals.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        }
+        Some(_) => {}
+    }
+    let rows: Vec<MatchRow> = finals
+        .into_iter()
+        .take(top_k as usize)
+        .enumerate()
+        .map(|(i, (id, score, mut comp))| {
+            comp.insert("score".into(), json!(round6(score)));
+            MatchRow { track_id: id, score: round6(score), rank: i as i32 + 1, components: Value::Object(comp) }
+        })
+        .collect();
+    let t_stage2 = started.elapsed();
+
+    // store the context and its results
+    let ctx: i64 = write_returning_i64(
+        "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
+             playlist_set_hash, candidate_set_hash, inputs)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (context_hash) do update set last_used_at = now()
+         returning id",
+        &[
+            context_hash.as_str().into(),
+            p.owner.into(),
+            bundle.hash.as_str().into(),
+            versions::MATCHING_ALGO_VERSION.into(),
+            config_hash.as_str().into(),
+            ps.as_str().into(),
+            cs.as_str().into(),
+            JsonB(json!({"profile": prof.content_hash, "config": cfg.to_json(), "top_k": top_k, "candidates": cand_ids.len()})).into(),
+        ],
+    )
+    .map_err(spi_err("cannot store the match context"))?
+    .ok_or_else(|| Error::Runtime("no context id returned".into()))?;
+    if !rows.is_empty() {
+        let ids: Vec<i64> = rows.iter().map(|r| r.track_id).collect();
+        let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
+        let ranks: Vec<i32> = rows.iter().map(|r| r.rank).collect();
+        let comps: Vec<JsonB> = rows.iter().map(|r| JsonB(r.components.clone())).collect();
+        Spi::run_with_args(
+            "insert into songmatch.match_results (context_id, playlist_id, track_id, score, rank, components)
+             select $1, $2, t.track_id, t.score, t.rank, t.components
+               from unnest($3::bigint[], $4::float8[], $5::int[], $6::jsonb[]) as t(track_id, score, rank, components)
+             on conflict do nothing",
+            &[ctx.into(), playlist_id.into(), ids.into(), scores.into(), ranks.into(), comps.into()],
+        )
+        .map_err(spi_err("cannot store match results"))?;
+    }
+    pgrx::debug1!(
+        "songmatch: match_playlist({playlist_id}): {} candidates; artifacts {:?}, stage 1 {:?}, stage 2 {:?}, stored {:?}",
+        cand_ids.len(),
+        t_artifacts,
+        t_stage1 - t_artifacts,
+        t_stage2 - t_stage1,
+        started.elapsed() - t_stage2
+    );
+    Ok(rows)
+}
+
+/// `songmatch.match_playlist(playlist_id, candidate_track_ids => NULL, top_k => 20, config => NULL)`:
+/// the best candidate tracks for a playlist, best first, with every signal in `components`.
+/// Candidates default to the owner's liked tracks that are not in the playlist. A repeated
+/// call with the same inputs is served from the match cache without inference.
+#[pg_extern(volatile)]
+fn match_playlist(
+    playlist_id: i64,
+    candidate_track_ids: default!(Option<Vec<Option<i64>>>, "NULL"),
+    top_k: default!(i32, 20),
+    config: default!(Option<JsonB>, "NULL"),
+) -> TableIterator<'static, (name!(track_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB))> {
+    let mut counters = Counters::default();
+    let rows = match_one(playlist_id, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters).or_report();
+    counters.flush().or_report();
+    TableIterator::new(rows.into_iter().map(|r| (r.track_id, r.score, r.rank, JsonB(r.components))))
+}
+
+/// `songmatch.match_songs_to_playlists(user_id, track_ids => NULL, top_k => 3)`: for each song
+/// (default: the user's liked songs), its best playlists among the user's own, best first.
+/// A playlist that already contains a song is not proposed for it.
+#[pg_extern(volatile)]
+fn match_songs_to_playlists(
+    user_id: Uuid,
+    track_ids: default!(Option<Vec<Option<i64>>>, "NULL"),
+    top_k: default!(i32, 3),
+    config: default!(Option<JsonB>, "NULL"),
+) -> TableIterator<
+    'static,
+    (name!(track_id, i64), name!(playlist_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB)),
+> {
+    if !(1..=1000).contains(&top_k) {
+        raise(Error::invalid(format!("top_k must be between 1 and 1000, got {top_k}")));
+    }
+    let playlists: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
+        "select coalesce(array_agg(id order by id), '{}') from songmatch.playlists where owner_id = $1",
+        &[user_id.into()],
+    )
+    .map_err(spi_err("cannot read playlists"))
+    .or_report()
+    .unwrap_or_default();
+    let songs: Vec<i64> = match track_ids {
+        Some(t) => {
+            let mut v: Vec<i64> = t.into_iter().flatten().collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        None => Spi::get_one_with_args::<Vec<i64>>(
+            "select coalesce(array_agg(track_id order by track_id), '{}') from songmatch.liked_tracks where user_id = $1",
+            &[user_id.into()],
+        )
+        .map_err(spi_err("cannot read liked tracks"))
+        .or_report()
+        .unwrap_or_default(),
+    };
+    let mut counters = Counters::default();
+    let mut per_song: BTreeMap<i64, Vec<(i64, f64, Value)>> = BTreeMap::new();
+    for pid in playlists {
+        let members: Vec<i64> = load_playlist(pid).or_report().members;
+        let cands: Vec<Option<i64>> = songs.iter().filter(|s| members.binary_search(s).is_err()).map(|s| Some(*s)).collect();
+        if cands.is_empty() {
+            continue;
+        }
+        let n = cands.len() as i32;
+        for r in match_one(pid, Some(cands), n.clamp(1, 10_000), config.as_ref().map(|j| &j.0), &mut counters).or_report() {
+            per_song.entry(r.track_id).or_default().push((pid, r.score, r.components));
+        }
+    }
+    counters.flush().or_report();
+    let mut out = Vec::new();
+    for (song, mut list) in per_song {
+        list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (i, (pid, score, comp)) in list.into_iter().take(top_k as usize).enumerate() {
+            out.push((song, pid, score, i as i32 + 1, JsonB(comp)));
+        }
+    }
+    TableIterator::new(out)
+}

@@ -339,7 +339,7 @@ begin
 end
 $$;
 
-create function songmatch.upsert_track_embedding(
+create function songmatch.upsert_track_embedding_half(
     track_id bigint, embedding_kind text, model_name text, model_version text,
     content_hash text, embedding halfvec)
 returns bigint
@@ -365,7 +365,7 @@ as $$
      where te.track_id = $1 and te.embedding_kind = $2 and te.model_name = $3
        and te.model_version = $4 and not exists (select 1 from up)
 $$;
-comment on function songmatch.upsert_track_embedding(bigint, text, text, text, text, halfvec) is
+comment on function songmatch.upsert_track_embedding_half(bigint, text, text, text, text, halfvec) is
     'Half-precision form of upsert_track_embedding (for models whose manifest asks for halfvec storage).';
 
 -------------------------------------------------------------------------------------------------

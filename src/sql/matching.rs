@@ -243,14 +243,17 @@ pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: 
         })
     })?;
     counters.add(&format!("inferences:{model_id}"), todo.len() as f64);
-    let cast = if storage == Storage::HalfVec { "::halfvec" } else { "" };
-    let sql = format!("select songmatch.upsert_track_embedding($1, 'document', $2, $3, $4, $5{cast})");
+    let sql = if storage == Storage::HalfVec {
+        "select songmatch.upsert_track_embedding_half($1, 'document', $2, $3, $4, $5::halfvec)"
+    } else {
+        "select songmatch.upsert_track_embedding($1, 'document', $2, $3, $4, $5)"
+    };
     for ((idx, _), v) in todo.iter().zip(vectors) {
         let row = &rows[*idx];
         out[*idx].1 = match v {
             Ok(v) => {
                 Spi::run_with_args(
-                    &sql,
+                    sql,
                     &[row.id.into(), model_id.as_str().into(), version.as_str().into(), hashes[*idx].clone().into(), Vector(v.clone()).into()],
                 )
                 .map_err(spi_err("cannot store an embedding"))?;

@@ -1,0 +1,87 @@
+-- match_playlist, the match cache, and what each input change recomputes (runs after demo, embed)
+\set VERBOSITY terse
+select songmatch.stats_reset();
+create temp view counters as
+  select coalesce(max(value) filter (where name = 'inferences:all-minilm-l6-v2-int8'), 0) as inferences,
+         coalesce(max(value) filter (where name = 'embedding_misses'), 0) as embedding_misses,
+         coalesce(max(value) filter (where name = 'profile_recomputes'), 0) as profile_recomputes,
+         coalesce(max(value) filter (where name = 'context_hits'), 0) as context_hits,
+         coalesce(max(value) filter (where name = 'context_misses'), 0) as context_misses
+    from songmatch.stats;
+create temp table p as select id, external_id from songmatch.playlists;
+-- first call: liked songs not in "Rainy Day Acoustic"; track embeddings are already stored
+-- (embed.sql), so only the playlist's own query text is embedded
+select t.external_id, round(m.score::numeric, 3) as score, m.rank
+  from songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 5) m
+  join songmatch.tracks t on t.id = m.track_id order by m.rank;
+select * from counters;
+-- the same call again: served from the cache, no inference
+select count(*) from songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 5);
+select * from counters;
+-- components sum to the score (no reranker in the default bundle: score = stage1)
+select count(*) as rows,
+       bool_and(abs((select sum((c.value ->> 'contribution')::float8) from jsonb_each(m.components) c
+                      where jsonb_typeof(c.value) = 'object') - (m.components ->> 'stage1')::float8) < 1e-5) as contributions_sum,
+       bool_and(m.score = (m.components ->> 'stage1')::float8) as score_is_stage1,
+       min(m.components ->> 'stage2') as stage2
+  from songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 20) m;
+select * from counters;
+-- a playlist analysis change: new context, the profile is recomputed (1 query embedding), no track is re-embedded
+update songmatch.playlist_analyses set analysis = analysis || '{"moods": ["calm", "rainy"]}'
+ where playlist_id = (select id from p where external_id = 'demo:p1');
+select count(*) from songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 5);
+select * from counters;
+-- a liked track's analysis change: exactly that track is re-embedded
+update songmatch.track_analyses set analysis = analysis || '{"summary": "Now with a brass section."}'
+ where track_id = (select id from songmatch.tracks where external_id = 'demo:t013');
+select count(*) from songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 5);
+select * from counters;
+-- a config change: new context, nothing re-embedded
+select t.external_id, m.rank
+  from songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 3,
+                                config => '{"weights": {"audio": 1, "members": 0, "centroid": 0, "query": 0, "genre": 0}}') m
+  join songmatch.tracks t on t.id = m.track_id order by m.rank;
+select * from counters;
+-- membership change: the profile is recomputed
+insert into songmatch.playlist_tracks (playlist_id, track_id)
+select (select id from p where external_id = 'demo:p1'), id from songmatch.tracks where external_id = 'demo:t011';
+select t.external_id, m.rank
+  from songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 3) m
+  join songmatch.tracks t on t.id = m.track_id order by m.rank;
+select * from counters;
+-- results are deterministic: a repeated computation (new cache) gives the same ranking
+select count(distinct context_hash) as contexts from songmatch.match_contexts;
+-- explicit candidates, including tracks that are not liked
+select t.external_id, m.rank
+  from songmatch.match_playlist((select id from p where external_id = 'demo:p2'),
+                                candidate_track_ids => (select array_agg(id) from songmatch.tracks
+                                                         where external_id in ('demo:t023', 'demo:t103', 'demo:t104', 'demo:t013'))) m
+  join songmatch.tracks t on t.id = m.track_id order by m.rank;
+-- edge cases: empty candidate list → no rows; non-existent ids, bad top_k, unknown playlist → errors
+select count(*) as empty from songmatch.match_playlist((select id from p where external_id = 'demo:p2'), candidate_track_ids => '{}');
+do $$ begin perform songmatch.match_playlist((select id from p where external_id = 'demo:p2'), candidate_track_ids => array[999999, 999998]);
+exception when others then raise notice '% %', sqlstate, sqlerrm; end $$;
+do $$ begin perform songmatch.match_playlist((select id from p where external_id = 'demo:p2'), candidate_track_ids => array[1, null]);
+exception when others then raise notice '% %', sqlstate, sqlerrm; end $$;
+do $$ begin perform songmatch.match_playlist((select id from p where external_id = 'demo:p2'), top_k => 0);
+exception when others then raise notice '% %', sqlstate, sqlerrm; end $$;
+do $$ begin perform songmatch.match_playlist(-1);
+exception when others then raise notice '% %', sqlstate, sqlerrm; end $$;
+do $$ begin perform songmatch.match_playlist((select id from p where external_id = 'demo:p2'), config => '{"weights": {"tempo": 1}}');
+exception when others then raise notice '% %', sqlstate, sqlerrm; end $$;
+-- a playlist without tracks is matched on its own query text
+insert into songmatch.playlists (external_id, owner_id, name, description)
+values ('demo:empty', '00000000-0000-4000-8000-000000000001', 'Workout Bangers', 'High energy tracks for the gym');
+select t.external_id, m.rank, m.components ? 'members' as has_members, m.components ? 'query' as has_query
+  from songmatch.match_playlist((select id from songmatch.playlists where external_id = 'demo:empty'), top_k => 3) m
+  join songmatch.tracks t on t.id = m.track_id order by m.rank;
+-- the app flow: the best playlist for each of a few liked songs
+select t.external_id as song, p.external_id as playlist, m.rank
+  from songmatch.match_songs_to_playlists('00000000-0000-4000-8000-000000000001',
+         track_ids => (select array_agg(id) from songmatch.tracks where external_id in ('demo:t024', 'demo:t036', 'demo:t060', 'demo:t095')),
+         top_k => 1) m
+  join songmatch.tracks t on t.id = m.track_id join songmatch.playlists p on p.id = m.playlist_id
+ order by 1;
+-- profiles are persisted once per playlist and bundle
+select count(*) as profiles, count(distinct playlist_id) as playlists from songmatch.playlist_profiles;
+select (songmatch.playlist_profile((select id from p where external_id = 'demo:p3')) ->> 'member_count')::int as members;

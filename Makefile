@@ -65,7 +65,11 @@ onnxruntime: system
 	@bash scripts/fetch-onnxruntime.sh "$(ORT_DIR)"
 
 models:
+ifeq ($(BUNDLE),fixture)
+	@$(MAKE) --no-print-directory install-fixtures
+else
 	@$(PYTHON) models/fetch.py --bundle $(BUNDLE) --dest target/models --cache target/cache
+endif
 
 # Installs the fetched bundle where the server reads it (songmatch.model_dir's default).
 install-models: system models
@@ -138,8 +142,10 @@ test-pg: setup install-fixtures
 test-regress: install db-start
 	@bash pgrx-tests/run.sh
 
-bench:
-	@echo "make bench: not yet implemented (see issue 3)"; exit 1
+# songmatch vs raw onnxruntime vs an HTTP service, first-call latency, backend RSS (bench/run.sh);
+# prints a table and, as its last line, one JSON object. Goals are information, never a failure.
+bench: install db-start
+	@bash bench/run.sh
 
 clean-db: db-stop
 	rm -rf "$$(scripts/db.sh dir)"/data

@@ -502,6 +502,71 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ve
     }
 }
 
+/// Stage 1 over the candidates, then stage 2 on the top N when the bundle has a reranker.
+/// Returns (track id, score, components), best first.
+fn rank_candidates(
+    bundle: &Bundle,
+    signals: &PlaylistSignals,
+    p: &PlaylistInfo,
+    cand_rows: &[TrackRow],
+    embs: Vec<(i64, Artifact<Vec<f32>>)>,
+    cfg: &Config,
+    counters: &mut Counters,
+) -> Result<Vec<(i64, f64, serde_json::Map<String, Value>)>> {
+    let cands: Vec<CandidateSignals> = cand_rows
+        .iter()
+        .zip(embs)
+        .map(|(r, (_, a))| CandidateSignals {
+            track_id: r.id,
+            embedding: a.value().cloned(),
+            audio: profile::audio_of(&r.analysis),
+            genres: profile::genres_of(&r.analysis),
+            emotions: BTreeMap::new(),
+        })
+        .collect();
+
+    // stage 1
+    let scored = scoring::stage1(signals, &cands, cfg);
+
+    // stage 2
+    let mut finals: Vec<(i64, f64, serde_json::Map<String, Value>)> =
+        scored.iter().map(|s| (s.track_id, s.stage1, scoring::components_json(s))).collect();
+    match &bundle.reranker {
+        None => {
+            for f in finals.iter_mut() {
+                f.2.insert("stage2".into(), json!(format!("skipped: bundle \"{}\" has no reranker", bundle.name)));
+            }
+        }
+        Some((rid, _)) if !finals.is_empty() => {
+            let n = cfg.rerank_top_n.min(finals.len());
+            let query = text::playlist_query(&p.playlist, &p.analysis)?;
+            let by_id: HashMap<i64, &crate::sql::matching::TrackRow> = cand_rows.iter().map(|r| (r.id, r)).collect();
+            let docs: Vec<String> = finals[..n].iter().map(|f| by_id[&f.0].document().unwrap_or_default()).collect();
+            let t0 = Instant::now();
+            let dir = guc::model_dir();
+            let ecfg = engine_config();
+            let scores = with_cache(|c| rerank::rerank(c.get(&dir, rid, &ecfg)?, &query, &docs, None, limits(), &mut interrupts))?;
+            counters.add("rerank_calls", 1.0);
+            counters.add("rerank_ms", t0.elapsed().as_secs_f64() * 1000.0);
+            counters.add(&format!("inferences:{rid}"), n as f64);
+            let a = cfg.rerank_weight;
+            for (f, s) in finals[..n].iter_mut().zip(scores) {
+                let blended = (1.0 - a) * f.1 + a * s;
+                f.2.insert("stage2".into(), json!({"rerank": round6(s), "weight": a, "model": rid}));
+                f.1 = blended;
+            }
+            for f in finals[n..].iter_mut() {
+                f.2.insert("stage2".into(), json!(format!("not reranked: below the top {n}")));
+                // keep reranked candidates ahead of the rest
+                f.1 *= 1.0 - a;
+            }
+            finals.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        }
+        Some(_) => {}
+    }
+    Ok(finals)
+}
+
 /// Match one playlist: the context is looked up first; on a miss, stage 1 (+ stage 2) runs
 /// and the results are stored under the context.
 pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, config: Option<&Value>, counters: &mut Counters) -> Result<Vec<MatchRow>> {
@@ -565,58 +630,8 @@ pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, 
     let prof = playlist_profile(&p, &bundle, counters)?;
     let embs = ensure_embeddings(&cand_rows, &bundle.embedding, counters)?;
     let t_artifacts = started.elapsed();
-    let cands: Vec<CandidateSignals> = cand_rows
-        .iter()
-        .zip(embs)
-        .map(|(r, (_, a))| CandidateSignals {
-            track_id: r.id,
-            embedding: a.value().cloned(),
-            audio: profile::audio_of(&r.analysis),
-            genres: profile::genres_of(&r.analysis),
-            emotions: BTreeMap::new(),
-        })
-        .collect();
-
-    // stage 1
-    let scored = scoring::stage1(&prof.signals, &cands, &cfg);
+    let finals = rank_candidates(&bundle, &prof.signals, &p, &cand_rows, embs, &cfg, counters)?;
     let t_stage1 = started.elapsed();
-
-    // stage 2
-    let mut finals: Vec<(i64, f64, serde_json::Map<String, Value>)> =
-        scored.iter().map(|s| (s.track_id, s.stage1, scoring::components_json(s))).collect();
-    match &bundle.reranker {
-        None => {
-            for f in finals.iter_mut() {
-                f.2.insert("stage2".into(), json!(format!("skipped: bundle \"{}\" has no reranker", bundle.name)));
-            }
-        }
-        Some((rid, _)) if !finals.is_empty() => {
-            let n = cfg.rerank_top_n.min(finals.len());
-            let query = text::playlist_query(&p.playlist, &p.analysis)?;
-            let by_id: HashMap<i64, &crate::sql::matching::TrackRow> = cand_rows.iter().map(|r| (r.id, r)).collect();
-            let docs: Vec<String> = finals[..n].iter().map(|f| by_id[&f.0].document().unwrap_or_default()).collect();
-            let t0 = Instant::now();
-            let dir = guc::model_dir();
-            let ecfg = engine_config();
-            let scores = with_cache(|c| rerank::rerank(c.get(&dir, rid, &ecfg)?, &query, &docs, None, limits(), &mut interrupts))?;
-            counters.add("rerank_calls", 1.0);
-            counters.add("rerank_ms", t0.elapsed().as_secs_f64() * 1000.0);
-            counters.add(&format!("inferences:{rid}"), n as f64);
-            let a = cfg.rerank_weight;
-            for (f, s) in finals[..n].iter_mut().zip(scores) {
-                let blended = (1.0 - a) * f.1 + a * s;
-                f.2.insert("stage2".into(), json!({"rerank": round6(s), "weight": a, "model": rid}));
-                f.1 = blended;
-            }
-            for f in finals[n..].iter_mut() {
-                f.2.insert("stage2".into(), json!(format!("not reranked: below the top {n}")));
-                // keep reranked candidates ahead of the rest
-                f.1 *= 1.0 - a;
-            }
-            finals.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-        }
-        Some(_) => {}
-    }
     let rows: Vec<MatchRow> = finals
         .into_iter()
         .take(top_k as usize)
@@ -626,7 +641,7 @@ pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, 
             MatchRow { track_id: id, score: round6(score), rank: i as i32 + 1, components: Value::Object(comp) }
         })
         .collect();
-    let t_stage2 = started.elapsed();
+    let t_stage2 = t_stage1;
 
     // store the context and its results
     let ctx: i64 = write_returning_i64(
@@ -750,4 +765,84 @@ fn match_songs_to_playlists(
         }
     }
     TableIterator::new(out)
+}
+
+/// `songmatch.score_tracks(member_track_ids, candidate_track_ids, playlist_id => NULL,
+/// top_k => NULL, config => NULL)`: the offline, read-only form of match_playlist used by the
+/// evaluation: the profile is built from the given member tracks only (e.g. a playlist minus
+/// its held-out tracks), the playlist's name, description and analysis (when playlist_id is
+/// given) supply the query signal, and nothing is written to the profile or match tables
+/// (track embeddings are still computed and stored on a miss).
+#[pg_extern(volatile)]
+fn score_tracks(
+    member_track_ids: Vec<Option<i64>>,
+    candidate_track_ids: Vec<Option<i64>>,
+    playlist_id: default!(Option<i64>, "NULL"),
+    top_k: default!(Option<i32>, "NULL"),
+    config: default!(Option<JsonB>, "NULL"),
+) -> TableIterator<'static, (name!(track_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB))> {
+    let rows = (|| -> Result<Vec<MatchRow>> {
+        let cfg = Config::from_json(config.as_ref().map(|j| &j.0))?;
+        let bundle = active_bundle()?;
+        let mut counters = Counters::default();
+        let ids = |v: &[Option<i64>], what: &str| -> Result<Vec<i64>> {
+            let mut out = Vec::with_capacity(v.len());
+            for (i, x) in v.iter().enumerate() {
+                out.push(x.ok_or_else(|| Error::NullValue(format!("{what} must not contain NULL (element {} is NULL)", i + 1)))?);
+            }
+            out.sort_unstable();
+            out.dedup();
+            Ok(out)
+        };
+        let members = ids(&member_track_ids, "member_track_ids")?;
+        let cands = ids(&candidate_track_ids, "candidate_track_ids")?;
+        let p = match playlist_id {
+            Some(id) => PlaylistInfo { members: members.clone(), ..load_playlist(id)? },
+            None => PlaylistInfo { id: 0, owner: Uuid::from_bytes([0; 16]), playlist: Value::Null, analysis: Value::Null, members: members.clone() },
+        };
+        let member_rows = load_tracks(&members)?;
+        let member_embs = ensure_embeddings(&member_rows, &bundle.embedding, &mut counters)?;
+        let mvecs: Vec<Vec<f32>> = member_embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
+        let refs: Vec<&[f32]> = mvecs.iter().map(|v| v.as_slice()).collect();
+        let query = if p.playlist.is_null() {
+            None
+        } else {
+            let q = text::playlist_query(&p.playlist, &p.analysis)?;
+            let cfg_e = engine_config();
+            let dir = guc::model_dir();
+            counters.add(&format!("inferences:{}", bundle.embedding.0), 1.0);
+            with_cache(|c| {
+                let m = c.get(&dir, &bundle.embedding.0, &cfg_e)?;
+                let t = embed::format_text(&m.model.manifest, Role::Query, None, &q);
+                Ok(embed::embed_texts(m, &[t], limits(), &mut interrupts)?.pop())
+            })?
+        };
+        let signals = PlaylistSignals {
+            centroid: profile::centroid(&refs),
+            members: mvecs.clone(),
+            query,
+            audio: profile::audio_stats(&member_rows.iter().map(|r| profile::audio_of(&r.analysis)).collect::<Vec<_>>()),
+            genres: profile::genre_distribution(&member_rows.iter().map(|r| profile::genres_of(&r.analysis)).collect::<Vec<_>>()),
+            emotions: BTreeMap::new(),
+        };
+        let cand_rows = load_tracks(&cands)?;
+        if cand_rows.len() != cands.len() {
+            return Err(Error::invalid("candidate_track_ids contains ids that do not exist"));
+        }
+        let embs = ensure_embeddings(&cand_rows, &bundle.embedding, &mut counters)?;
+        let finals = rank_candidates(&bundle, &signals, &p, &cand_rows, embs, &cfg, &mut counters)?;
+        counters.flush()?;
+        let k = top_k.map(|k| k.max(0) as usize).unwrap_or(usize::MAX);
+        Ok(finals
+            .into_iter()
+            .take(k)
+            .enumerate()
+            .map(|(i, (id, score, mut comp))| {
+                comp.insert("score".into(), json!(round6(score)));
+                MatchRow { track_id: id, score: round6(score), rank: i as i32 + 1, components: Value::Object(comp) }
+            })
+            .collect())
+    })()
+    .or_report();
+    TableIterator::new(rows.into_iter().map(|r| (r.track_id, r.score, r.rank, JsonB(r.components))))
 }

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# `make bench`: songmatch's embedding throughput against raw onnxruntime and against the seed's
+# design (an HTTP JSON service, one text per request), plus first-call latency and backend memory.
+#
+#   make bench            (builds, installs and starts the server first)
+#   bash bench/run.sh     (when the extension is installed and the server runs)
+#
+# Same texts (N deterministic song descriptions, target/bench/texts.txt), same installed model,
+# 1 intra-op thread, batch 32, graph optimisation "all" everywhere. Prints a table, then ONE JSON
+# object as the last line. Goals are printed as information; the bench fails only if something
+# breaks. Writes nothing outside target/ (results in target/bench/).
+# Knobs (environment): BENCH_N (512), BENCH_SEED, BENCH_RUNS (3), BENCH_MODEL (all-minilm-l6-v2-int8).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${ROOT}"
+export PYTHONDONTWRITEBYTECODE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=1
+
+PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
+N="${BENCH_N:-512}"
+SEED="${BENCH_SEED:-20240615}"
+RUNS="${BENCH_RUNS:-3}"
+MODEL="${BENCH_MODEL:-all-minilm-l6-v2-int8}"
+THREADS=1
+BATCH=32
+OUT="${ROOT}/target/bench"
+VENV="${ROOT}/target/venv-ref"
+PY="${VENV}/bin/python"
+MODEL_DIR="$("${PG_CONFIG}" --sharedir)/songmatch/models/${MODEL}"
+DSN="${BENCH_DSN:-$(scripts/db.sh dsn)}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
+
+mkdir -p "${OUT}"
+[[ -f "${MODEL_DIR}/manifest.json" ]] || die "no installed model at ${MODEL_DIR} (run make install)"
+
+# --- the Python environment (idempotent: pip runs only when the pins change) ---------------
+if [[ ! -x "${PY}" ]]; then
+    log "creating ${VENV}"
+    python3 -m venv "${VENV}"
+fi
+stamp="$(cat models/reference/requirements.txt bench/requirements.txt | sha256sum | cut -c1-16)"
+if [[ "$(cat "${OUT}/.venv-stamp" 2>/dev/null || true)" != "${stamp}" ]]; then
+    log "installing bench/requirements.txt into ${VENV}"
+    "${PY}" -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+    echo "${stamp}" > "${OUT}/.venv-stamp"
+fi
+
+# --- the HTTP service is stopped on every exit ---------------------------------------------
+HTTP_PID=""
+CLIENT_PID=""
+cleanup() {
+    if [[ -n "${CLIENT_PID}" ]] && kill -0 "${CLIENT_PID}" 2>/dev/null; then
+        kill "${CLIENT_PID}" 2>/dev/null || true
+    fi
+    if [[ -n "${HTTP_PID}" ]] && kill -0 "${HTTP_PID}" 2>/dev/null; then
+        kill "${HTTP_PID}" 2>/dev/null || true
+        wait "${HTTP_PID}" 2>/dev/null || true
+    fi
+    rm -f "${OUT}/http.port" "${OUT}/http.port.tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- texts -----------------------------------------------------------------------------------
+"${PY}" bench/texts.py --n "${N}" --seed "${SEED}" --out "${OUT}/texts.txt"
+log "texts: $(wc -l < "${OUT}/texts.txt") in target/bench/texts.txt; model ${MODEL_DIR}"
+log "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) CPUs"
+
+# --- 1, 4, 5: songmatch in PostgreSQL ----------------------------------------------------------
+log "songmatch in SQL: embed_batch throughput, first call, backend RSS"
+"${PY}" bench/pg_bench.py --dsn "${DSN}" --texts "${OUT}/texts.txt" --threads "${THREADS}" \
+    --batch "${BATCH}" --runs "${RUNS}" --model-dir "${MODEL_DIR}" > "${OUT}/pg.json"
+
+# --- 2: raw onnxruntime ------------------------------------------------------------------------
+log "raw onnxruntime (Python)"
+"${PY}" bench/ort_bench.py --model-dir "${MODEL_DIR}" --texts "${OUT}/texts.txt" \
+    --threads "${THREADS}" --batch "${BATCH}" --runs "${RUNS}" > "${OUT}/ort.json"
+
+# --- 3: the HTTP service -----------------------------------------------------------------------
+log "HTTP JSON service, one text per request"
+rm -f "${OUT}/http.port"
+"${PY}" bench/http_service.py --model-dir "${MODEL_DIR}" --threads "${THREADS}" \
+    --port-file "${OUT}/http.port" > "${OUT}/http_service.log" 2>&1 &
+HTTP_PID=$!
+# The client runs in the background and we `wait` for it, so that a signal to this script
+# runs the trap at once (bash defers traps until a foreground child ends).
+"${PY}" bench/http_client.py --port-file "${OUT}/http.port" --server-pid "${HTTP_PID}" \
+    --texts "${OUT}/texts.txt" --runs "${RUNS}" > "${OUT}/http.json" &
+CLIENT_PID=$!
+if ! wait "${CLIENT_PID}"; then
+    sed 's/^/    service: /' "${OUT}/http_service.log" >&2 || true
+    die "the HTTP measurement failed"
+fi
+CLIENT_PID=""
+cleanup
+HTTP_PID=""
+
+# --- report ------------------------------------------------------------------------------------
+"${PY}" bench/report.py --pg "${OUT}/pg.json" --ort "${OUT}/ort.json" --http "${OUT}/http.json" \
+    --threads "${THREADS}" --batch "${BATCH}" | tee "${OUT}/report.txt"

@@ -25,6 +25,7 @@ pub fn engine_config() -> EngineConfig {
         intra_threads: guc::INTRA_OP_THREADS.get().max(1) as usize,
         max_batch_texts: guc::MAX_BATCH_TEXTS.get().max(1) as usize,
         max_batch_tokens: guc::MAX_BATCH_TOKENS.get().max(1) as usize,
+        graph_optimization: guc::graph_optimization(),
     }
 }
 

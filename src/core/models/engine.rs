@@ -26,6 +26,8 @@ pub struct EngineConfig {
     pub intra_threads: usize,
     pub max_batch_texts: usize,
     pub max_batch_tokens: usize,
+    /// "all", "extended", "basic" or "none".
+    pub graph_optimization: String,
 }
 
 /// Load libonnxruntime once per process. Later calls with another path keep the first
@@ -76,8 +78,19 @@ pub fn new_session(model_path: &Path, cfg: &EngineConfig) -> Result<Session> {
             (ort::api().ReleaseStatus)(status.0);
         }
     }
+    let level = match cfg.graph_optimization.as_str() {
+        "all" => GraphOptimizationLevel::All,
+        "extended" => GraphOptimizationLevel::Level2,
+        "basic" => GraphOptimizationLevel::Level1,
+        "none" => GraphOptimizationLevel::Disable,
+        other => {
+            return Err(Error::Config(format!(
+                "songmatch.graph_optimization must be all, extended, basic or none, got \"{other}\""
+            )))
+        }
+    };
     let b = b
-        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .with_optimization_level(level)
         .and_then(|b| b.with_intra_threads(cfg.intra_threads.max(1)))
         .and_then(|b| b.with_inter_threads(1))
         .and_then(|b| b.with_memory_pattern(false))

@@ -269,7 +269,7 @@ pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: 
 /// document embedding for the model (default: the active bundle's); one row per distinct id:
 /// status `hit` (stored and current), `computed`, `failed` (with the error), or `missing`
 /// (no such track).
-#[pg_extern(volatile)]
+#[pg_extern(volatile, strict)]
 fn embed_tracks(
     track_ids: Vec<Option<i64>>,
     model: default!(Option<&str>, "NULL"),
@@ -694,11 +694,13 @@ pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, 
 /// call with the same inputs is served from the match cache without inference.
 #[pg_extern(volatile)]
 fn match_playlist(
-    playlist_id: i64,
+    playlist_id: Option<i64>,
     candidate_track_ids: default!(Option<Vec<Option<i64>>>, "NULL"),
-    top_k: default!(i32, 20),
+    top_k: default!(Option<i32>, 20),
     config: default!(Option<JsonB>, "NULL"),
 ) -> TableIterator<'static, (name!(track_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB))> {
+    let playlist_id = super::required(playlist_id, "playlist_id");
+    let top_k = super::required(top_k, "top_k");
     let mut counters = Counters::default();
     let rows = match_one(playlist_id, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters).or_report();
     counters.flush().or_report();
@@ -710,14 +712,16 @@ fn match_playlist(
 /// A playlist that already contains a song is not proposed for it.
 #[pg_extern(volatile)]
 fn match_songs_to_playlists(
-    user_id: Uuid,
+    user_id: Option<Uuid>,
     track_ids: default!(Option<Vec<Option<i64>>>, "NULL"),
-    top_k: default!(i32, 3),
+    top_k: default!(Option<i32>, 3),
     config: default!(Option<JsonB>, "NULL"),
 ) -> TableIterator<
     'static,
     (name!(track_id, i64), name!(playlist_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB)),
 > {
+    let user_id = super::required(user_id, "user_id");
+    let top_k = super::required(top_k, "top_k");
     if !(1..=1000).contains(&top_k) {
         raise(Error::invalid(format!("top_k must be between 1 and 1000, got {top_k}")));
     }
@@ -775,12 +779,14 @@ fn match_songs_to_playlists(
 /// (track embeddings are still computed and stored on a miss).
 #[pg_extern(volatile)]
 fn score_tracks(
-    member_track_ids: Vec<Option<i64>>,
-    candidate_track_ids: Vec<Option<i64>>,
+    member_track_ids: Option<Vec<Option<i64>>>,
+    candidate_track_ids: Option<Vec<Option<i64>>>,
     playlist_id: default!(Option<i64>, "NULL"),
     top_k: default!(Option<i32>, "NULL"),
     config: default!(Option<JsonB>, "NULL"),
 ) -> TableIterator<'static, (name!(track_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB))> {
+    let member_track_ids = super::required(member_track_ids, "member_track_ids");
+    let candidate_track_ids = super::required(candidate_track_ids, "candidate_track_ids");
     let rows = (|| -> Result<Vec<MatchRow>> {
         let cfg = Config::from_json(config.as_ref().map(|j| &j.0))?;
         let bundle = active_bundle()?;

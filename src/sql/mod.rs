@@ -4,6 +4,7 @@
 //! [`OrReport::or_report`]. No business logic lives here.
 
 pub mod classify;
+pub mod eval;
 pub mod guc;
 pub mod hashing;
 pub mod matching;
@@ -49,5 +50,14 @@ impl<T> OrReport<T> for Result<T, Error> {
             Ok(v) => v,
             Err(e) => raise(e),
         }
+    }
+}
+
+/// A required argument: NULL is an error (22004) naming the parameter.
+#[track_caller]
+pub fn required<T>(v: Option<T>, name: &str) -> T {
+    match v {
+        Some(v) => v,
+        None => raise(Error::NullValue(format!("{name} must not be NULL"))),
     }
 }

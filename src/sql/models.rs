@@ -73,10 +73,11 @@ fn embed_many(texts: &[String], kind: &str, model: Option<&str>, instruction: Op
 #[pg_extern(stable, parallel_safe)]
 fn embed(
     text: Option<&str>,
-    kind: default!(&str, "'document'"),
+    kind: default!(Option<&str>, "'document'"),
     model: default!(Option<&str>, "NULL"),
     instruction: default!(Option<&str>, "NULL"),
 ) -> Option<Vector> {
+    let kind = super::required(kind, "kind");
     let text = text?;
     let (_, mut out) = embed_many(&[text.to_string()], kind, model, instruction).or_report();
     out.pop().map(Vector)
@@ -87,10 +88,11 @@ fn embed(
 #[pg_extern(stable, parallel_safe)]
 fn embed_halfvec(
     text: Option<&str>,
-    kind: default!(&str, "'document'"),
+    kind: default!(Option<&str>, "'document'"),
     model: default!(Option<&str>, "NULL"),
     instruction: default!(Option<&str>, "NULL"),
 ) -> Option<super::vector::HalfVec> {
+    let kind = super::required(kind, "kind");
     let text = text?;
     let (_, mut out) = embed_many(&[text.to_string()], kind, model, instruction).or_report();
     out.pop().map(|v| super::vector::HalfVec::from(&Vector(v)))
@@ -101,10 +103,11 @@ fn embed_halfvec(
 #[pg_extern(stable, parallel_safe)]
 fn embed_batch(
     texts: Option<Vec<Option<String>>>,
-    kind: default!(&str, "'document'"),
+    kind: default!(Option<&str>, "'document'"),
     model: default!(Option<&str>, "NULL"),
     instruction: default!(Option<&str>, "NULL"),
 ) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
+    let kind = super::required(kind, "kind");
     let texts = texts.unwrap_or_default();
     let present: Vec<String> = texts.iter().flatten().cloned().collect();
     let mut vecs = if present.is_empty() {
@@ -176,7 +179,7 @@ fn bundle_info(name: &str) -> JsonB {
 /// ids, versions and file hashes, and the algorithm version) as a row of
 /// `songmatch.model_bundles`, keyed by its `mb_v1_` hash; with `activate`, make it the one
 /// active bundle. Returns the bundle hash. Idempotent.
-#[pg_extern(volatile)]
+#[pg_extern(volatile, strict)]
 fn register_bundle(name: &str, activate: default!(bool, "false")) -> String {
     register(name, activate).or_report()
 }

@@ -74,7 +74,7 @@ fn emotions_many(texts: &[String], top_n: Option<i32>, model: Option<&str>) -> R
                 classify::head_logits(c.get(&dir, &id, &cfg)?, &embs, lim, &mut interrupts)?
             }
             other => {
-                return Err(Error::invalid(format!("model \"{id}\" is a {} model, not an emotion classifier", other.name())))
+                return Err(Error::invalid(format!("model \"{id}\" is {} model, not an emotion classifier", crate::core::models::manifest::with_article(other.name()))))
             }
         };
         let m = c.get(&dir, &id, &cfg)?;

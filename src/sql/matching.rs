@@ -269,12 +269,12 @@ pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: 
 /// document embedding for the model (default: the active bundle's); one row per distinct id:
 /// status `hit` (stored and current), `computed`, `failed` (with the error), or `missing`
 /// (no such track).
-#[pg_extern(volatile, strict)]
+#[pg_extern(volatile)]
 fn embed_tracks(
-    track_ids: Vec<Option<i64>>,
+    track_ids: Option<Vec<Option<i64>>>,
     model: default!(Option<&str>, "NULL"),
 ) -> TableIterator<'static, (name!(track_id, i64), name!(status, String), name!(error, Option<String>))> {
-    let mut ids: Vec<i64> = track_ids.into_iter().flatten().collect();
+    let mut ids: Vec<i64> = super::required(track_ids, "track_ids").into_iter().flatten().collect();
     ids.sort_unstable();
     ids.dedup();
     let model = match model {

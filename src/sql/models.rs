@@ -179,9 +179,9 @@ fn bundle_info(name: &str) -> JsonB {
 /// ids, versions and file hashes, and the algorithm version) as a row of
 /// `songmatch.model_bundles`, keyed by its `mb_v1_` hash; with `activate`, make it the one
 /// active bundle. Returns the bundle hash. Idempotent.
-#[pg_extern(volatile, strict)]
-fn register_bundle(name: &str, activate: default!(bool, "false")) -> String {
-    register(name, activate).or_report()
+#[pg_extern(volatile)]
+fn register_bundle(name: Option<&str>, activate: default!(Option<bool>, "false")) -> String {
+    register(super::required(name, "name"), super::required(activate, "activate")).or_report()
 }
 
 /// Record an installed bundle in `songmatch.model_bundles` (and optionally activate it).

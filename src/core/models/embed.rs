@@ -148,9 +148,9 @@ pub fn embed_texts(
     let manifest = &m.model.manifest;
     if manifest.kind != ModelKind::Embedding {
         return Err(Error::invalid(format!(
-            "model \"{}\" is a {} model, not an embedding model",
+            "model \"{}\" is {} model, not an embedding model",
             manifest.id,
-            manifest.kind.name()
+            crate::core::models::manifest::with_article(manifest.kind.name())
         )));
     }
     let dims = manifest.dims.unwrap_or(0);

@@ -32,6 +32,12 @@ impl ModelKind {
     }
 }
 
+/// "an embedding", "a cross-encoder": the kind name with its article, for messages.
+pub fn with_article(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {kind}")
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct FileEntry {
     pub path: String,

@@ -129,6 +129,6 @@ pub fn rerank(
             }
             Ok(scores)
         }
-        other => Err(Error::invalid(format!("model \"{}\" is a {} model, not a reranker", mf.id, other.name()))),
+        other => Err(Error::invalid(format!("model \"{}\" is {} model, not a reranker", mf.id, crate::core::models::manifest::with_article(other.name())))),
     }
 }

@@ -31,47 +31,48 @@ select t.name,
 select songmatch.id_set_hash('candidate_set', array_agg(track_id)) as liked_set_hash
   from songmatch.liked_tracks;
 \echo
-\echo '== embeddings in the backend: every track document, one batched call, stored idempotently'
+\echo '== embeddings in the backend: every track of the catalogue, batched, persisted by content hash'
+select songmatch.stats_reset();
 \timing on
-with docs as (
-    select t.id, songmatch.track_document(to_jsonb(t), a.analysis) as doc,
-           songmatch.content_hash('track_content', jsonb_build_object('track', to_jsonb(t) - array['id','created_at','updated_at'],
-                                                                      'analysis', a.analysis)) as h,
-           row_number() over (order by t.id) as ord
-      from songmatch.tracks t join songmatch.track_analyses a on a.track_id = t.id
-), e as (
-    select ord, embedding from songmatch.embed_batch((select array_agg(doc order by ord) from docs))
-), m as (
-    select id, version from songmatch.models() where id = (songmatch.bundle_info('default') -> 'identity' -> 'embedding' ->> 'id')
-)
-select count(songmatch.upsert_track_embedding(d.id, 'document', m.id, m.version, d.h, e.embedding)) as tracks_embedded
-  from docs d join e using (ord) cross join m;
+select status, count(*) from songmatch.embed_tracks(array(select id from songmatch.tracks)) group by status order by status;
 \timing off
 \echo
-\echo '== liked songs closest to "Rainy Day Acoustic" (cosine to the centroid of its members; not yet match_playlist)'
-with p as (select id from songmatch.playlists where external_id = 'demo:p1'),
-     c as (select avg(e.embedding) as centroid
-             from songmatch.playlist_tracks pt join p on p.id = pt.playlist_id
-             join songmatch.track_embeddings e on e.track_id = pt.track_id)
-select t.external_id, t.name, t.artist, round((1 - (e.embedding <=> c.centroid))::numeric, 3) as cosine
-  from songmatch.liked_tracks l
-  join songmatch.tracks t on t.id = l.track_id
-  join songmatch.track_embeddings e on e.track_id = t.id, c
- where not exists (select 1 from songmatch.playlist_tracks pt, p where pt.playlist_id = p.id and pt.track_id = t.id)
- order by e.embedding <=> c.centroid limit 5;
+\echo '== match_playlist: the best liked songs for "Rainy Day Acoustic", with every signal'
+\timing on
+select t.name, t.artist, m.score, m.rank,
+       (m.components -> 'members' ->> 'value')::numeric(5,3) as members,
+       (m.components -> 'audio' ->> 'value')::numeric(5,3) as audio,
+       (m.components -> 'genre' ->> 'value')::numeric(5,3) as genre,
+       (m.components -> 'query' ->> 'value')::numeric(5,3) as query
+  from songmatch.match_playlist((select id from songmatch.playlists where external_id = 'demo:p1'), top_k => 5) m
+  join songmatch.tracks t on t.id = m.track_id order by m.rank;
+\timing off
+select jsonb_pretty(m.components) as "components of the best match"
+  from songmatch.match_playlist((select id from songmatch.playlists where external_id = 'demo:p1'), top_k => 5) m
+ where m.rank = 1;
 \echo
-\echo '== the best playlist for a few liked songs'
-with centroids as (
-    select pt.playlist_id, avg(e.embedding) as centroid
-      from songmatch.playlist_tracks pt join songmatch.track_embeddings e on e.track_id = pt.track_id
-     group by pt.playlist_id
-)
-select t.name as song, best.name as best_playlist, best.cosine
-  from songmatch.tracks t
-  cross join lateral (
-      select p.name, round((1 - (e.embedding <=> c.centroid))::numeric, 3) as cosine
-        from centroids c join songmatch.playlists p on p.id = c.playlist_id
-        join songmatch.track_embeddings e on e.track_id = t.id
-       order by e.embedding <=> c.centroid limit 1) best
- where t.external_id in ('demo:t013', 'demo:t024', 'demo:t036', 'demo:t060', 'demo:t084', 'demo:t095')
- order by t.external_id;
+\echo '== match_songs_to_playlists: the best playlist for each liked song that is in none yet'
+\timing on
+select t.name as song, p.name as best_playlist, m.score
+  from songmatch.match_songs_to_playlists('00000000-0000-4000-8000-000000000001',
+         track_ids => array(select l.track_id from songmatch.liked_tracks l
+                             where not exists (select 1 from songmatch.playlist_tracks pt where pt.track_id = l.track_id)),
+         top_k => 1) m
+  join songmatch.tracks t on t.id = m.track_id join songmatch.playlists p on p.id = m.playlist_id
+ order by p.name, m.score desc;
+\timing off
+select name, value from songmatch.stats order by name;
+\echo
+\echo '== the same call again: served from the match cache, 0 inferences'
+select songmatch.stats_reset();
+\timing on
+select count(*) as songs_matched
+  from songmatch.match_songs_to_playlists('00000000-0000-4000-8000-000000000001',
+         track_ids => array(select l.track_id from songmatch.liked_tracks l
+                             where not exists (select 1 from songmatch.playlist_tracks pt where pt.track_id = l.track_id)),
+         top_k => 1);
+\timing off
+select coalesce(sum(value) filter (where name like 'inferences:%'), 0) as inferences,
+       coalesce(sum(value) filter (where name = 'context_hits'), 0) as cache_hits,
+       coalesce(sum(value) filter (where name = 'context_misses'), 0) as cache_misses
+  from songmatch.stats;

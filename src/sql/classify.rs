@@ -58,6 +58,12 @@ fn emotions_many(texts: &[String], top_n: Option<i32>, model: Option<&str>) -> R
         }
     }
     let id = resolve_role(model, "emotion")?;
+    emotions_with_model(&id, texts, top_n)
+}
+
+/// Emotions JSON of `texts` with the emotion model `id`.
+pub fn emotions_with_model(id: &str, texts: &[String], top_n: Option<i32>) -> Result<Vec<serde_json::Value>> {
+    let id = id.to_string();
     let cfg = engine_config();
     let dir = guc::model_dir();
     let lim = limits();

@@ -302,6 +302,160 @@ fn embed_tracks(
     TableIterator::new(out)
 }
 
+/// Emotions of `rows` with the bundle's emotion model, DB first like embeddings: stored rows of
+/// `track_emotions` with a current content hash are read, the others computed and upserted.
+/// An embedding-head model reuses the tracks' stored embeddings when it sits on the bundle's
+/// embedding model.
+pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counters) -> Result<Vec<(i64, Artifact<Value>)>> {
+    let Some((model_id, version)) = bundle.emotion.clone() else {
+        return Err(Error::invalid(format!("the bundle \"{}\" has no emotion model", bundle.name)));
+    };
+    let hashes: Vec<String> = rows.iter().map(TrackRow::content_hash).collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let stored: HashMap<i64, (String, Value)> = Spi::connect(|c| {
+        let t = c.select(
+            "select track_id, content_hash, jsonb_build_object('model', model_name, 'model_version', model_version,
+                    'labels', labels, 'predicted', to_jsonb(predicted), 'ekman', ekman, 'sentiment', sentiment)
+               from songmatch.track_emotions where model_name = $1 and model_version = $2 and track_id = any($3)",
+            None,
+            &[model_id.as_str().into(), version.as_str().into(), ids.clone().into()],
+        )?;
+        let mut m = HashMap::new();
+        for r in t {
+            if let (Some(id), Some(h), Some(v)) = (r.get::<i64>(1)?, r.get::<String>(2)?, r.get::<JsonB>(3)?) {
+                m.insert(id, (h, v.0));
+            }
+        }
+        Ok::<_, pgrx::spi::SpiError>(m)
+    })
+    .map_err(spi_err("cannot read stored emotions"))?;
+    let mut out: Vec<(i64, Artifact<Value>)> = Vec::with_capacity(rows.len());
+    let mut todo: Vec<usize> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        match stored.get(&r.id) {
+            Some((h, v)) if *h == hashes[i] => out.push((r.id, Artifact::Hit(v.clone()))),
+            _ => {
+                todo.push(i);
+                out.push((r.id, Artifact::Failed(Error::Runtime("pending".into()))));
+            }
+        }
+    }
+    counters.add("emotion_hits", (rows.len() - todo.len()) as f64);
+    if todo.is_empty() {
+        return Ok(out);
+    }
+    counters.add("emotion_misses", todo.len() as f64);
+    let dir = guc::model_dir();
+    let cfg = engine_config();
+    let (kind, base) = with_cache(|c| {
+        let m = &c.registry(&dir)?.model(&model_id)?.manifest;
+        Ok((m.kind, m.base_model.clone()))
+    })?;
+    let miss_rows: Vec<TrackRow> = todo.iter().map(|&i| rows[i].clone()).collect();
+    let results: Vec<Result<Value>> = if kind == crate::core::models::manifest::ModelKind::EmbeddingHead
+        && base.as_deref() == Some(bundle.embedding.0.as_str())
+    {
+        let embs = ensure_embeddings(&miss_rows, &bundle.embedding, counters)?;
+        let good: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
+        let logits = with_cache(|c| crate::core::models::classify::head_logits(c.get(&dir, &model_id, &cfg)?, &good, limits(), &mut interrupts))?;
+        let manifest = with_cache(|c| Ok(c.registry(&dir)?.model(&model_id)?.manifest.clone()))?;
+        let mut li = logits.into_iter();
+        embs.into_iter()
+            .map(|(_, a)| match a {
+                Artifact::Failed(e) => Err(e),
+                _ => li
+                    .next()
+                    .ok_or_else(|| Error::Runtime("missing logits".into()))
+                    .and_then(|l| crate::core::models::classify::emotions_json(&manifest, &l, None)),
+            })
+            .collect()
+    } else {
+        let docs: Vec<Result<String>> = miss_rows.iter().map(TrackRow::document).collect();
+        let good: Vec<String> = docs.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+        let mut vals = super::classify::emotions_with_model(&model_id, &good, None)?.into_iter();
+        docs.into_iter().map(|d| d.and_then(|_| vals.next().ok_or_else(|| Error::Runtime("missing emotions".into())))).collect()
+    };
+    counters.add(&format!("inferences:{model_id}"), todo.len() as f64);
+    for (&i, res) in todo.iter().zip(results) {
+        out[i].1 = match res {
+            Ok(v) => {
+                let predicted: Vec<String> =
+                    v["predicted"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+                Spi::run_with_args(
+                    "insert into songmatch.track_emotions as te (track_id, model_name, model_version, content_hash, labels, predicted, ekman, sentiment)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8)
+                     on conflict (track_id, model_name, model_version) do update
+                        set content_hash = excluded.content_hash, labels = excluded.labels, predicted = excluded.predicted,
+                            ekman = excluded.ekman, sentiment = excluded.sentiment",
+                    &[
+                        rows[i].id.into(),
+                        model_id.as_str().into(),
+                        version.as_str().into(),
+                        hashes[i].as_str().into(),
+                        JsonB(v["labels"].clone()).into(),
+                        predicted.into(),
+                        JsonB(v.get("ekman").cloned().unwrap_or(json!({}))).into(),
+                        JsonB(v.get("sentiment").cloned().unwrap_or(json!({}))).into(),
+                    ],
+                )
+                .map_err(spi_err("cannot store emotions"))?;
+                Artifact::Computed(v)
+            }
+            Err(e) => Artifact::Failed(e),
+        };
+    }
+    Ok(out)
+}
+
+/// The Ekman distribution of an emotions JSON.
+fn ekman_of(v: &Value) -> BTreeMap<String, f64> {
+    v.get("ekman")
+        .and_then(Value::as_object)
+        .map(|o| o.iter().filter_map(|(k, x)| x.as_f64().map(|f| (k.clone(), f))).collect())
+        .unwrap_or_default()
+}
+
+/// Mean of Ekman distributions.
+fn mean_buckets(items: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
+    let mut m: BTreeMap<String, f64> = BTreeMap::new();
+    for d in items {
+        for (k, v) in d {
+            *m.entry(k.clone()).or_insert(0.0) += v;
+        }
+    }
+    let n = items.len().max(1) as f64;
+    m.values_mut().for_each(|v| *v = round6(*v / n));
+    m
+}
+
+/// `songmatch.classify_tracks(track_ids)`: make sure every track has current emotions for the
+/// active bundle's emotion model; one row per distinct id: status `hit`, `computed`, `failed`
+/// (with the error) or `missing`. A bundle without an emotion model is 22023.
+#[pg_extern(volatile)]
+fn classify_tracks(
+    track_ids: Option<Vec<Option<i64>>>,
+) -> TableIterator<'static, (name!(track_id, i64), name!(status, String), name!(error, Option<String>))> {
+    let mut ids: Vec<i64> = super::required(track_ids, "track_ids").into_iter().flatten().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let bundle = active_bundle().or_report();
+    let rows = load_tracks(&ids).or_report();
+    let mut counters = Counters::default();
+    let res = ensure_emotions(&rows, &bundle, &mut counters).or_report();
+    counters.flush().or_report();
+    let found: HashMap<i64, Artifact<Value>> = res.into_iter().collect();
+    TableIterator::new(
+        ids.iter()
+            .map(|id| match found.get(id) {
+                None => (*id, "missing".to_string(), Some(format!("track {id} does not exist"))),
+                Some(Artifact::Hit(_)) => (*id, "hit".to_string(), None),
+                Some(Artifact::Computed(_)) => (*id, "computed".to_string(), None),
+                Some(Artifact::Failed(e)) => (*id, "failed".to_string(), Some(e.to_string())),
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// `songmatch.track_content_hash(track_id)`: the `te_v1_` hash of a stored track's content.
 #[pg_extern(stable, strict)]
 fn track_content_hash(track_id: i64) -> Option<String> {
@@ -513,6 +667,21 @@ fn rank_candidates(
     cfg: &Config,
     counters: &mut Counters,
 ) -> Result<Vec<(i64, f64, serde_json::Map<String, Value>)>> {
+    // emotions only when they count and the bundle has a model for them
+    let use_emotions = bundle.emotion.is_some() && cfg.weights.get("emotion").copied().unwrap_or(0.0) > 0.0;
+    let mut signals = signals.clone();
+    let mut cand_emotions: HashMap<i64, BTreeMap<String, f64>> = HashMap::new();
+    if use_emotions {
+        let member_rows = load_tracks(&p.members)?;
+        let me = ensure_emotions(&member_rows, bundle, counters)?;
+        signals.emotions = mean_buckets(&me.iter().filter_map(|(_, a)| a.value().map(ekman_of)).collect::<Vec<_>>());
+        for (id, a) in ensure_emotions(cand_rows, bundle, counters)? {
+            if let Some(v) = a.value() {
+                cand_emotions.insert(id, ekman_of(v));
+            }
+        }
+    }
+    let signals = &signals;
     let cands: Vec<CandidateSignals> = cand_rows
         .iter()
         .zip(embs)
@@ -521,7 +690,7 @@ fn rank_candidates(
             embedding: a.value().cloned(),
             audio: profile::audio_of(&r.analysis),
             genres: profile::genres_of(&r.analysis),
-            emotions: BTreeMap::new(),
+            emotions: cand_emotions.remove(&r.id).unwrap_or_default(),
         })
         .collect();
 

@@ -1021,3 +1021,91 @@ fn score_tracks(
     .or_report();
     TableIterator::new(rows.into_iter().map(|r| (r.track_id, r.score, r.rank, JsonB(r.components))))
 }
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn stat(name: &str) -> f64 {
+        Spi::get_one_with_args::<f64>("select songmatch.stat($1)", &[name.into()]).unwrap().unwrap_or(0.0)
+    }
+
+    /// The fixture bundle has an emotion model and a reranker: stage 2 runs and blends by the
+    /// documented formula, emotions are persisted once, and changing the active bundle makes a
+    /// new context.
+    #[pg_test]
+    fn fixture_bundle_two_stages_emotions_and_bundle_change() {
+        let dir = crate::sql::guc::model_dir().parent().unwrap().join("fixtures");
+        Spi::run(&format!("set songmatch.model_dir = '{}'", dir.display())).unwrap();
+        Spi::run("select songmatch.reload_models()").unwrap();
+        Spi::run(
+            "insert into songmatch.tracks (external_id, name, artist)
+             select 't' || g, 'Song ' || g, 'Artist ' || (g % 3) from generate_series(1, 12) g;
+             insert into songmatch.track_analyses (track_id, analysis)
+             select id, jsonb_build_object('moods', jsonb_build_array(case when id % 2 = 0 then 'happy' else 'sad' end),
+                                           'audio', jsonb_build_object('energy', (id % 5) / 5.0, 'tempo', 90 + id))
+               from songmatch.tracks;
+             insert into songmatch.playlists (external_id, owner_id, name, description)
+             values ('p', '00000000-0000-4000-8000-0000000000aa', 'Happy songs', 'Only the happiest');
+             insert into songmatch.playlist_tracks (playlist_id, track_id)
+             select (select id from songmatch.playlists), id from songmatch.tracks where external_id in ('t2', 't4', 't6');
+             insert into songmatch.liked_tracks (user_id, track_id)
+             select '00000000-0000-4000-8000-0000000000aa', id from songmatch.tracks where external_id not in ('t2', 't4', 't6');",
+        )
+        .unwrap();
+        let h = Spi::get_one::<String>("select songmatch.register_bundle('fixture', activate => true)").unwrap().unwrap();
+        assert!(h.starts_with("mb_v1_"));
+        Spi::run("select songmatch.stats_reset()").unwrap();
+        let cfg = r#"{"weights": {"emotion": 0.2}, "rerank_top_n": 4, "rerank_weight": 0.5}"#;
+        let q = format!("select count(*)::int from songmatch.match_playlist((select id from songmatch.playlists), top_k => 9, config => '{cfg}')");
+        assert_eq!(Spi::get_one::<i32>(&q).unwrap(), Some(9));
+        // stage 2: the top 4 carry a rerank score and score = 0.5 stage1 + 0.5 rerank; the rest 0.5 stage1
+        let ok = Spi::get_one_with_args::<bool>(
+            "select bool_and(case when jsonb_typeof(m.components -> 'stage2') = 'object'
+                                  then abs(m.score - (0.5 * (m.components ->> 'stage1')::float8
+                                                      + 0.5 * (m.components -> 'stage2' ->> 'rerank')::float8)) < 1e-5
+                                  else abs(m.score - 0.5 * (m.components ->> 'stage1')::float8) < 1e-5 end)
+                      and count(*) filter (where jsonb_typeof(m.components -> 'stage2') = 'object') = 4
+                      and bool_and(m.components ? 'emotion')
+               from songmatch.match_playlist((select id from songmatch.playlists), top_k => 9, config => $1::jsonb) m",
+            &[cfg.into()],
+        )
+        .unwrap()
+        .unwrap();
+        assert!(ok, "stage-2 blend and emotion components");
+        assert_eq!(stat("rerank_calls"), 1.0);
+        assert_eq!(stat("inferences:fixture-qwen3-reranker"), 4.0);
+        // emotions persisted once per track: 3 members + 9 candidates
+        assert_eq!(Spi::get_one::<i64>("select count(*) from songmatch.track_emotions").unwrap(), Some(12));
+        assert_eq!(stat("inferences:fixture-roberta-goemotions"), 12.0);
+        // a second identical call: cache hit, no inference of any model
+        let before: f64 = Spi::get_one::<f64>("select coalesce(sum(value), 0) from songmatch.stats where name like 'inferences:%'").unwrap().unwrap();
+        assert_eq!(Spi::get_one::<i32>(&q).unwrap(), Some(9));
+        let after: f64 = Spi::get_one::<f64>("select coalesce(sum(value), 0) from songmatch.stats where name like 'inferences:%'").unwrap().unwrap();
+        assert_eq!(before, after);
+        assert!(stat("context_hits") >= 1.0);
+        // another active bundle (same models, registered under another name) is a new context
+        let contexts = Spi::get_one::<i64>("select count(*) from songmatch.match_contexts").unwrap().unwrap();
+        Spi::run(
+            "update songmatch.model_bundles set is_active = false;
+             insert into songmatch.model_bundles (bundle_hash, name, embedding_model, embedding_model_version,
+                 emotion_model, emotion_model_version, reranker_model, reranker_model_version, algorithm_version, is_active)
+             select 'mb_v1_' || repeat('f', 64), 'fixture-copy', embedding_model, embedding_model_version, emotion_model,
+                    emotion_model_version, null, null, algorithm_version, true
+               from songmatch.model_bundles where name = 'fixture'",
+        )
+        .unwrap();
+        assert_eq!(Spi::get_one::<i32>(&q).unwrap(), Some(9));
+        assert_eq!(Spi::get_one::<i64>("select count(*) from songmatch.match_contexts").unwrap(), Some(contexts + 1));
+        // no reranker in that bundle: stage 2 is skipped and says so
+        let s = Spi::get_one::<String>(&format!(
+            "select min(components ->> 'stage2') from songmatch.match_playlist((select id from songmatch.playlists), top_k => 9, config => '{cfg}')"
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(s, "skipped: bundle \"fixture-copy\" has no reranker");
+        Spi::run("reset songmatch.model_dir").unwrap();
+        Spi::run("select songmatch.reload_models()").unwrap();
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod hash;
+pub mod metrics;
 pub mod models;
 pub mod profile;
 pub mod scoring;

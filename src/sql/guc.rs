@@ -110,3 +110,15 @@ pub fn onnxruntime_library() -> PathBuf {
 pub fn graph_optimization() -> String {
     string_setting(&GRAPH_OPTIMIZATION).unwrap_or_else(|| "all".to_string())
 }
+
+/// The cluster's data directory (owned by the server's OS user).
+pub fn data_dir() -> PathBuf {
+    unsafe {
+        let p = pgrx::pg_sys::DataDir;
+        if p.is_null() {
+            std::env::temp_dir()
+        } else {
+            PathBuf::from(std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+        }
+    }
+}

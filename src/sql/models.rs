@@ -26,6 +26,7 @@ pub fn engine_config() -> EngineConfig {
         max_batch_texts: guc::MAX_BATCH_TEXTS.get().max(1) as usize,
         max_batch_tokens: guc::MAX_BATCH_TOKENS.get().max(1) as usize,
         graph_optimization: guc::graph_optimization(),
+        verify_cache: Some(guc::data_dir().join("songmatch_verified_models.json")),
     }
 }
 

@@ -28,6 +28,8 @@ pub struct EngineConfig {
     pub max_batch_tokens: usize,
     /// "all", "extended", "basic" or "none".
     pub graph_optimization: String,
+    /// Where verified file stamps are remembered between backends (None: hash every time).
+    pub verify_cache: Option<PathBuf>,
 }
 
 /// Load libonnxruntime once per process. Later calls with another path keep the first
@@ -112,7 +114,7 @@ impl LoadedModel {
     /// Verify every file's sha256, then load tokenizer and session. Nothing is cached when
     /// any step fails.
     pub fn load(model: &InstalledModel, cfg: &EngineConfig) -> Result<Self> {
-        model.verify()?;
+        model.verify_cached(cfg.verify_cache.as_deref())?;
         let tokenizer = if model.manifest.files.contains_key("tokenizer") {
             Some(TextTokenizer::load(&model.file("tokenizer")?, model.manifest.max_tokens)?)
         } else {

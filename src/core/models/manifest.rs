@@ -245,7 +245,19 @@ impl InstalledModel {
 
     /// Check every file against its pinned sha256. A missing file is 58P01, a mismatch XX001.
     pub fn verify(&self) -> Result<()> {
+        self.verify_cached(None)
+    }
+
+    /// [`verify`](Self::verify), skipping the hashing of a file whose (path, size, mtime, inode)
+    /// is recorded in `cache` (a JSON file the server owns) with the same sha256. A file that
+    /// changes in any of those is hashed again. A cache that cannot be read or written is ignored.
+    pub fn verify_cached(&self, cache: Option<&Path>) -> Result<()> {
         self.manifest.version()?;
+        let mut known: serde_json::Map<String, Value> = cache
+            .and_then(|c| std::fs::read_to_string(c).ok())
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let mut changed = false;
         for (role, f) in &self.manifest.files {
             let path = self.dir.join(&f.path);
             let expected = f.sha256.as_deref().ok_or_else(|| {
@@ -254,13 +266,34 @@ impl InstalledModel {
                     self.manifest.id
                 ))
             })?;
+            let stamp = file_stamp(&path)?;
+            let key = path.display().to_string();
+            if known.get(&key).is_some_and(|v| v["stamp"] == stamp && v["sha256"].as_str().is_some_and(|h| h.eq_ignore_ascii_case(expected))) {
+                continue;
+            }
             let actual = sha256_file(&path)?;
             if !actual.eq_ignore_ascii_case(expected) {
                 return Err(Error::ChecksumMismatch { path, expected: expected.to_string(), actual });
             }
+            known.insert(key, serde_json::json!({"stamp": stamp, "sha256": actual}));
+            changed = true;
+        }
+        if let (Some(c), true) = (cache, changed) {
+            let tmp = c.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, Value::Object(known).to_string()).is_ok() {
+                let _ = std::fs::rename(&tmp, c);
+            }
         }
         Ok(())
     }
+}
+
+/// Size, modification time (ns) and inode of a file: what must not change for a recorded
+/// verification to stand.
+fn file_stamp(path: &Path) -> Result<Value> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    Ok(serde_json::json!([m.len(), m.mtime(), m.mtime_nsec(), m.ino(), m.dev()]))
 }
 
 pub fn sha256_file(path: &Path) -> Result<String> {
@@ -411,6 +444,24 @@ mod tests {
         assert_eq!(e.sqlstate(), "58P01");
         let e = Registry::scan(&d.join("nope")).unwrap_err();
         assert_eq!(e.sqlstate(), "58P01");
+    }
+
+    #[test]
+    fn verification_cache_skips_unchanged_files_only() {
+        let d = tmpdir("cache");
+        install(&d, b"model");
+        let r = Registry::scan(&d).unwrap();
+        let m = r.model("toy").unwrap();
+        let cache = d.join("verified.json");
+        m.verify_cached(Some(&cache)).unwrap();
+        let recorded = std::fs::read_to_string(&cache).unwrap();
+        assert!(recorded.contains("model.onnx"));
+        m.verify_cached(Some(&cache)).unwrap();
+        // a tampered file (other size) is hashed again and refused, cache or not
+        std::fs::write(d.join("toy/model.onnx"), b"tampered!").unwrap();
+        assert_eq!(m.verify_cached(Some(&cache)).unwrap_err().sqlstate(), "XX001");
+        // a forged cache entry does not help a file whose stamp differs
+        assert_eq!(m.verify_cached(Some(&cache)).unwrap_err().sqlstate(), "XX001");
     }
 
     #[test]

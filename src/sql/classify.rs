@@ -278,6 +278,53 @@ mod tests {
         }
     }
 
+    const HEAD: &str = include_str!("../../models/emotion-head/reference.json");
+
+    /// The default bundle's emotion head (over MiniLM embeddings) matches its PyTorch reference,
+    /// and a clearly joyful and a clearly grieving sentence land in the right Ekman bucket.
+    #[pg_test]
+    fn default_emotion_head_matches_reference() {
+        let r: Value = serde_json::from_str(HEAD).unwrap();
+        let labels: Vec<String> = r["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect();
+        let items = r["texts"].as_array().unwrap();
+        let texts: Vec<String> = items.iter().map(|i| i["text"].as_str().unwrap().to_string()).collect();
+        let rows: Vec<Value> = Spi::connect(|c| {
+            c.select("select emotions from songmatch.emotions_batch($1) order by ord", None, &[texts.clone().into()])
+                .unwrap()
+                .map(|row| row.get::<pgrx::JsonB>(1).unwrap().unwrap().0)
+                .collect()
+        });
+        for (item, got) in items.iter().zip(&rows) {
+            assert_eq!(got["model"], "minilm-goemotions-head");
+            let want = f32s(&item["probabilities"]);
+            for (k, l) in labels.iter().enumerate() {
+                let g = got["labels"][l].as_f64().unwrap() as f32;
+                assert!((g - want[k]).abs() <= 1e-4, "{l} of {:?}: {g} vs {}", item["text"], want[k]);
+            }
+            let mut want_pred: Vec<String> = item["predicted"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+            let mut got_pred: Vec<String> = got["predicted"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+            want_pred.sort();
+            got_pred.sort();
+            assert_eq!(got_pred, want_pred, "predicted labels of {:?}", item["text"]);
+        }
+        let top_bucket = |text: &str| -> String {
+            Spi::get_one_with_args::<String>(
+                "select key from jsonb_each_text(songmatch.emotions($1) -> 'ekman') order by value::float8 desc limit 1",
+                &[text.into()],
+            )
+            .unwrap()
+            .unwrap()
+        };
+        assert_eq!(top_bucket("I'm so happy, this is the best day of my life!"), "joy");
+        assert_eq!(top_bucket("My grandmother passed away last night and I can't stop crying."), "sadness");
+        let sentiment = Spi::get_one::<String>(
+            "select key from jsonb_each_text(songmatch.emotions('I''m so happy, this is the best day of my life!') -> 'sentiment') order by value::float8 desc limit 1",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(sentiment, "positive");
+    }
+
     #[pg_test]
     fn rerank_and_emotions_errors() {
         use_fixtures();

@@ -342,7 +342,7 @@ mod tests {
     fn embed_errors_carry_sqlstates() {
         assert_eq!(
             sqlstate_of("select songmatch.embed('x', model => 'nope')"),
-            "22023 unknown model \"nope\"; available models: all-minilm-l6-v2-int8"
+            "22023 unknown model \"nope\"; available models: all-minilm-l6-v2-int8, minilm-goemotions-head"
         );
         assert_eq!(
             sqlstate_of("select songmatch.embed('x', kind => 'passage')"),

@@ -18,6 +18,7 @@ begin
          where p.pronamespace = 'songmatch'::regnamespace
            and l.lanname in ('sql', 'plpgsql')
            and p.proconfig is null
+           and p.prokind = 'f'
     loop
         execute format('alter function %s set search_path = songmatch, %I, pg_catalog, pg_temp', f, vschema);
     end loop;

@@ -24,7 +24,7 @@ PSQL         = $(PGBIN)/psql "$(DSN)" -X -v ON_ERROR_STOP=1
 
 .PHONY: help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
         build install db-start db-stop dsn psql demo test test-core test-pg test-regress test-tools \
-        bench clean-db install-fixtures
+        bench clean-db install-fixtures test-client
 
 help:
 	@echo "songmatch: match songs to playlists inside PostgreSQL"
@@ -123,8 +123,8 @@ demo: install db-start
 	@$(PSQL) -q -f sql/demo/catalogue.sql
 	@$(PSQL) -f sql/demo/show.sql
 
-test: setup test-core test-tools test-pg test-regress
-	@echo "make test: all tiers passed (core, tools, pg_test, regress)"
+test: setup test-core test-tools test-pg test-regress test-client
+	@echo "make test: all tiers passed (core, tools, pg_test, regress, client)"
 
 # tier 1: the pure Rust core, plain #[test]
 test-core: pgrx-init
@@ -144,6 +144,11 @@ test-regress: install db-start
 
 # songmatch vs raw onnxruntime vs an HTTP service, first-call latency, backend RSS (bench/run.sh);
 # prints a table and, as its last line, one JSON object. Goals are information, never a failure.
+# tier 4: client tests of procedures that COMMIT: kill/crash and resume, concurrent runners,
+# poison items, staleness (the crash test kill -9s a backend: the server restarts itself)
+test-client: install db-start
+	@SONGMATCH_DSN_BASE="host=127.0.0.1 port=$(PG_PORT) user=postgres" bash pgrx-tests/client/run.sh
+
 bench: install db-start
 	@bash bench/run.sh
 

@@ -27,5 +27,5 @@ $$;
 
 -- Functions are created with PUBLIC execute; songmatch's API is granted per role instead, with
 -- songmatch.grant_access(role) (see sql/security.sql and the README).
-revoke execute on all functions in schema songmatch from public;
+revoke execute on all routines in schema songmatch from public;
 grant execute on function songmatch.current_user_id() to public;

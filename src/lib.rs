@@ -15,6 +15,7 @@ pub mod sql;
 
 pgrx::extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 pgrx::extension_sql_file!("../sql/security.sql", name = "security");
+pgrx::extension_sql_file!("../sql/backfill.sql", name = "backfill", requires = ["schema"]);
 pgrx::extension_sql_file!("../sql/eval.sql", name = "eval", requires = ["schema"]);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

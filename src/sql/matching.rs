@@ -189,7 +189,7 @@ pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: 
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let stored: HashMap<i64, (String, Vector)> = Spi::connect(|c| {
         let t = c.select(
-            "select track_id, content_hash, coalesce(embedding, embedding_half::vector)
+            "select track_id, content_hash, embedding, embedding_half
                from songmatch.track_embeddings
               where embedding_kind = 'document' and model_name = $1 and model_version = $2 and track_id = any($3)",
             None,
@@ -197,7 +197,11 @@ pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: 
         )?;
         let mut m = HashMap::new();
         for r in t {
-            if let (Some(id), Some(h), Some(v)) = (r.get::<i64>(1)?, r.get::<String>(2)?, r.get::<Vector>(3)?) {
+            let v = match r.get::<Vector>(3)? {
+                Some(v) => Some(v),
+                None => r.get::<super::vector::HalfVec>(4)?.map(|h| Vector(h.0.iter().map(|x| x.to_f32()).collect())),
+            };
+            if let (Some(id), Some(h), Some(v)) = (r.get::<i64>(1)?, r.get::<String>(2)?, v) {
                 m.insert(id, (h, v));
             }
         }
@@ -243,8 +247,10 @@ pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: 
         })
     })?;
     counters.add(&format!("inferences:{model_id}"), todo.len() as f64);
+    // no casts: the vector types are passed with their own type oids, found through pgvector's
+    // schema, so this works whatever the caller's search_path is
     let sql = if storage == Storage::HalfVec {
-        "select songmatch.upsert_track_embedding_half($1, 'document', $2, $3, $4, $5::halfvec)"
+        "select songmatch.upsert_track_embedding_half($1, 'document', $2, $3, $4, $5)"
     } else {
         "select songmatch.upsert_track_embedding($1, 'document', $2, $3, $4, $5)"
     };
@@ -252,9 +258,14 @@ pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: 
         let row = &rows[*idx];
         out[*idx].1 = match v {
             Ok(v) => {
+                let vector: pgrx::datum::DatumWithOid = if storage == Storage::HalfVec {
+                    super::vector::HalfVec::from(&Vector(v.clone())).into()
+                } else {
+                    Vector(v.clone()).into()
+                };
                 Spi::run_with_args(
                     sql,
-                    &[row.id.into(), model_id.as_str().into(), version.as_str().into(), hashes[*idx].clone().into(), Vector(v.clone()).into()],
+                    &[row.id.into(), model_id.as_str().into(), version.as_str().into(), hashes[*idx].clone().into(), vector],
                 )
                 .map_err(spi_err("cannot store an embedding"))?;
                 Artifact::Computed(v)
@@ -375,7 +386,7 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
         let mut vals = super::classify::emotions_with_model(&model_id, &good, None)?.into_iter();
         docs.into_iter().map(|d| d.and_then(|_| vals.next().ok_or_else(|| Error::Runtime("missing emotions".into())))).collect()
     };
-    counters.add(&format!("inferences:{model_id}"), todo.len() as f64);
+    counters.add(&format!("inferences:{model_id}"), results.iter().filter(|r| r.is_ok()).count() as f64);
     for (&i, res) in todo.iter().zip(results) {
         out[i].1 = match res {
             Ok(v) => {

@@ -1,0 +1,126 @@
+# Shared helpers of the client-level backfill tests (sourced by test_*.sh).
+#
+# Each test creates its own database songmatch_bf_<name>_<pid> on the server given by
+# $SONGMATCH_DSN_BASE (a libpq DSN without dbname), runs `create extension songmatch cascade`,
+# loads sql/backfill.sql itself when the installed extension does not have songmatch.backfill yet,
+# generates a catalogue with bf_generate_catalogue() (catalogue.sql; never real data), and drops
+# the database at the end (KEEP_DB=1 keeps it). It prints `PASS <name>` or `FAIL <name>: why`
+# and exits 0, 1, or 77 (skipped).
+set -euo pipefail
+
+CLIENT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "${CLIENT_DIR}/../.." && pwd)"
+DSN_BASE="${SONGMATCH_DSN_BASE:-host=127.0.0.1 port=54315 user=postgres}"
+PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
+PSQL="${PG_BINDIR}/psql"
+[[ -x "${PSQL}" ]] || PSQL="psql"
+TEST_NAME="${TEST_NAME:-$(basename "$0" .sh)}"
+TEST_NAME="${TEST_NAME#test_}"
+DB="songmatch_bf_${TEST_NAME}_$$"
+WORK="$(mktemp -d "/tmp/songmatch_bf_${TEST_NAME}.XXXXXX")"
+BG_PIDS=()
+_REPORTED=0
+
+dsn() { echo "${DSN_BASE} dbname=${1:-${DB}}"; }
+
+# sql 'query' -> unaligned, tuples-only output; any error fails the test
+sql() { "${PSQL}" "$(dsn)" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+# sql_log 'statement' logfile -> runs it, NOTICEs and errors into logfile, returns psql's status
+sql_log() { "${PSQL}" "$(dsn) application_name=${3:-bf_test}" -X -q -v ON_ERROR_STOP=1 -c "$1" >"$2" 2>&1; }
+sql_admin() { PGOPTIONS="-c client_min_messages=warning" "${PSQL}" "$(dsn postgres)" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+
+say() { printf '  %s\n' "$*"; }
+fail() {
+    _REPORTED=1
+    echo "FAIL ${TEST_NAME}: $*"
+    exit 1
+}
+pass() {
+    _REPORTED=1
+    echo "PASS ${TEST_NAME}"
+    exit 0
+}
+skip() {
+    _REPORTED=1
+    echo "SKIP ${TEST_NAME}: $*"
+    exit 77
+}
+
+# check 'what' expected actual
+check() {
+    if [[ "$3" == "$2" ]]; then
+        say "ok   $1 = $3"
+    else
+        fail "$1: expected '$2', got '$3'"
+    fi
+}
+
+# check_sql 'what' expected 'query'
+check_sql() { check "$1" "$2" "$(sql "$3")"; }
+
+# wait_for 'what' timeout_s 'query returning t/f'
+wait_for() {
+    local deadline=$((SECONDS + $2))
+    until [[ "$(sql "$3" 2>/dev/null || true)" == "t" ]]; do
+        ((SECONDS < deadline)) || fail "timed out after $2 s waiting for: $1"
+        sleep 0.1
+    done
+}
+
+# wait until the server accepts connections and is out of recovery
+wait_server() {
+    local deadline=$((SECONDS + $1))
+    until [[ "$("${PSQL}" "$(dsn postgres)" -X -At -c 'select not pg_is_in_recovery()' 2>/dev/null || true)" == "t" ]]; do
+        ((SECONDS < deadline)) || fail "the server did not come back within $1 s"
+        sleep 0.2
+    done
+}
+
+# backend pid of the session with this application_name in our database
+backend_pid() {
+    sql "select pid from pg_stat_activity where datname = current_database() and application_name = '$1' limit 1"
+}
+
+cleanup() {
+    local rc=$?
+    local p
+    for p in "${BG_PIDS[@]}"; do kill "${p}" 2>/dev/null || true; done
+    for p in "${BG_PIDS[@]}"; do wait "${p}" 2>/dev/null || true; done
+    if [[ "${KEEP_DB:-0}" != "1" ]]; then
+        sql_admin "drop database if exists ${DB} with (force)" >/dev/null 2>&1 || true
+        [[ -z "${TEST_ROLE:-}" ]] || sql_admin "drop role if exists ${TEST_ROLE}" >/dev/null 2>&1 || true
+        rm -rf "${WORK}"
+    else
+        echo "  (kept database ${DB} and ${WORK})"
+    fi
+    if [[ ${_REPORTED} -eq 0 ]]; then
+        echo "FAIL ${TEST_NAME}: exited with status ${rc} (line ${_LAST_LINE:-?})"
+        exit 1
+    fi
+}
+trap '_LAST_LINE=${LINENO}' ERR
+trap cleanup EXIT
+
+# setup_db [n_tracks] [n_playlists]: a fresh database with the extension, the backfill objects
+# and a generated catalogue
+setup_db() {
+    sql_admin "drop database if exists ${DB} with (force)" >/dev/null
+    sql_admin "create database ${DB}" >/dev/null
+    # SONGMATCH_TEST_EXTENSION: another extension name with the same script (to test a build
+    # before it is installed as songmatch)
+    sql "set client_min_messages = warning; create extension ${SONGMATCH_TEST_EXTENSION:-songmatch} cascade" >/dev/null
+    if [[ "$(sql "select to_regprocedure('songmatch.backfill(text,integer,integer,text,boolean)') is null")" == "t" ]]; then
+        "${PSQL}" "$(dsn)" -X -q -v ON_ERROR_STOP=1 -c "set client_min_messages = warning" \
+            -f "${REPO_ROOT}/sql/backfill.sql" >/dev/null
+    fi
+    "${PSQL}" "$(dsn)" -X -q -v ON_ERROR_STOP=1 -f "${CLIENT_DIR}/catalogue.sql" >/dev/null
+    sql "select bf_generate_catalogue(${1:-300}, ${2:-12})" >/dev/null
+    sql "select songmatch.register_bundle('default', true)" >/dev/null
+}
+
+# the number of track embeddings and of distinct keys (must be equal)
+embeddings_count() { sql "select count(*) from songmatch.track_embeddings"; }
+embeddings_dups() {
+    sql "select count(*) - count(distinct (track_id, embedding_kind, model_name, model_version)) from songmatch.track_embeddings"
+}
+inferences() { sql "select songmatch.stat('inferences:all-minilm-l6-v2-int8')::bigint"; }

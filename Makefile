@@ -24,7 +24,7 @@ PSQL         = $(PGBIN)/psql "$(DSN)" -X -v ON_ERROR_STOP=1
 
 .PHONY: help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
         build install db-start db-stop dsn psql demo test test-core test-pg test-regress test-tools \
-        bench clean-db install-fixtures test-client
+        bench clean-db install-fixtures test-client eval
 
 help:
 	@echo "songmatch: match songs to playlists inside PostgreSQL"
@@ -144,6 +144,16 @@ test-regress: install db-start
 
 # songmatch vs raw onnxruntime vs an HTTP service, first-call latency, backend RSS (bench/run.sh);
 # prints a table and, as its last line, one JSON object. Goals are information, never a failure.
+HOLDOUT    ?= 0.2
+NEGATIVES  ?= 100
+MIN_TRACKS ?= 10
+SEED       ?= 42
+K          ?= 10
+# offline evaluation on a Spotify-songs CSV (eval/README.md); last line: one JSON object
+eval: install db-start
+	@test -n "$(DATA)" || { echo "usage: make eval DATA=path/to/spotify_songs.csv.gz" >&2; exit 1; }
+	@bash eval/run.sh --data "$(DATA)" --holdout $(HOLDOUT) --negatives $(NEGATIVES) --min-tracks $(MIN_TRACKS) --seed $(SEED) --k $(K)
+
 # tier 4: client tests of procedures that COMMIT: kill/crash and resume, concurrent runners,
 # poison items, staleness (the crash test kill -9s a backend: the server restarts itself)
 test-client: install db-start

@@ -11,7 +11,7 @@ PG_REGRESS="$("${PG_CONFIG}" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 OUT="${ROOT}/target/regress"
 mkdir -p "${OUT}"
 
-TESTS=(schema hashing artifacts demo embed matching api badinput)
+TESTS=(schema hashing artifacts demo embed eval matching api badinput)
 if [[ $# -gt 0 ]]; then TESTS=("$@"); fi
 
 cd "${HERE}"

@@ -56,7 +56,7 @@ create table songmatch.eval_runs (
     per_playlist  jsonb not null check (jsonb_typeof(per_playlist) = 'array'),
     elapsed_ms    double precision,
     created_at    timestamptz not null default now(),
-    unique (dataset_hash, bundle_hash, config_hash, k, label, split)
+    constraint eval_runs_key unique (dataset_hash, bundle_hash, config_hash, k, label, split)
 );
 comment on table songmatch.eval_runs is
     'One evaluation of a scorer on a dataset (or one half of it): mean NDCG@k, Recall@k, MRR and per-playlist values.';
@@ -370,7 +370,7 @@ begin
                                            metrics, per_playlist, elapsed_ms)
     values (eval_run.dataset_hash, v_bundle, v_cfg_hash, k, v_label, eval_run.split, v_scorer, v_cfg,
             v_metrics, v_per, v_ms)
-    on conflict on constraint eval_runs_dataset_hash_bundle_hash_config_hash_k_label_split_key do update
+    on conflict on constraint eval_runs_key do update
        set scorer = excluded.scorer, config = excluded.config, metrics = excluded.metrics,
            per_playlist = excluded.per_playlist, elapsed_ms = excluded.elapsed_ms, created_at = now()
     returning er.id into v_id;

@@ -106,7 +106,16 @@ begin
                     songmatch.model_bundles to %I', role_name);
     execute format('grant insert on songmatch.stats_deltas to %I', role_name);
     execute format('grant usage on all sequences in schema songmatch to %I', role_name);
-    if role_name <> 'authenticated' then
+    if role_name = 'authenticated' then
+        -- model and configuration management and the evaluation are for the service role / DBAs
+        for f in select p.oid::regprocedure::text from pg_proc p
+                  where p.pronamespace = 'songmatch'::regnamespace
+                    and (p.proname in ('activate', 'register_bundle', 'reload_models', 'stats_reset', 'grant_access',
+                                       'enable_row_level_security', 'disable_row_level_security', 'create_embedding_index')
+                         or p.proname like 'eval\_%' or p.proname like 'backfill%') loop
+            execute format('revoke execute on routine %s from %I', f, role_name);
+        end loop;
+    else
         execute format('grant insert, update, delete on all tables in schema songmatch to %I', role_name);
     end if;
 end

@@ -747,6 +747,24 @@ fn rank_candidates(
     Ok(finals)
 }
 
+/// The configuration of a call: the one passed, else the one made active by
+/// `songmatch.activate` for the active bundle, else the built-in default.
+pub fn resolve_config(config: Option<&Value>, bundle: &Bundle) -> Result<Config> {
+    if config.is_some_and(|c| !c.is_null()) {
+        return Config::from_json(config);
+    }
+    let active: Option<JsonB> = Spi::get_one_with_args::<JsonB>(
+        "select config from songmatch.active_config where bundle_hash = $1",
+        &[bundle.hash.as_str().into()],
+    )
+    .or_else(|e| match e {
+        pgrx::spi::SpiError::InvalidPosition => Ok(None),
+        e => Err(e),
+    })
+    .map_err(spi_err("cannot read the active config"))?;
+    Config::from_json(active.as_ref().map(|j| &j.0))
+}
+
 /// Match one playlist: the context is looked up first; on a miss, stage 1 (+ stage 2) runs
 /// and the results are stored under the context.
 pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, config: Option<&Value>, counters: &mut Counters) -> Result<Vec<MatchRow>> {
@@ -754,8 +772,8 @@ pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, 
         return Err(Error::invalid(format!("top_k must be between 1 and 10000, got {top_k}")));
     }
     let started = Instant::now();
-    let cfg = Config::from_json(config)?;
     let bundle = active_bundle()?;
+    let cfg = resolve_config(config, &bundle)?;
     let p = load_playlist(playlist_id)?;
     let cand_ids = candidates_of(&p, given)?;
     let cand_rows = load_tracks(&cand_ids)?;
@@ -968,8 +986,8 @@ fn score_tracks(
     let member_track_ids = super::required(member_track_ids, "member_track_ids");
     let candidate_track_ids = super::required(candidate_track_ids, "candidate_track_ids");
     let rows = (|| -> Result<Vec<MatchRow>> {
-        let cfg = Config::from_json(config.as_ref().map(|j| &j.0))?;
         let bundle = active_bundle()?;
+        let cfg = resolve_config(config.as_ref().map(|j| &j.0), &bundle)?;
         let mut counters = Counters::default();
         let ids = |v: &[Option<i64>], what: &str| -> Result<Vec<i64>> {
             let mut out = Vec::with_capacity(v.len());

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Combine the measurements (JSON files from pg_bench, ort_bench, http_client) into a table,
-then print the summary as ONE JSON object on the last line.  Goals are information only."""
+"""Combine the measurements (JSON files from pg_bench, ort_bench, http_client, match_bench) into
+a table, then print the summary as ONE JSON object on the last line.  Goals are information only."""
 
 from __future__ import annotations
 
@@ -15,17 +15,106 @@ def fmt(v, unit: str = "") -> str:
     return f"{v:,.1f}{unit}" if isinstance(v, float) else f"{v}{unit}"
 
 
+MATCH_KEYS = ["stage1_1k_ms", "stage1_10k_ms", "stage1_100k_ms", "cached_ms", "hnsw_100k_ms",
+              "e2e_seed_ms", "e2e_cold_ms", "e2e_cached_ms", "e2e_cached_vs_seed", "e2e_cold_vs_seed"]
+
+
+def num(v) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, (int, float)):
+        return f"{v:,.2f}" if abs(v) < 10 else f"{v:,.1f}"
+    return str(v)
+
+
+def ms_fmt(v) -> str:
+    return "n/a" if v is None else num(v) + " ms"
+
+
+def match_rows(m: dict, goal) -> list[tuple[str, str, str, str]]:
+    """Table rows of match_bench.py's measurements."""
+    rows = []
+    d = m.get("stage1_detail", {})
+    for key in ("1k", "10k", "100k"):
+        v = m.get(f"stage1_{key}_ms")
+        if v is None:
+            continue
+        det = d.get(key, {})
+        ph = det.get("phases_ms", {})
+        note = (f"runs {det.get('runs_ms')}; in songmatch: context hash {num(ph.get('context_hash_ms'))},"
+                f" artifacts {num(ph.get('artifacts_ms'))} (incl. the hash), stage 1 {num(ph.get('stage1_ms'))},"
+                f" store {num(ph.get('stored_ms'))} ms; reads alone (executor): vectors"
+                f" {num(det.get('read_embeddings_executor_ms'))}, track rows {num(det.get('read_tracks_executor_ms'))} ms"
+                + (f"; embed_tracks (all hits) {num(det['embed_tracks_all_hits_ms'])} ms"
+                   if det.get("embed_tracks_all_hits_ms") is not None else ""))
+        g = "< 20" if key == "10k" else ""
+        rows.append((f"stage1_{key}_ms (match_playlist, miss)", ms_fmt(v), g,
+                     (goal(v < 20) + "  " if key == "10k" else "") + note))
+    v = m.get("cached_ms")
+    if v is not None:
+        cd = m.get("cached_detail", {})
+        ph = cd.get("phases_ms", {})
+        rows.append(("cached_ms (same call again)", ms_fmt(v), "< 2",
+                     goal(v < 2) + f"  p90 {num(cd.get('p90_ms'))} ms, {cd.get('candidates')} candidates;"
+                     f" in songmatch {num(ph.get('cache_total_ms'))} ms of which context hash"
+                     f" {num(ph.get('context_hash_ms'))} ms; select 1 {num(cd.get('select_1_ms'))} ms"))
+    v = m.get("hnsw_100k_ms")
+    if v is not None:
+        hd = m.get("hnsw_detail", {})
+        rows.append(("hnsw_100k_ms (top 20, pgvector)", ms_fmt(v), "",
+                     f"{hd.get('rows')} vectors, index used: {hd.get('uses_index')}, recall@20"
+                     f" {hd.get('recall_at_20')} (ef_search {hd.get('ef_search')}), p90 {num(hd.get('p90_ms'))} ms"))
+    e = m.get("e2e_detail", {})
+    if m.get("e2e_cold_ms") is not None:
+        shape = f"{e.get('liked')} liked songs x {e.get('playlists')} playlists of {e.get('members_per_playlist')}"
+        rows.append(("e2e_seed_ms (HTTP, 1 POST/song)", ms_fmt(m.get("e2e_seed_ms")), "",
+                     f"{shape}; {e.get('seed_posts')} POSTs; runs {e.get('seed_runs_ms')}"))
+        cc = e.get("cold_counters", {})
+        inf = next((v for k, v in cc.items() if k.startswith("inferences:")), None)
+        rows.append(("e2e_cold_ms (songmatch, nothing stored)", ms_fmt(m.get("e2e_cold_ms")), "",
+                     f"runs {e.get('cold_runs_ms')}; {num(inf)} inferences, {num(cc.get('profile_recomputes'))} profiles"))
+        ph = e.get("cached_phases_ms_all_playlists", {})
+        rows.append(("e2e_cached_ms (songmatch, again)", ms_fmt(m.get("e2e_cached_ms")), "",
+                     f"p50 of {len(e.get('cached_runs_ms', []))}; in songmatch {num(ph.get('cache_total_ms'))} ms over"
+                     f" the playlists, of which context hashes {num(ph.get('context_hash_ms'))} ms"))
+        r = m.get("e2e_cached_vs_seed")
+        rows.append(("e2e_cached_vs_seed", "n/a" if r is None else f"{r:,.1f}x", ">= 100",
+                     goal(None if r is None else r >= 100)))
+        r = m.get("e2e_cold_vs_seed")
+        rows.append(("e2e_cold_vs_seed", "n/a" if r is None else f"{r:.2f}x", "", "information"))
+    return rows
+
+
+def match_notes(m: dict) -> list[str]:
+    out = []
+    load = m.get("synthetic_load_s")
+    if load:
+        out.append(f"matching data: {m.get('synthetic_rows')} synthetic tracks with unit vectors (all embedding hits:"
+                   f" {m.get('stage1_counters', {}).get('embedding_misses', 0):.0f} misses); load {load} s;"
+                   f" database dropped afterwards")
+    lib = m.get("library")
+    if lib:
+        out.append(f"songmatch.so {lib['bytes'] / 1e6:.1f} MB, {lib['mtime']}"
+                   + ("  (LOOKS LIKE A DEBUG BUILD)" if lib["bytes"] > 50e6 else ""))
+    if m.get("library_changed"):
+        out.append(f"WARNING: songmatch.so was reinstalled during the matching bench ({m['library_changed']}):"
+                   " its numbers may mix two builds")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pg", required=True)
     ap.add_argument("--ort", required=True)
     ap.add_argument("--http", required=True)
+    ap.add_argument("--match", help="match_bench.py's JSON (matching latency); optional")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args()
     pg = json.load(open(args.pg))
     ort = json.load(open(args.ort))
     http = json.load(open(args.http))
+    match = json.load(open(args.match)) if args.match else None
 
     e, o, h = pg["embed_texts_per_s"], ort["ort_texts_per_s"], http["http_texts_per_s"]
     summary = {
@@ -62,6 +151,9 @@ def main() -> None:
             f" Python process +{fmt(ort.get('ort_rss_growth_mb'))} MB"
             if rss is not None else "")),
     ]
+    if match is not None:
+        summary.update({k: match.get(k) for k in MATCH_KEYS})
+        rows += match_rows(match, goal)
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     w[0] = max(w[0], len("measure"))
     w[2] = max(w[2], len("goal"))
@@ -79,6 +171,9 @@ def main() -> None:
               f" min cosine {pg['parity_min_cosine']:.6f}")
     if pg.get("settings"):
         print("  songmatch settings: " + ", ".join(f"{k.split('.')[1]}={v}" for k, v in sorted(pg["settings"].items())))
+    if match is not None:
+        for line in match_notes(match):
+            print("  " + line)
     print("  (goals are information: the bench fails only when a measurement breaks)")
     print(json.dumps(summary))
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: songmatch's embedding throughput against raw onnxruntime and against the seed's
-# design (an HTTP JSON service, one text per request), plus first-call latency and backend memory.
+# design (an HTTP JSON service, one text per request), plus first-call latency and backend memory;
+# then matching (bench/match_bench.py, in a database of its own that it creates and drops):
+# stage-1 latency at 1k/10k/100k persisted candidates, the cached call, pgvector HNSW over 100k
+# vectors, and one user's liked songs against their playlists end to end (seed design vs songmatch).
 #
 #   make bench            (builds, installs and starts the server first)
 #   bash bench/run.sh     (when the extension is installed and the server runs)
@@ -9,7 +12,9 @@
 # 1 intra-op thread, batch 32, graph optimisation "all" everywhere. Prints a table, then ONE JSON
 # object as the last line. Goals are printed as information; the bench fails only if something
 # breaks. Writes nothing outside target/ (results in target/bench/).
-# Knobs (environment): BENCH_N (512), BENCH_SEED, BENCH_RUNS (3), BENCH_MODEL (all-minilm-l6-v2-int8).
+# Knobs (environment): BENCH_N (512), BENCH_SEED, BENCH_RUNS (3), BENCH_MODEL (all-minilm-l6-v2-int8),
+# BENCH_MATCH (1; 0 skips matching), BENCH_MATCH_SIZES (1000,10000,100000), BENCH_MATCH_RUNS (5),
+# BENCH_MATCH_DB (songmatch_bench), BENCH_E2E_RUNS (2).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +33,11 @@ VENV="${ROOT}/target/venv-ref"
 PY="${VENV}/bin/python"
 MODEL_DIR="$("${PG_CONFIG}" --sharedir)/songmatch/models/${MODEL}"
 DSN="${BENCH_DSN:-$(scripts/db.sh dsn)}"
+MATCH="${BENCH_MATCH:-1}"
+MATCH_SIZES="${BENCH_MATCH_SIZES:-1000,10000,100000}"
+MATCH_RUNS="${BENCH_MATCH_RUNS:-5}"
+MATCH_DB="${BENCH_MATCH_DB:-songmatch_bench}"
+E2E_RUNS="${BENCH_E2E_RUNS:-2}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -94,9 +104,24 @@ if ! wait "${CLIENT_PID}"; then
     die "the HTTP measurement failed"
 fi
 CLIENT_PID=""
+
+# --- 6-9: matching (the HTTP service stays up for the end-to-end seed design) ---------------------
+rm -f "${OUT}/match.json"
+if [[ "${MATCH}" != "0" ]]; then
+    log "matching: stage 1, cached call, HNSW, end to end (database ${MATCH_DB}); load $(cut -d' ' -f1-3 /proc/loadavg)"
+    "${PY}" bench/match_bench.py --dsn "${DSN}" --db "${MATCH_DB}" --sizes "${MATCH_SIZES}" \
+        --runs "${MATCH_RUNS}" --e2e-runs "${E2E_RUNS}" --port-file "${OUT}/http.port" > "${OUT}/match.json" &
+    CLIENT_PID=$!
+    if ! wait "${CLIENT_PID}"; then
+        die "the matching measurement failed"
+    fi
+    CLIENT_PID=""
+fi
 cleanup
 HTTP_PID=""
 
 # --- report ------------------------------------------------------------------------------------
+match_args=()
+[[ -f "${OUT}/match.json" ]] && match_args=(--match "${OUT}/match.json")
 "${PY}" bench/report.py --pg "${OUT}/pg.json" --ort "${OUT}/ort.json" --http "${OUT}/http.json" \
-    --threads "${THREADS}" --batch "${BATCH}" | tee "${OUT}/report.txt"
+    "${match_args[@]}" --threads "${THREADS}" --batch "${BATCH}" | tee "${OUT}/report.txt"

@@ -386,3 +386,47 @@ create function songmatch.stats_reset() returns void
 language sql as $$ truncate songmatch.stats_deltas $$;
 create function songmatch.stat(counter text) returns double precision
 language sql stable as $$ select coalesce(sum(delta), 0) from songmatch.stats_deltas where name = counter $$;
+
+-------------------------------------------------------------------------------------------------
+-- track content hashes, maintained on write: the match cache identifies a call by the content
+-- hashes of its tracks, and reading them here is much cheaper than hashing every row per call.
+-- The hash is songmatch.track_content_hash(id): te_v1_ over {"track": the row without id and
+-- timestamps, "analysis": the analysis or null}.
+-------------------------------------------------------------------------------------------------
+create table songmatch.track_content (
+    track_id      bigint primary key references songmatch.tracks (id) on delete cascade,
+    content_hash  text not null check (content_hash ~ '^te_v1_[0-9a-f]{64}$'),
+    updated_at    timestamptz not null default now()
+);
+comment on table songmatch.track_content is
+    'The current te_v1_ content hash of every track (maintained by triggers on tracks and track_analyses).';
+
+create function songmatch.refresh_track_content() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    tid bigint;
+begin
+    -- (separate branches: a record has only its own table's fields)
+    if tg_table_name = 'tracks' then
+        tid := new.id;
+    elsif tg_op = 'DELETE' then
+        tid := old.track_id;
+    else
+        tid := new.track_id;
+    end if;
+    insert into songmatch.track_content as tc (track_id, content_hash)
+    select t.id, songmatch.content_hash('track_content', jsonb_build_object(
+               'track', to_jsonb(t) - array['id', 'created_at', 'updated_at'], 'analysis', a.analysis))
+      from songmatch.tracks t left join songmatch.track_analyses a on a.track_id = t.id
+     where t.id = tid
+    on conflict (track_id) do update set content_hash = excluded.content_hash, updated_at = now()
+     where tc.content_hash <> excluded.content_hash;
+    return null;
+end
+$$;
+create trigger tracks_content after insert or update on songmatch.tracks
+    for each row execute function songmatch.refresh_track_content();
+create trigger track_analyses_content after insert or update or delete on songmatch.track_analyses
+    for each row execute function songmatch.refresh_track_content();

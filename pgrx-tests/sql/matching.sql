@@ -82,6 +82,9 @@ select t.external_id as song, p.external_id as playlist, m.rank
          top_k => 1) m
   join songmatch.tracks t on t.id = m.track_id join songmatch.playlists p on p.id = m.playlist_id
  order by 1;
+-- the content hashes kept by triggers equal the ones computed from the rows, for every track
+select count(*) as tracks, count(*) filter (where tc.content_hash = songmatch.track_content_hash(t.id)) as equal
+  from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id;
 -- profiles are persisted once per playlist and bundle
 select count(*) as profiles, count(distinct playlist_id) as playlists from songmatch.playlist_profiles;
 select (songmatch.playlist_profile((select id from p where external_id = 'demo:p3')) ->> 'member_count')::int as members;

@@ -160,6 +160,33 @@ pub fn load_tracks(ids: &[i64]) -> Result<Vec<TrackRow>> {
     .map_err(spi_err("cannot read tracks"))
 }
 
+/// Content hashes of tracks, read from `songmatch.track_content` (maintained by triggers);
+/// a track missing there (e.g. restored with triggers disabled) is hashed from its row.
+pub fn track_hashes(ids: &[i64]) -> Result<HashMap<i64, String>> {
+    let mut m: HashMap<i64, String> = Spi::connect(|c| {
+        let t = c.select(
+            "select track_id, content_hash from songmatch.track_content where track_id = any($1)",
+            None,
+            &[ids.to_vec().into()],
+        )?;
+        let mut m = HashMap::with_capacity(ids.len());
+        for r in t {
+            if let (Some(id), Some(h)) = (r.get::<i64>(1)?, r.get::<String>(2)?) {
+                m.insert(id, h);
+            }
+        }
+        Ok::<_, pgrx::spi::SpiError>(m)
+    })
+    .map_err(spi_err("cannot read track content hashes"))?;
+    let missing: Vec<i64> = ids.iter().filter(|i| !m.contains_key(i)).copied().collect();
+    if !missing.is_empty() {
+        for r in load_tracks(&missing)? {
+            m.insert(r.id, r.content_hash());
+        }
+    }
+    Ok(m)
+}
+
 // ------------------------------------------------------------------------------------------------
 // embeddings, DB first
 // ------------------------------------------------------------------------------------------------
@@ -184,8 +211,21 @@ impl<T> Artifact<T> {
 /// is current are read; the others are computed in batches and upserted. Per-item failures
 /// (a malformed analysis) do not stop the others.
 pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: &mut Counters) -> Result<Vec<(i64, Artifact<Vec<f32>>)>> {
+    ensure_embeddings_known(rows, None, model, counters)
+}
+
+/// [`ensure_embeddings`] with the rows' content hashes already known (from `track_hashes`).
+pub fn ensure_embeddings_known(
+    rows: &[TrackRow],
+    known: Option<&HashMap<i64, String>>,
+    model: &(String, String),
+    counters: &mut Counters,
+) -> Result<Vec<(i64, Artifact<Vec<f32>>)>> {
     let (model_id, version) = model;
-    let hashes: Vec<String> = rows.iter().map(TrackRow::content_hash).collect();
+    let hashes: Vec<String> = rows
+        .iter()
+        .map(|r| known.and_then(|k| k.get(&r.id).cloned()).unwrap_or_else(|| r.content_hash()))
+        .collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let stored: HashMap<i64, (String, Vector)> = Spi::connect(|c| {
         let t = c.select(
@@ -676,6 +716,7 @@ fn rank_candidates(
     cand_rows: &[TrackRow],
     embs: Vec<(i64, Artifact<Vec<f32>>)>,
     cfg: &Config,
+    keep: usize,
     counters: &mut Counters,
 ) -> Result<Vec<(i64, f64, serde_json::Map<String, Value>)>> {
     // emotions only when they count and the bundle has a model for them
@@ -709,8 +750,10 @@ fn rank_candidates(
     let scored = scoring::stage1(signals, &cands, cfg);
 
     // stage 2
+    // components only for what can be returned: the top `keep`, or the rerank window when larger
+    let window = if bundle.reranker.is_some() { keep.max(cfg.rerank_top_n) } else { keep };
     let mut finals: Vec<(i64, f64, serde_json::Map<String, Value>)> =
-        scored.iter().map(|s| (s.track_id, s.stage1, scoring::components_json(s))).collect();
+        scored.iter().take(window).map(|s| (s.track_id, s.stage1, scoring::components_json(s))).collect();
     match &bundle.reranker {
         None => {
             for f in finals.iter_mut() {
@@ -776,10 +819,11 @@ pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, 
     let cfg = resolve_config(config, &bundle)?;
     let p = load_playlist(playlist_id)?;
     let cand_ids = candidates_of(&p, given)?;
-    let cand_rows = load_tracks(&cand_ids)?;
-    let member_rows = load_tracks(&p.members)?;
-    let member_hashes: Vec<Value> = member_rows.iter().map(|r| json!([r.id, r.content_hash()])).collect();
-    let cand_hashes: Vec<Value> = cand_rows.iter().map(|r| json!([r.id, r.content_hash()])).collect();
+    let all_ids: Vec<i64> = cand_ids.iter().chain(p.members.iter()).copied().collect();
+    let hashes = track_hashes(&all_ids)?;
+    let hash_of = |id: &i64| json!([id, hashes.get(id).cloned().unwrap_or_default()]);
+    let member_hashes: Vec<Value> = p.members.iter().map(hash_of).collect();
+    let cand_hashes: Vec<Value> = cand_ids.iter().map(hash_of).collect();
     let config_hash = cfg.hash();
     let ps = id_set_hash(IdSetKind::PlaylistSet, &[Some(p.id)])?;
     let cs = id_set_hash(IdSetKind::CandidateSet, &cand_ids.iter().map(|i| Some(*i)).collect::<Vec<_>>())?;
@@ -823,12 +867,13 @@ pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, 
         return Ok(rows);
     }
     counters.add("context_misses", 1.0);
+    let cand_rows = load_tracks(&cand_ids)?;
 
     // stage 0: artifacts (persisted; only misses run a model)
     let prof = playlist_profile(&p, &bundle, counters)?;
-    let embs = ensure_embeddings(&cand_rows, &bundle.embedding, counters)?;
+    let embs = ensure_embeddings_known(&cand_rows, Some(&hashes), &bundle.embedding, counters)?;
     let t_artifacts = started.elapsed();
-    let finals = rank_candidates(&bundle, &prof.signals, &p, &cand_rows, embs, &cfg, counters)?;
+    let finals = rank_candidates(&bundle, &prof.signals, &p, &cand_rows, embs, &cfg, top_k as usize, counters)?;
     let t_stage1 = started.elapsed();
     let rows: Vec<MatchRow> = finals
         .into_iter()
@@ -946,6 +991,36 @@ fn match_songs_to_playlists(
         .unwrap_or_default(),
     };
     let mut counters = Counters::default();
+    // embed every song and member that lacks a current embedding in one batched pass, so that
+    // the per-playlist matches below only read
+    if !songs.is_empty() && !playlists.is_empty() {
+        let members: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
+            "select coalesce(array_agg(distinct track_id), '{}') from songmatch.playlist_tracks where playlist_id = any($1)",
+            &[playlists.clone().into()],
+        )
+        .map_err(spi_err("cannot read playlist members"))
+        .or_report()
+        .unwrap_or_default();
+        let mut all: Vec<i64> = songs.iter().chain(members.iter()).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        let bundle = active_bundle().or_report();
+        // only the tracks whose stored embedding is missing or stale (one indexed query)
+        let stale: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
+            "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
+               left join songmatch.track_content tc on tc.track_id = t.id
+               left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
+                     and te.model_name = $2 and te.model_version = $3
+              where t.id = any($1) and (tc.content_hash is null or te.content_hash is distinct from tc.content_hash)",
+            &[all.into(), bundle.embedding.0.as_str().into(), bundle.embedding.1.as_str().into()],
+        )
+        .map_err(spi_err("cannot find tracks to embed"))
+        .or_report()
+        .unwrap_or_default();
+        if !stale.is_empty() {
+            ensure_embeddings(&load_tracks(&stale).or_report(), &bundle.embedding, &mut counters).or_report();
+        }
+    }
     let mut per_song: BTreeMap<i64, Vec<(i64, f64, Value)>> = BTreeMap::new();
     for pid in playlists {
         let members: Vec<i64> = load_playlist(pid).or_report().members;
@@ -1034,7 +1109,8 @@ fn score_tracks(
             return Err(Error::invalid("candidate_track_ids contains ids that do not exist"));
         }
         let embs = ensure_embeddings(&cand_rows, &bundle.embedding, &mut counters)?;
-        let finals = rank_candidates(&bundle, &signals, &p, &cand_rows, embs, &cfg, &mut counters)?;
+        let keep = top_k.map(|k| k.max(0) as usize).unwrap_or(usize::MAX);
+        let finals = rank_candidates(&bundle, &signals, &p, &cand_rows, embs, &cfg, keep, &mut counters)?;
         counters.flush()?;
         let k = top_k.map(|k| k.max(0) as usize).unwrap_or(usize::MAX);
         Ok(finals

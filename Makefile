@@ -100,7 +100,10 @@ install-fixtures: system
 build: pgrx-init
 	$(CARGO) build --release
 
+# The library is unlinked first: cargo-pgrx copies over the old file in place, which would crash
+# backends that have it mapped; unlinked, they keep the old inode and new backends load the new one.
 install: setup
+	rm -f "$(PKGLIBDIR)/songmatch.so"
 	$(CARGO) pgrx install --release --pg-config $(PG_CONFIG)
 
 db-start: system
@@ -136,14 +139,13 @@ test-tools:
 
 # tier 2: #[pg_test] functions inside a throw-away server that pgrx runs as $(PG_OS_USER)
 test-pg: setup install-fixtures
+	rm -f "$(PKGLIBDIR)/songmatch.so"
 	$(CARGO) pgrx test pg$(PG_MAJOR) --runas $(PG_OS_USER) --pgdata "$$(scripts/db.sh testdir)"
 
 # tier 3: SQL-level tests (pg_regress) against the Makefile's server with the release build
 test-regress: install db-start
 	@bash pgrx-tests/run.sh
 
-# songmatch vs raw onnxruntime vs an HTTP service, first-call latency, backend RSS (bench/run.sh);
-# prints a table and, as its last line, one JSON object. Goals are information, never a failure.
 HOLDOUT    ?= 0.2
 NEGATIVES  ?= 100
 MIN_TRACKS ?= 10
@@ -159,6 +161,10 @@ eval: install db-start
 test-client: install db-start
 	@SONGMATCH_DSN_BASE="host=127.0.0.1 port=$(PG_PORT) user=postgres" bash pgrx-tests/client/run.sh
 
+# songmatch vs raw onnxruntime vs an HTTP JSON service (embedding throughput), first-call latency,
+# backend memory, stage-1 latency at 1k/10k/100k candidates, cached calls, HNSW retrieval at 100k,
+# and one user's liked songs end to end vs the seed's design (bench/run.sh). Prints a table and,
+# as its last line, one JSON object. Goals are information, never a failure.
 bench: install db-start
 	@bash bench/run.sh
 

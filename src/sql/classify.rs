@@ -164,20 +164,9 @@ mod tests {
     const QWEN: &str = include_str!("../../models/fixtures/fixture-qwen3-reranker/reference.json");
     const CROSS: &str = include_str!("../../models/fixtures/fixture-cross-encoder/reference.json");
 
-    fn use_fixtures() {
-        let dir = crate::sql::guc::model_dir().parent().unwrap().join("fixtures");
-        Spi::run(&format!("set songmatch.model_dir = '{}'", dir.display())).unwrap();
-        Spi::run("select songmatch.reload_models()").unwrap();
-    }
+    use crate::sql::testing::use_fixtures;
 
-    fn sqlstate_of(sql: &str) -> String {
-        Spi::run(
-            "create or replace function pg_temp.sqlstate_of(q text) returns text language plpgsql as $f$
-             begin execute q; return '00000'; exception when others then return sqlstate || ' ' || sqlerrm; end $f$",
-        )
-        .unwrap();
-        Spi::get_one_with_args::<String>("select pg_temp.sqlstate_of($1)", &[sql.into()]).unwrap().unwrap()
-    }
+    use crate::sql::testing::sqlstate_of;
 
     fn f32s(v: &Value) -> Vec<f32> {
         v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()

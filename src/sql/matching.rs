@@ -1141,9 +1141,7 @@ mod tests {
     /// new context.
     #[pg_test]
     fn fixture_bundle_two_stages_emotions_and_bundle_change() {
-        let dir = crate::sql::guc::model_dir().parent().unwrap().join("fixtures");
-        Spi::run(&format!("set songmatch.model_dir = '{}'", dir.display())).unwrap();
-        Spi::run("select songmatch.reload_models()").unwrap();
+        crate::sql::testing::use_fixtures();
         Spi::run(
             "insert into songmatch.tracks (external_id, name, artist)
              select 't' || g, 'Song ' || g, 'Artist ' || (g % 3) from generate_series(1, 12) g;

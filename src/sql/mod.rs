@@ -11,6 +11,9 @@ pub mod matching;
 pub mod models;
 pub mod vector;
 
+#[cfg(any(test, feature = "pg_test"))]
+pub mod testing;
+
 use crate::core::Error;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};

@@ -267,14 +267,7 @@ mod tests {
 
     const REFERENCE: &str = include_str!("../../pgrx-tests/data/embed_default_reference.json");
 
-    fn sqlstate_of(sql: &str) -> String {
-        Spi::run(
-            "create or replace function pg_temp.sqlstate_of(q text) returns text language plpgsql as $f$
-             begin execute q; return '00000'; exception when others then return sqlstate || ' ' || sqlerrm; end $f$",
-        )
-        .unwrap();
-        Spi::get_one_with_args::<String>("select pg_temp.sqlstate_of($1)", &[sql.into()]).unwrap().unwrap()
-    }
+    use crate::sql::testing::sqlstate_of;
 
     #[pg_test]
     fn embed_matches_python_reference() {
@@ -400,9 +393,7 @@ mod tests {
     /// matches PyTorch within 1e-4, in one padded batch of mixed lengths.
     #[pg_test]
     fn fixture_xlmr_e5_matches_pytorch() {
-        let dir = crate::sql::guc::model_dir().parent().unwrap().join("fixtures");
-        Spi::run(&format!("set songmatch.model_dir = '{}'", dir.display())).unwrap();
-        Spi::run("select songmatch.reload_models()").unwrap();
+        crate::sql::testing::use_fixtures();
         let r: Value = serde_json::from_str(XLMR_REFERENCE).unwrap();
         let items = r["items"].as_array().unwrap();
         for role in ["query", "document"] {

@@ -102,12 +102,66 @@ def match_notes(m: dict) -> list[str]:
     return out
 
 
+MODELS_KEYS = ["emotions_per_s", "ort_emotions_per_s", "emotions_vs_ort",
+               "rerank_pairs_per_s", "ort_rerank_pairs_per_s", "rerank_vs_ort",
+               "cross_encoder_pairs_per_s", "ort_cross_encoder_pairs_per_s", "cross_encoder_vs_ort"]
+BACKFILL_KEYS = ["backfill_items_per_s", "ort_backfill_texts_per_s", "backfill_vs_ort", "backfill_n"]
+
+
+def models_rows(m: dict) -> list[tuple[str, str, str, str]]:
+    """Table rows of models_bench.py's measurements (songmatch vs raw onnxruntime, same run)."""
+    def runs(key: str) -> str:
+        return f"median {num(m.get(key + '_per_s_median'))}, Python median {num(m.get('ort_' + key + '_per_s_median'))}"
+
+    def ratio(v) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    return [
+        ("songmatch emotions_batch (SQL)", f"{num(m.get('emotions_per_s'))} texts/s", "",
+         f"{m.get('emotion_model')}: embed, head, sigmoid; {runs('emotions')}"),
+        ("raw onnxruntime emotions (Python)", f"{num(m.get('ort_emotions_per_s'))} texts/s", "",
+         f"same two steps, same batches (longest first); max |prob diff| {m.get('emotions_max_abs_diff', float('nan')):.1e}"
+         " (songmatch rounds to 6 decimals)"),
+        ("emotions_vs_ort", ratio(m.get("emotions_vs_ort")), "", "information"),
+        ("songmatch rerank, fixture Qwen3 (SQL)", f"{num(m.get('rerank_pairs_per_s'))} pairs/s", "",
+         f"TINY RANDOM-WEIGHT FIXTURE: measures songmatch's per-pair overhead, not a real reranker;"
+         f" {m.get('n_texts')} docs, {num(m.get('rerank_mean_prompt_tokens'))} prompt tokens; {runs('rerank_pairs')}"),
+        ("raw onnxruntime Qwen3 fixture (Python)", f"{num(m.get('ort_rerank_pairs_per_s'))} pairs/s", "",
+         f"same prompts, batches (<= 32, <= 1024 padded tokens, longest first), left padding;"
+         f" max |score diff| {m.get('rerank_pairs_max_abs_diff', float('nan')):.1e}"),
+        ("rerank_vs_ort", ratio(m.get("rerank_vs_ort")), "", "information"),
+        ("songmatch rerank, fixture cross-encoder", f"{num(m.get('cross_encoder_pairs_per_s'))} pairs/s", "",
+         f"TINY RANDOM-WEIGHT FIXTURE (per-pair overhead); {num(m.get('cross_encoder_mean_tokens'))} pair tokens;"
+         f" {runs('cross_encoder_pairs')}"),
+        ("raw onnxruntime cross-encoder (Python)", f"{num(m.get('ort_cross_encoder_pairs_per_s'))} pairs/s", "",
+         f"same pair encoding and batches; max |score diff| {m.get('cross_encoder_pairs_max_abs_diff', float('nan')):.1e}"),
+        ("cross_encoder_vs_ort", ratio(m.get("cross_encoder_vs_ort")), "", "information"),
+    ]
+
+
+def backfill_rows(b: dict, goal) -> list[tuple[str, str, str, str]]:
+    """Table rows of backfill_bench.py's measurements."""
+    r = b.get("backfill_vs_ort")
+    return [
+        (f"songmatch backfill('embeddings'), {b.get('backfill_n'):,} tracks", f"{num(b.get('backfill_items_per_s'))} items/s", "",
+         f"CALL took {num(b.get('backfill_s'))} s in {b.get('backfill_batches')} batches of {b.get('backfill_batch_size')};"
+         f" backfill_status says {num(b.get('backfill_status_items_per_s'))} items/s; {num(b.get('backfill_mean_tokens'))}"
+         f" tokens per document"),
+        ("raw onnxruntime, same documents", f"{num(b.get('ort_backfill_texts_per_s'))} texts/s", "",
+         f"batches of 32 in id order, took {num(b.get('ort_backfill_s'))} s; max |diff| vs stored vectors"
+         f" {b.get('backfill_parity_max_abs_diff', float('nan')):.1e}"),
+        ("backfill_vs_ort", "n/a" if r is None else f"{r:.3f}", ">= 0.9", goal(None if r is None else r >= 0.9)),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pg", required=True)
     ap.add_argument("--ort", required=True)
     ap.add_argument("--http", required=True)
     ap.add_argument("--match", help="match_bench.py's JSON (matching latency); optional")
+    ap.add_argument("--models", help="models_bench.py's JSON (emotions, rerankers); optional")
+    ap.add_argument("--backfill", help="backfill_bench.py's JSON; optional")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args()
@@ -115,6 +169,8 @@ def main() -> None:
     ort = json.load(open(args.ort))
     http = json.load(open(args.http))
     match = json.load(open(args.match)) if args.match else None
+    models = json.load(open(args.models)) if args.models else None
+    backfill = json.load(open(args.backfill)) if args.backfill else None
 
     e, o, h = pg["embed_texts_per_s"], ort["ort_texts_per_s"], http["http_texts_per_s"]
     summary = {
@@ -151,6 +207,12 @@ def main() -> None:
             f" Python process +{fmt(ort.get('ort_rss_growth_mb'))} MB"
             if rss is not None else "")),
     ]
+    if models is not None:
+        summary.update({k: models.get(k) for k in MODELS_KEYS})
+        rows += models_rows(models)
+    if backfill is not None:
+        summary.update({k: backfill.get(k) for k in BACKFILL_KEYS})
+        rows += backfill_rows(backfill, goal)
     if match is not None:
         summary.update({k: match.get(k) for k in MATCH_KEYS})
         rows += match_rows(match, goal)
@@ -171,6 +233,11 @@ def main() -> None:
               f" min cosine {pg['parity_min_cosine']:.6f}")
     if pg.get("settings"):
         print("  songmatch settings: " + ", ".join(f"{k.split('.')[1]}={v}" for k, v in sorted(pg["settings"].items())))
+    if backfill is not None:
+        print(f"  backfill data: {backfill.get('backfill_n'):,} generated tracks with analyses"
+              f" ({backfill.get('backfill_distinct_documents'):,} distinct documents), loaded in"
+              f" {backfill.get('backfill_load_s')} s; the whole backfill measurement took {backfill.get('backfill_total_s')} s"
+              f" (BENCH_BACKFILL_N sets the size); database dropped afterwards")
     if match is not None:
         for line in match_notes(match):
             print("  " + line)

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: songmatch's embedding throughput against raw onnxruntime and against the seed's
 # design (an HTTP JSON service, one text per request), plus first-call latency and backend memory;
-# then matching (bench/match_bench.py, in a database of its own that it creates and drops):
-# stage-1 latency at 1k/10k/100k persisted candidates, the cached call, pgvector HNSW over 100k
-# vectors, and one user's liked songs against their playlists end to end (seed design vs songmatch).
+# then emotions and rerankers against raw onnxruntime on the same models and texts (bench/models_bench.py:
+# the default bundle's emotion head, the fixture Qwen3 reranker and cross-encoder), a backfill of a
+# generated catalogue against raw onnxruntime on the same documents (bench/backfill_bench.py), and
+# matching (bench/match_bench.py): stage-1 latency at 1k/10k/100k persisted candidates, the cached
+# call, pgvector HNSW over 100k vectors, and one user's liked songs against their playlists end to
+# end (seed design vs songmatch). Each of these works in a database of its own, created and dropped.
 #
 #   make bench            (builds, installs and starts the server first)
 #   bash bench/run.sh     (when the extension is installed and the server runs)
@@ -14,7 +17,11 @@
 # breaks. Writes nothing outside target/ (results in target/bench/).
 # Knobs (environment): BENCH_N (512), BENCH_SEED, BENCH_RUNS (3), BENCH_MODEL (all-minilm-l6-v2-int8),
 # BENCH_MATCH (1; 0 skips matching), BENCH_MATCH_SIZES (1000,10000,100000), BENCH_MATCH_RUNS (5),
-# BENCH_MATCH_DB (songmatch_bench), BENCH_E2E_RUNS (2).
+# BENCH_MATCH_DB (songmatch_bench), BENCH_E2E_RUNS (2), BENCH_MODELS (1; 0 skips emotions and
+# rerankers), BENCH_MODELS_DB (songmatch_bench_models), BENCH_BACKFILL (1; 0 skips the backfill),
+# BENCH_BACKFILL_N (5000 tracks, ~5 minutes in all; 20000 took 18 minutes on this 2-core machine:
+# 537 s for the CALL, 541 s for Python; the measurement prints its own time),
+# BENCH_BACKFILL_BATCH (256), BENCH_BACKFILL_DB (songmatch_bench_backfill).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,6 +45,13 @@ MATCH_SIZES="${BENCH_MATCH_SIZES:-1000,10000,100000}"
 MATCH_RUNS="${BENCH_MATCH_RUNS:-5}"
 MATCH_DB="${BENCH_MATCH_DB:-songmatch_bench}"
 E2E_RUNS="${BENCH_E2E_RUNS:-2}"
+MODELS="${BENCH_MODELS:-1}"
+MODELS_DB="${BENCH_MODELS_DB:-songmatch_bench_models}"
+BACKFILL="${BENCH_BACKFILL:-1}"
+BACKFILL_N="${BENCH_BACKFILL_N:-5000}"
+BACKFILL_BATCH="${BENCH_BACKFILL_BATCH:-256}"
+BACKFILL_DB="${BENCH_BACKFILL_DB:-songmatch_bench_backfill}"
+SHAREDIR="$("${PG_CONFIG}" --sharedir)/songmatch"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -105,6 +119,34 @@ if ! wait "${CLIENT_PID}"; then
 fi
 CLIENT_PID=""
 
+# --- emotions and rerankers (issue 4): songmatch vs raw onnxruntime, same models, same texts ----
+rm -f "${OUT}/models.json"
+if [[ "${MODELS}" != "0" ]]; then
+    log "emotions and rerankers vs raw onnxruntime (database ${MODELS_DB}); load $(cut -d' ' -f1-3 /proc/loadavg)"
+    "${PY}" bench/models_bench.py --dsn "${DSN}" --db "${MODELS_DB}" --texts "${OUT}/texts.txt" \
+        --models-dir "${SHAREDIR}/models" --fixtures-dir "${SHAREDIR}/fixtures" --threads "${THREADS}" \
+        --batch "${BATCH}" --runs "${RUNS}" > "${OUT}/models.json" &
+    CLIENT_PID=$!
+    if ! wait "${CLIENT_PID}"; then
+        die "the emotions / rerankers measurement failed"
+    fi
+    CLIENT_PID=""
+fi
+
+# --- backfill (issue 6): CALL songmatch.backfill('embeddings') vs raw onnxruntime, same documents ---
+rm -f "${OUT}/backfill.json"
+if [[ "${BACKFILL}" != "0" ]]; then
+    log "backfill of ${BACKFILL_N} generated tracks vs raw onnxruntime (database ${BACKFILL_DB}); load $(cut -d' ' -f1-3 /proc/loadavg)"
+    "${PY}" bench/backfill_bench.py --dsn "${DSN}" --db "${BACKFILL_DB}" --n "${BACKFILL_N}" \
+        --batch-size "${BACKFILL_BATCH}" --model-dir "${MODEL_DIR}" --threads "${THREADS}" \
+        --batch "${BATCH}" > "${OUT}/backfill.json" &
+    CLIENT_PID=$!
+    if ! wait "${CLIENT_PID}"; then
+        die "the backfill measurement failed"
+    fi
+    CLIENT_PID=""
+fi
+
 # --- 6-9: matching (the HTTP service stays up for the end-to-end seed design) ---------------------
 rm -f "${OUT}/match.json"
 if [[ "${MATCH}" != "0" ]]; then
@@ -121,7 +163,9 @@ cleanup
 HTTP_PID=""
 
 # --- report ------------------------------------------------------------------------------------
-match_args=()
-[[ -f "${OUT}/match.json" ]] && match_args=(--match "${OUT}/match.json")
+extra_args=()
+[[ -f "${OUT}/models.json" ]] && extra_args+=(--models "${OUT}/models.json")
+[[ -f "${OUT}/backfill.json" ]] && extra_args+=(--backfill "${OUT}/backfill.json")
+[[ -f "${OUT}/match.json" ]] && extra_args+=(--match "${OUT}/match.json")
 "${PY}" bench/report.py --pg "${OUT}/pg.json" --ort "${OUT}/ort.json" --http "${OUT}/http.json" \
-    "${match_args[@]}" --threads "${THREADS}" --batch "${BATCH}" | tee "${OUT}/report.txt"
+    "${extra_args[@]}" --threads "${THREADS}" --batch "${BATCH}" | tee "${OUT}/report.txt"

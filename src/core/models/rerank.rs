@@ -17,20 +17,32 @@ pub const CAUSAL_LM_MAX_BATCH_TOKENS: usize = 1024;
 /// them: prefix and suffix without special tokens, the body truncated to what remains of
 /// max_tokens.
 pub fn prompt_ids(m: &LoadedModel, query: &str, doc: &str, instruction: &str) -> Result<Vec<i64>> {
+    let (prefix, suffix) = prompt_frame(m)?;
+    prompt_ids_framed(m, &prefix, &suffix, query, doc, instruction)
+}
+
+/// The token ids of the template's prefix and suffix (the same for every document).
+fn prompt_frame(m: &LoadedModel) -> Result<(Vec<i64>, Vec<i64>)> {
     let mf = &m.model.manifest;
     let t = mf.template.as_ref().ok_or_else(|| Error::Config(format!("model \"{}\" has no prompt template", mf.id)))?;
     let tok = m.tok()?;
-    let prefix = tok.encode_plain(&t.prefix)?;
-    let suffix = tok.encode_plain(&t.suffix)?;
+    Ok((tok.encode_plain(&t.prefix)?, tok.encode_plain(&t.suffix)?))
+}
+
+fn prompt_ids_framed(m: &LoadedModel, prefix: &[i64], suffix: &[i64], query: &str, doc: &str, instruction: &str) -> Result<Vec<i64>> {
+    let mf = &m.model.manifest;
+    let t = mf.template.as_ref().ok_or_else(|| Error::Config(format!("model \"{}\" has no prompt template", mf.id)))?;
+    let tok = m.tok()?;
     let body_text = fill_template(&t.body.replace("{query}", "\u{0}Q\u{0}").replace("{doc}", "\u{0}D\u{0}"), "", instruction)
         .replace("\u{0}Q\u{0}", query)
         .replace("\u{0}D\u{0}", doc);
     let mut body = tok.encode_plain(&body_text)?;
     let room = mf.max_tokens.saturating_sub(prefix.len() + suffix.len());
     body.truncate(room);
-    let mut ids = prefix;
+    let mut ids = Vec::with_capacity(prefix.len() + body.len() + suffix.len());
+    ids.extend_from_slice(prefix);
     ids.extend(body);
-    ids.extend(suffix);
+    ids.extend_from_slice(suffix);
     Ok(ids)
 }
 
@@ -72,9 +84,12 @@ pub fn rerank(
                 };
                 (id_of(&mf.yes_token, "yes")?, id_of(&mf.no_token, "no")?)
             };
+            let (prefix, suffix) = prompt_frame(m)?;
             let prompts: Vec<Encoded> = docs
                 .iter()
-                .map(|d| prompt_ids(m, query, d, instruction).map(|ids| Encoded { type_ids: vec![0; ids.len()], ids }))
+                .map(|d| {
+                    prompt_ids_framed(m, &prefix, &suffix, query, d, instruction).map(|ids| Encoded { type_ids: vec![0; ids.len()], ids })
+                })
                 .collect::<Result<_>>()?;
             let id = mf.id.clone();
             let rt = |e: ort::Error| Error::Runtime(format!("inference failed for model \"{id}\": {e}"));

@@ -10,6 +10,8 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 pub struct TextTokenizer {
     tok: Tokenizer,
+    /// The same tokenizer without truncation, made on first use (prompt pieces of a causal LM).
+    plain: once_cell::unsync::OnceCell<Tokenizer>,
     pub pad_id: u32,
     pub max_tokens: usize,
 }
@@ -50,7 +52,7 @@ impl TextTokenizer {
             direction: TruncationDirection::Right,
         }))
         .map_err(|e| Error::Config(format!("cannot configure truncation for {}: {e}", path.display())))?;
-        Ok(TextTokenizer { tok, pad_id, max_tokens })
+        Ok(TextTokenizer { tok, plain: once_cell::unsync::OnceCell::new(), pad_id, max_tokens })
     }
 
     pub fn encode(&self, text: &str) -> Result<Encoded> {
@@ -78,9 +80,11 @@ impl TextTokenizer {
 
     /// Encode without special tokens and without truncation (prompt pieces of a causal LM).
     pub fn encode_plain(&self, text: &str) -> Result<Vec<i64>> {
-        let mut tok = self.tok.clone();
-        tok.with_truncation(None)
-            .map_err(|e| Error::Config(format!("cannot disable truncation: {e}")))?;
+        let tok = self.plain.get_or_try_init(|| {
+            let mut t = self.tok.clone();
+            t.with_truncation(None).map_err(|e| Error::Config(format!("cannot disable truncation: {e}")))?;
+            Ok::<_, Error>(t)
+        })?;
         let enc = tok
             .encode(text, false)
             .map_err(|e| Error::data(format!("the tokenizer rejected the text: {e}")))?;

@@ -891,7 +891,7 @@ begin
     select n.nspname into strict vschema
       from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
      where e.extname = 'vector';
-    execute format('alter function songmatch.backfill_process(text, bigint[], text) set search_path = songmatch, %I, pg_catalog, pg_temp',
+    execute format('alter function songmatch.backfill_process(text, bigint[], text) set search_path = pg_catalog, songmatch, %I, pg_temp',
                    vschema);
 end
 $$;

@@ -1,31 +1,88 @@
 -- Runs last in CREATE EXTENSION songmatch.
 --
 -- SQL and plpgsql functions are re-planned with the caller's search_path. Pin theirs to
--- songmatch, the schema pgvector lives in (public here, `extensions` on Supabase) and
--- pg_catalog, so that they work whatever search_path the caller (or PostgREST) has.
+-- pg_catalog first (so that no function or operator a caller creates elsewhere can stand in for
+-- a built-in one), then songmatch and the schema pgvector lives in (public here, `extensions` on
+-- Supabase), and pg_temp last, so that they work whatever search_path the caller (or
+-- PostgREST) has. Procedures are left alone: a procedure with a SET clause cannot COMMIT.
 do $$
 declare
     vschema text;
     f       regprocedure;
 begin
     select n.nspname into strict vschema
-      from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+      from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
      where e.extname = 'vector';
     for f in
         select p.oid::regprocedure
-          from pg_proc p
-          join pg_language l on l.oid = p.prolang
+          from pg_catalog.pg_proc p
+          join pg_catalog.pg_language l on l.oid = p.prolang
          where p.pronamespace = 'songmatch'::regnamespace
            and l.lanname in ('sql', 'plpgsql')
            and p.proconfig is null
            and p.prokind = 'f'
     loop
-        execute format('alter function %s set search_path = songmatch, %I, pg_catalog, pg_temp', f, vschema);
+        execute format('alter function %s set search_path = pg_catalog, songmatch, %I, pg_temp', f, vschema);
+    end loop;
+    -- songmatch's Rust functions that read or write tables name every object of songmatch with
+    -- its schema and need nothing of pgvector's by name: only pg_catalog for them.
+    for f in
+        select p.oid::regprocedure
+          from pg_catalog.pg_proc p
+          join pg_catalog.pg_language l on l.oid = p.prolang
+         where p.pronamespace = 'songmatch'::regnamespace
+           and l.lanname = 'c'
+           and p.provolatile in ('v', 's')
+           and p.proconfig is null
+           and p.prokind = 'f'
+    loop
+        execute format('alter function %s set search_path = pg_catalog, pg_temp', f);
     end loop;
 end
 $$;
 
+-- Who owns what. songmatch's tables, views and sequences and its SECURITY DEFINER functions
+-- belong to the non-login role songmatch_owner (created here when the cluster does not have it
+-- yet; roles are cluster-wide, so every database with songmatch shares it, and DROP EXTENSION
+-- leaves it). songmatch's own code writes shared, derived rows (artifacts, profiles, the match
+-- cache, counters) with this role's rights (src/sql/privilege.rs); API roles never hold a write
+-- privilege on them (songmatch.grant_access).
+do $$
+declare
+    r record;
+begin
+    if not exists (select 1 from pg_catalog.pg_roles where rolname = 'songmatch_owner') then
+        create role songmatch_owner nologin noinherit;
+    elsif exists (select 1 from pg_catalog.pg_roles
+                   where rolname = 'songmatch_owner' and (rolcanlogin or rolsuper or rolbypassrls)) then
+        raise exception 'role songmatch_owner exists and can log in, is a superuser or bypasses row-level security'
+            using errcode = '42501',
+                  hint = 'songmatch_owner must be a plain NOLOGIN role: ALTER ROLE songmatch_owner NOLOGIN NOSUPERUSER NOBYPASSRLS.';
+    end if;
+    for r in
+        select c.oid::regclass as rel, c.relkind
+          from pg_catalog.pg_class c
+         where c.relnamespace = 'songmatch'::regnamespace
+           and (c.relkind in ('r', 'p', 'v', 'm')
+                or (c.relkind = 'S' and not exists (select 1 from pg_catalog.pg_depend d
+                                                     where d.classid = 'pg_class'::regclass and d.objid = c.oid
+                                                       and d.deptype in ('a', 'i'))))
+    loop
+        execute format('alter %s %s owner to songmatch_owner',
+                       case r.relkind when 'v' then 'view' when 'm' then 'materialized view'
+                                      when 'S' then 'sequence' else 'table' end, r.rel);
+    end loop;
+    for r in
+        select p.oid::regprocedure as fn, p.prokind from pg_catalog.pg_proc p
+         where p.pronamespace = 'songmatch'::regnamespace
+    loop
+        execute format('alter %s %s owner to songmatch_owner', case r.prokind when 'p' then 'procedure' else 'function' end, r.fn);
+    end loop;
+end
+$$;
+alter schema songmatch owner to songmatch_owner;
+
 -- Functions are created with PUBLIC execute; songmatch's API is granted per role instead, with
--- songmatch.grant_access(role) (see sql/security.sql and the README).
+-- songmatch.grant_access(role) and songmatch.grant_management(role) (sql/security.sql, README).
 revoke execute on all routines in schema songmatch from public;
 grant execute on function songmatch.current_user_id() to public;

@@ -1,4 +1,4 @@
--- songmatch schema 0.1.0: catalogue, Phase-2 artifacts, match cache, jobs and model bundles.
+-- songmatch schema (since 0.1.0; changes arrive through sql/songmatch--A--B.sql): catalogue, Phase-2 artifacts, match cache, jobs and model bundles.
 --
 -- Runs inside CREATE EXTENSION songmatch (schema songmatch, requires vector). Every table is
 -- registered with pg_extension_config_dump so that pg_dump keeps its rows.
@@ -16,7 +16,9 @@
 -- helpers
 -------------------------------------------------------------------------------------------------
 create function songmatch.touch_updated_at() returns trigger
-language plpgsql as $$
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
 begin
     new.updated_at := now();
     return new;

@@ -20,9 +20,11 @@ comment on function songmatch.current_user_id() is
 
 -- Row-level security: a user reads and matches only their own playlists, liked tracks and
 -- match cache. Roles with BYPASSRLS (Supabase's service_role, superusers) and the tables'
--- owner are not restricted. Idempotent.
+-- owner (songmatch_owner) are not restricted. Idempotent. SECURITY DEFINER (owned by
+-- songmatch_owner, like the tables), executable by management roles only.
 create function songmatch.enable_row_level_security() returns void
-language plpgsql
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     alter table songmatch.playlists enable row level security;
@@ -67,7 +69,8 @@ end
 $$;
 
 create function songmatch.disable_row_level_security() returns void
-language plpgsql
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     t text;
@@ -80,46 +83,87 @@ begin
 end
 $$;
 
--- Grants for an API role. `anon` gets the pure functions only; `authenticated` the functions
--- that read the catalogue and write artifacts and the match cache (SECURITY INVOKER: row-level
--- security applies); `service_role` (and any other role) everything, backfills included.
+-- The privilege model (README, "Privileges"):
+--   API roles (anon, authenticated, any role given grant_access) hold EXECUTE on the API and
+--   SELECT on the catalogue, the shared artifacts and (under row-level security) their own rows.
+--   They hold no INSERT/UPDATE/DELETE/TRUNCATE on any songmatch table: songmatch's own code
+--   stores what it derives with the rights of songmatch_owner (src/sql/privilege.rs).
+--   Management roles (service_role, DBAs: grant_management) get everything: bundles,
+--   activation, configs, evaluation, backfills, reloads, row-level security, grants.
+
+-- Makes role_name an API role of songmatch: `anon` gets the pure functions only, any other role
+-- the matching API. Whatever else the role held in schema songmatch is revoked first, so the
+-- call also takes back earlier, wider grants.
 create function songmatch.grant_access(role_name name) returns void
-language plpgsql
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-    pure text[] := array['versions()', 'content_hash(text, jsonb)', 'id_set_hash(text, bigint[])', 'canonical_json(jsonb)',
-                         'track_document(jsonb, jsonb, jsonb)', 'playlist_query(jsonb, jsonb)', 'current_user_id()'];
-    f text;
+    pure      text[] := array['versions', 'content_hash', 'id_set_hash', 'canonical_json', 'track_document',
+                              'playlist_query', 'current_user_id'];
+    api       text[] := array['embed', 'embed_halfvec', 'embed_batch', 'emotions', 'emotions_batch', 'rerank',
+                              'tokenize', 'models', 'bundle_info', 'track_content_hash', 'embed_tracks',
+                              'classify_tracks', 'playlist_profile', 'match_playlist', 'match_songs_to_playlists'];
+    readable  text[] := array['tracks', 'track_analyses', 'track_content', 'track_embeddings', 'track_emotions',
+                              'track_genres', 'model_bundles', 'active_config', 'playlists', 'playlist_tracks',
+                              'playlist_analyses', 'playlist_profiles', 'liked_tracks', 'match_contexts',
+                              'match_results'];
+    f         regprocedure;
+    t         text;
 begin
+    perform songmatch.check_grantee(role_name);
+    execute format('revoke all on all tables in schema songmatch from %I', role_name);
+    execute format('revoke all on all sequences in schema songmatch from %I', role_name);
+    execute format('revoke all on all routines in schema songmatch from %I', role_name);
     execute format('grant usage on schema songmatch to %I', role_name);
+    for f in
+        select p.oid::regprocedure from pg_proc p
+         where p.pronamespace = 'songmatch'::regnamespace
+           and p.proname = any (case when role_name = 'anon' then pure else pure || api end)
+    loop
+        execute format('grant execute on function %s to %I', f, role_name);
+    end loop;
     if role_name = 'anon' then
-        foreach f in array pure loop
-            execute format('grant execute on function songmatch.%s to %I', f, role_name);
-        end loop;
         return;
     end if;
-    execute format('grant execute on all functions in schema songmatch to %I', role_name);
-    execute format('grant execute on all procedures in schema songmatch to %I', role_name);
-    execute format('grant select on all tables in schema songmatch to %I', role_name);
-    execute format('grant insert, update on songmatch.track_embeddings, songmatch.track_emotions, songmatch.track_genres,
-                    songmatch.playlist_profiles, songmatch.match_contexts, songmatch.match_results,
-                    songmatch.model_bundles to %I', role_name);
-    execute format('grant insert on songmatch.stats_deltas to %I', role_name);
-    execute format('grant usage on all sequences in schema songmatch to %I', role_name);
-    if role_name = 'authenticated' then
-        -- model and configuration management and the evaluation are for the service role / DBAs
-        for f in select p.oid::regprocedure::text from pg_proc p
-                  where p.pronamespace = 'songmatch'::regnamespace
-                    and (p.proname in ('activate', 'register_bundle', 'reload_models', 'stats_reset', 'grant_access',
-                                       'enable_row_level_security', 'disable_row_level_security', 'create_embedding_index')
-                         or p.proname like 'eval\_%' or p.proname like 'backfill%') loop
-            execute format('revoke execute on routine %s from %I', f, role_name);
-        end loop;
-    else
-        execute format('grant insert, update, delete on all tables in schema songmatch to %I', role_name);
-    end if;
+    foreach t in array readable loop
+        execute format('grant select on songmatch.%I to %I', t, role_name);
+    end loop;
 end
 $$;
 comment on function songmatch.grant_access(name) is
-    'Grants the API of songmatch to a role: anon (pure functions), authenticated (matching under RLS), others (everything).';
+    'Makes a role an API role: anon gets the pure functions, others the matching API (SELECT on the catalogue and, under RLS, their rows; no write on shared tables).';
 
+-- Makes role_name a management role (service_role, DBAs): every function and procedure, and
+-- every table and sequence of songmatch.
+create function songmatch.grant_management(role_name name) returns void
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    perform songmatch.check_grantee(role_name);
+    execute format('grant usage on schema songmatch to %I', role_name);
+    execute format('grant execute on all routines in schema songmatch to %I', role_name);
+    execute format('grant select, insert, update, delete, truncate on all tables in schema songmatch to %I', role_name);
+    execute format('grant usage, select, update on all sequences in schema songmatch to %I', role_name);
+end
+$$;
+comment on function songmatch.grant_management(name) is
+    'Grants a management role (service_role, DBAs) all of songmatch: bundles, configs, evaluation, backfills, reloads, RLS and grants.';
+
+create function songmatch.check_grantee(role_name name) returns void
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if role_name is null then
+        raise exception 'role_name must not be NULL' using errcode = '22004';
+    end if;
+    if not exists (select 1 from pg_roles r where r.rolname = role_name) then
+        raise exception 'role "%" does not exist', role_name using errcode = '42704';
+    end if;
+    if role_name = 'songmatch_owner' then
+        raise exception 'songmatch_owner owns songmatch''s objects and is granted nothing' using errcode = '22023';
+    end if;
+end
+$$;

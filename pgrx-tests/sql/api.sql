@@ -5,7 +5,7 @@ do $$ begin
     if not exists (select 1 from pg_roles where rolname = 'authenticated') then create role authenticated nologin noinherit; end if;
     if not exists (select 1 from pg_roles where rolname = 'service_role') then create role service_role nologin noinherit bypassrls; end if;
 end $$;
-select songmatch.grant_access('anon'), songmatch.grant_access('authenticated'), songmatch.grant_access('service_role');
+select songmatch.grant_access('anon'), songmatch.grant_access('authenticated'), songmatch.grant_management('service_role');
 select songmatch.enable_row_level_security();
 select songmatch.enable_row_level_security();  -- idempotent
 -- a second user with a playlist of their own
@@ -70,8 +70,17 @@ set local role service_role;
 do $$ begin perform set_config('songmatch.model_dir', '/tmp', true);
 exception when others then raise notice '% %', sqlstate, sqlerrm; end $$;
 commit;
--- every user-facing function is SECURITY INVOKER (only the staleness triggers run as definer,
--- so that an app role editing its playlists needs no rights on songmatch.stale_items)
-select count(*) filter (where prosecdef and prorettype <> 'trigger'::regtype) as security_definer, count(*) > 20 as many
-  from pg_proc where pronamespace = 'songmatch'::regnamespace;
+-- the API is SECURITY INVOKER; what runs as songmatch_owner: triggers and management switches
+select p.proname, pg_get_userbyid(p.proowner) as owner, array_to_string(p.proconfig, ';') as config
+  from pg_proc p where p.pronamespace = 'songmatch'::regnamespace and p.prosecdef order by 1;
+select count(*) filter (where has_function_privilege('authenticated', p.oid, 'execute') and p.prosecdef) as api_definer,
+       count(*) filter (where has_function_privilege('authenticated', p.oid, 'execute')) > 20 as api_functions
+  from pg_proc p where p.pronamespace = 'songmatch'::regnamespace;
+-- no API role writes a table of songmatch; the tables belong to songmatch_owner
+select r.rolname, count(*) filter (where has_table_privilege(r.oid, c.oid, p)) as writable
+  from pg_roles r, pg_class c, unnest(array['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
+ where r.rolname in ('anon', 'authenticated') and c.relnamespace = 'songmatch'::regnamespace and c.relkind = 'r'
+ group by 1 order by 1;
+select string_agg(distinct pg_get_userbyid(c.relowner), ',') as table_owners
+  from pg_class c where c.relnamespace = 'songmatch'::regnamespace and c.relkind in ('r', 'v', 'S');
 select songmatch.disable_row_level_security();

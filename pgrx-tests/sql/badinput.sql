@@ -83,12 +83,46 @@ select f, pg_temp.tryset(q) as result from (values
     ('score_tracks absent',       $q$select * from songmatch.score_tracks('{}', array[-5])$q$),
     ('score_tracks empty',        $q$select * from songmatch.score_tracks('{}', '{}')$q$)
 ) v(f, q);
+-- request limits: 54000 with the setting and its value in the message, before any work starts;
+-- small limits make the cases cheap (the defaults are in the README)
+set songmatch.max_text_length = 10;
+set songmatch.max_batch_size = 3;
+set songmatch.max_candidates = 4;
+set songmatch.max_top_k = 5;
+select f, pg_temp.try(q) as result from (values
+    ('limit embed text',          $q$songmatch.embed('eleven chars')$q$),
+    ('limit embed at the limit',  $q$vector_dims(songmatch.embed('ten chars!'))$q$),
+    ('limit embed instruction',   $q$songmatch.embed('x', kind => 'query', instruction => 'a long instruction')$q$),
+    ('limit embed_halfvec text',  $q$songmatch.embed_halfvec('eleven chars')$q$),
+    ('limit tokenize text',       $q$songmatch.tokenize('eleven chars')$q$),
+    ('limit emotions text',       $q$songmatch.emotions('eleven chars')$q$)
+) v(f, q);
+select f, pg_temp.tryset(q) as result from (values
+    ('limit embed_batch size',    $q$select * from songmatch.embed_batch(array['a', 'b', 'c', 'd'])$q$),
+    ('limit embed_batch element', $q$select * from songmatch.embed_batch(array['a', null, 'eleven chars'])$q$),
+    ('limit emotions_batch size', $q$select * from songmatch.emotions_batch(array['a', 'b', 'c', 'd'])$q$),
+    ('limit rerank documents',    $q$select * from songmatch.rerank('q', array['a', 'b', 'c', 'd'], model => 'all-minilm-l6-v2-int8')$q$),
+    ('limit rerank query',        $q$select * from songmatch.rerank('eleven chars', array['a'], model => 'all-minilm-l6-v2-int8')$q$),
+    ('limit embed_tracks ids',    $q$select * from songmatch.embed_tracks(array[-1, -2, -3, -4])$q$),
+    ('limit classify_tracks ids', $q$select * from songmatch.classify_tracks(array[-1, -2, -3, -4])$q$),
+    ('limit match top_k',         $q$select * from songmatch.match_playlist(1, top_k => 6)$q$),
+    ('limit match candidates',    $q$select * from songmatch.match_playlist(1, candidate_track_ids => array[-1, -2, -3, -4, -5], top_k => 1)$q$),
+    ('limit match_songs top_k',   $q$select * from songmatch.match_songs_to_playlists('00000000-0000-4000-8000-000000000001', top_k => 6)$q$),
+    ('limit match liked songs',   $q$select * from songmatch.match_songs_to_playlists('00000000-0000-4000-8000-000000000001', top_k => 1)$q$),
+    ('limit match_songs ids',     $q$select * from songmatch.match_songs_to_playlists('00000000-0000-4000-8000-000000000001', track_ids => array[1, 2, 3, 4, 5])$q$),
+    ('limit score_tracks',        $q$select * from songmatch.score_tracks('{}', array[1, 2, 3, 4, 5])$q$)
+) v(f, q);
+reset songmatch.max_text_length;
+reset songmatch.max_batch_size;
+reset songmatch.max_candidates;
+reset songmatch.max_top_k;
 -- a non-superuser cannot point the extension at files
 create role songmatch_badinput_user;
 set role songmatch_badinput_user;
 select pg_temp.try($q$set_config('songmatch.model_dir', '/tmp', false)$q$) as model_dir,
        pg_temp.try($q$set_config('songmatch.onnxruntime_library', '/tmp/evil.so', false)$q$) as library,
-       pg_temp.try($q$set_config('songmatch.intra_op_threads', '64', false)$q$) as threads;
+       pg_temp.try($q$set_config('songmatch.intra_op_threads', '64', false)$q$) as threads,
+       pg_temp.try($q$set_config('songmatch.max_candidates', '1000000', false)$q$) as limits;
 reset role;
 drop role songmatch_badinput_user;
 -- the backend survived every case, and nothing was written

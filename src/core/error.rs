@@ -19,6 +19,14 @@ pub enum Error {
     #[error("{0}")]
     NullValue(String),
 
+    /// The caller may not do this (SQLSTATE 42501).
+    #[error("{0}")]
+    PermissionDenied(String),
+
+    /// A request larger than a configured limit, e.g. songmatch.max_candidates (SQLSTATE 54000).
+    #[error("{0}")]
+    LimitExceeded(String),
+
     /// A model name that the registry does not know (SQLSTATE 22023).
     #[error("unknown model \"{name}\"; available models: {}", if .available.is_empty() { "(none installed)".to_string() } else { .available.join(", ") })]
     UnknownModel { name: String, available: Vec<String> },
@@ -55,6 +63,8 @@ impl Error {
             Error::InvalidParameter(_) | Error::UnknownModel { .. } => "22023",
             Error::Data(_) | Error::DimensionMismatch { .. } => "22000",
             Error::NullValue(_) => "22004",
+            Error::LimitExceeded(_) => "54000",
+            Error::PermissionDenied(_) => "42501",
             Error::MissingFile { .. } => "58P01",
             Error::ChecksumMismatch { .. } => "XX001",
             Error::Config(_) => "F0000",
@@ -94,6 +104,8 @@ mod tests {
         let nf = Error::io("/nope", std::io::Error::from(std::io::ErrorKind::NotFound));
         assert_eq!(nf.sqlstate(), "58P01");
         assert_eq!(nf.to_string(), "file not found: /nope");
+        assert_eq!(Error::LimitExceeded("x".into()).sqlstate(), "54000");
+        assert_eq!(Error::PermissionDenied("x".into()).sqlstate(), "42501");
     }
 
     #[test]

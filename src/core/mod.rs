@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod hash;
+pub mod limits;
 pub mod metrics;
 pub mod models;
 pub mod profile;

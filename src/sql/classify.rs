@@ -94,6 +94,7 @@ pub fn emotions_with_model(id: &str, texts: &[String], top_n: Option<i32>) -> Re
 #[pg_extern(stable, parallel_safe)]
 fn emotions(text: Option<&str>, top_n: default!(Option<i32>, "NULL"), model: default!(Option<&str>, "NULL")) -> Option<JsonB> {
     let text = text?;
+    super::models::check_inputs([Some(text)], None).or_report();
     emotions_many(&[text.to_string()], top_n, model).or_report().pop().map(JsonB)
 }
 
@@ -106,6 +107,8 @@ fn emotions_batch(
     model: default!(Option<&str>, "NULL"),
 ) -> TableIterator<'static, (name!(ord, i32), name!(emotions, Option<JsonB>))> {
     let texts = texts.unwrap_or_default();
+    guc::limits().check_batch("texts", texts.len()).or_report();
+    super::models::check_inputs(texts.iter().map(|t| t.as_deref()), None).or_report();
     let present: Vec<String> = texts.iter().flatten().cloned().collect();
     let mut out = if present.is_empty() { Vec::new() } else { emotions_many(&present, top_n, model).or_report() }.into_iter();
     let rows: Vec<(i32, Option<JsonB>)> = texts
@@ -134,6 +137,13 @@ fn rerank(
         if n < 0 {
             super::raise(Error::invalid(format!("top_n must be NULL or >= 0, got {n}")));
         }
+    }
+    let lim = guc::limits();
+    lim.check_batch("documents", documents.len()).or_report();
+    lim.check_text("query", query).or_report();
+    lim.check_texts("documents", documents.iter().map(|d| d.as_deref())).or_report();
+    if let Some(i) = instruction {
+        lim.check_text("instruction", i).or_report();
     }
     let id = resolve_role(model, "reranker").or_report();
     let idx: Vec<usize> = documents.iter().enumerate().filter(|(_, d)| d.is_some()).map(|(i, _)| i).collect();

@@ -11,9 +11,14 @@ pub static ONNXRUNTIME_LIBRARY: GucSetting<Option<CString>> = GucSetting::<Optio
 pub static INTRA_OP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
 pub static MAX_BATCH_TEXTS: GucSetting<i32> = GucSetting::<i32>::new(32);
 pub static MAX_BATCH_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(8192);
+pub static MAX_TEXT_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(20_000);
+pub static MAX_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1_000);
+pub static MAX_CANDIDATES: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+pub static MAX_TOP_K: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 pub static GRAPH_OPTIMIZATION: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"all"));
 
 pub fn init() {
+    define_limits();
     GucRegistry::define_string_guc(
         c"songmatch.graph_optimization",
         c"ONNX Runtime graph optimisation for new sessions: all, extended, basic or none (superuser only).",
@@ -68,6 +73,39 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
+}
+
+/// The request limits (superuser-only settings; a DBA may set them per role with
+/// `ALTER ROLE authenticated SET songmatch.max_candidates = ...`).
+fn define_limit(name: &'static std::ffi::CStr, short: &'static std::ffi::CStr, setting: &'static GucSetting<i32>, max: i32) {
+    GucRegistry::define_int_guc(
+        name,
+        short,
+        c"A request over the limit fails with SQLSTATE 54000 before any work starts. Superuser only (also per role with ALTER ROLE ... SET).",
+        setting,
+        1,
+        max,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
+fn define_limits() {
+    define_limit(c"songmatch.max_text_length", c"Most characters in one text passed to embed, emotions, rerank or tokenize.", &MAX_TEXT_LENGTH, 100_000_000);
+    define_limit(c"songmatch.max_batch_size", c"Most elements in one batch argument (texts, documents, track ids).", &MAX_BATCH_SIZE, 100_000_000);
+    define_limit(c"songmatch.max_candidates", c"Most candidate tracks in one match (match_playlist, match_songs_to_playlists, score_tracks).", &MAX_CANDIDATES, 100_000_000);
+    define_limit(c"songmatch.max_top_k", c"Largest top_k of match_playlist and match_songs_to_playlists.", &MAX_TOP_K, 1_000_000);
+}
+
+/// The request limits in force.
+pub fn limits() -> crate::core::limits::Limits {
+    let get = |s: &GucSetting<i32>| s.get().max(1) as usize;
+    crate::core::limits::Limits {
+        max_text_length: get(&MAX_TEXT_LENGTH),
+        max_batch_size: get(&MAX_BATCH_SIZE),
+        max_candidates: get(&MAX_CANDIDATES),
+        max_top_k: get(&MAX_TOP_K),
+    }
 }
 
 fn string_setting(s: &GucSetting<Option<CString>>) -> Option<String> {

@@ -7,7 +7,8 @@
 use super::guc;
 use super::models::{engine_config, register, with_cache};
 use super::vector::Vector;
-use super::{raise, OrReport};
+use super::privilege::as_owner;
+use super::OrReport;
 use crate::core::hash::{content_hash, id_set_hash, ContentKind, IdSetKind};
 use crate::core::models::embed::{self, BatchLimits, Role};
 use crate::core::models::manifest::Storage;
@@ -66,11 +67,13 @@ impl Counters {
         }
         let names: Vec<String> = self.0.keys().cloned().collect();
         let deltas: Vec<f64> = self.0.values().copied().collect();
-        Spi::run_with_args(
-            "insert into songmatch.stats_deltas (name, delta) select * from unnest($1::text[], $2::float8[])",
-            &[names.into(), deltas.into()],
-        )
-        .map_err(spi_err("cannot record counters"))
+        as_owner(|| {
+            Spi::run_with_args(
+                "insert into songmatch.stats_deltas (name, delta) select * from unnest($1::text[], $2::float8[])",
+                &[names.into(), deltas.into()],
+            )
+            .map_err(spi_err("cannot record counters"))
+        })
     }
 }
 
@@ -116,7 +119,8 @@ pub fn active_bundle() -> Result<Bundle> {
     if let Some(b) = read()? {
         return Ok(b);
     }
-    register("default", true)?;
+    // the installed default bundle, registered by songmatch itself (the caller may be an API role)
+    as_owner(|| register("default", true))?;
     read()?.ok_or_else(|| Error::Runtime("no active bundle after registering the default one".into()))
 }
 
@@ -294,25 +298,28 @@ pub fn ensure_embeddings_known(
     } else {
         "select songmatch.upsert_track_embedding($1, 'document', $2, $3, $4, $5)"
     };
-    for ((idx, _), v) in todo.iter().zip(vectors) {
-        let row = &rows[*idx];
-        out[*idx].1 = match v {
-            Ok(v) => {
-                let vector: pgrx::datum::DatumWithOid = if storage == Storage::HalfVec {
-                    super::vector::HalfVec::from(&Vector(v.clone())).into()
-                } else {
-                    Vector(v.clone()).into()
-                };
-                Spi::run_with_args(
-                    sql,
-                    &[row.id.into(), model_id.as_str().into(), version.as_str().into(), hashes[*idx].clone().into(), vector],
-                )
-                .map_err(spi_err("cannot store an embedding"))?;
-                Artifact::Computed(v)
-            }
-            Err(e) => Artifact::Failed(e),
-        };
-    }
+    as_owner(|| {
+        for ((idx, _), v) in todo.iter().zip(vectors) {
+            let row = &rows[*idx];
+            out[*idx].1 = match v {
+                Ok(v) => {
+                    let vector: pgrx::datum::DatumWithOid = if storage == Storage::HalfVec {
+                        super::vector::HalfVec::from(&Vector(v.clone())).into()
+                    } else {
+                        Vector(v.clone()).into()
+                    };
+                    Spi::run_with_args(
+                        sql,
+                        &[row.id.into(), model_id.as_str().into(), version.as_str().into(), hashes[*idx].clone().into(), vector],
+                    )
+                    .map_err(spi_err("cannot store an embedding"))?;
+                    Artifact::Computed(v)
+                }
+                Err(e) => Artifact::Failed(e),
+            };
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -325,7 +332,10 @@ fn embed_tracks(
     track_ids: Option<Vec<Option<i64>>>,
     model: default!(Option<&str>, "NULL"),
 ) -> TableIterator<'static, (name!(track_id, i64), name!(status, String), name!(error, Option<String>))> {
-    let mut ids: Vec<i64> = super::required(track_ids, "track_ids").into_iter().flatten().collect();
+    let track_ids = super::required(track_ids, "track_ids");
+    guc::limits().check_batch("track_ids", track_ids.len()).or_report();
+    super::privilege::require_signed_in("storing artifacts").or_report();
+    let mut ids: Vec<i64> = track_ids.into_iter().flatten().collect();
     ids.sort_unstable();
     ids.dedup();
     let model = match model {
@@ -427,6 +437,7 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
         docs.into_iter().map(|d| d.and_then(|_| vals.next().ok_or_else(|| Error::Runtime("missing emotions".into())))).collect()
     };
     counters.add(&format!("inferences:{model_id}"), results.iter().filter(|r| r.is_ok()).count() as f64);
+    as_owner(|| {
     for (&i, res) in todo.iter().zip(results) {
         out[i].1 = match res {
             Ok(v) => {
@@ -455,6 +466,8 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
             Err(e) => Artifact::Failed(e),
         };
     }
+    Ok(())
+    })?;
     Ok(out)
 }
 
@@ -486,7 +499,10 @@ fn mean_buckets(items: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
 fn classify_tracks(
     track_ids: Option<Vec<Option<i64>>>,
 ) -> TableIterator<'static, (name!(track_id, i64), name!(status, String), name!(error, Option<String>))> {
-    let mut ids: Vec<i64> = super::required(track_ids, "track_ids").into_iter().flatten().collect();
+    let track_ids = super::required(track_ids, "track_ids");
+    guc::limits().check_batch("track_ids", track_ids.len()).or_report();
+    super::privilege::require_signed_in("storing artifacts").or_report();
+    let mut ids: Vec<i64> = track_ids.into_iter().flatten().collect();
     ids.sort_unstable();
     ids.dedup();
     let bundle = active_bundle().or_report();
@@ -609,6 +625,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     counters.add("profile_recomputes", 1.0);
     let (audio_mean, audio_std) = audio.to_json();
     let dims = query.as_ref().map(|q| q.len()).or(centroid.as_ref().map(|c| c.len())).unwrap_or(0) as i32;
+    as_owner(|| {
     Spi::run_with_args(
         "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
              member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details)
@@ -633,7 +650,8 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
             JsonB(json!({"members": member_hashes, "profile_version": versions::PLAYLIST_PROFILE_VERSION})).into(),
         ],
     )
-    .map_err(spi_err("cannot store the playlist profile"))?;
+    .map_err(spi_err("cannot store the playlist profile"))
+    })?;
     pgrx::debug1!("songmatch: profile of playlist {} recomputed in {:?}", p.id, started.elapsed());
     let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new() };
     Ok(Profile { content_hash: hash, signals, recomputed: true })
@@ -811,14 +829,15 @@ pub fn resolve_config(config: Option<&Value>, bundle: &Bundle) -> Result<Config>
 /// Match one playlist: the context is looked up first; on a miss, stage 1 (+ stage 2) runs
 /// and the results are stored under the context.
 pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, config: Option<&Value>, counters: &mut Counters) -> Result<Vec<MatchRow>> {
-    if !(1..=10_000).contains(&top_k) {
-        return Err(Error::invalid(format!("top_k must be between 1 and 10000, got {top_k}")));
+    if top_k < 1 {
+        return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
     }
     let started = Instant::now();
     let bundle = active_bundle()?;
     let cfg = resolve_config(config, &bundle)?;
     let p = load_playlist(playlist_id)?;
     let cand_ids = candidates_of(&p, given)?;
+    guc::limits().check_candidates("the candidate set", cand_ids.len())?;
     let all_ids: Vec<i64> = cand_ids.iter().chain(p.members.iter()).copied().collect();
     let hashes = track_hashes(&all_ids)?;
     let hash_of = |id: &i64| json!([id, hashes.get(id).cloned().unwrap_or_default()]);
@@ -836,12 +855,16 @@ pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, 
     let context_hash = content_hash(ContentKind::MatchContext, &inputs);
     pgrx::debug1!("songmatch: match_playlist({playlist_id}) context {context_hash} computed in {:?}", started.elapsed());
 
-    let cached: Option<i64> = write_returning_i64(
-        "update songmatch.match_contexts set hit_count = hit_count + 1, last_used_at = now()
-          where context_hash = $1 returning id",
-        &[context_hash.as_str().into()],
-    )
-    .map_err(spi_err("cannot read the match cache"))?;
+    // the caller's own context (the hash includes the playlist's owner, whose playlist the caller
+    // could read above); counting the hit is songmatch's write
+    let cached: Option<i64> = as_owner(|| {
+        write_returning_i64(
+            "update songmatch.match_contexts set hit_count = hit_count + 1, last_used_at = pg_catalog.now()
+              where context_hash = $1 returning id",
+            &[context_hash.as_str().into()],
+        )
+        .map_err(spi_err("cannot read the match cache"))
+    })?;
     if let Some(ctx) = cached {
         counters.add("context_hits", 1.0);
         let rows = Spi::connect(|c| {
@@ -887,11 +910,12 @@ pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, 
     let t_stage2 = t_stage1;
 
     // store the context and its results
-    let ctx: i64 = write_returning_i64(
+    let ctx: i64 = as_owner(|| {
+    let ctx = write_returning_i64(
         "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
              playlist_set_hash, candidate_set_hash, inputs)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (context_hash) do update set last_used_at = now()
+         on conflict (context_hash) do update set last_used_at = pg_catalog.now()
          returning id",
         &[
             context_hash.as_str().into(),
@@ -920,6 +944,9 @@ pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, 
         )
         .map_err(spi_err("cannot store match results"))?;
     }
+    Ok(ctx)
+    })?;
+    pgrx::debug2!("songmatch: match_playlist({playlist_id}) stored as context {ctx}");
     pgrx::debug1!(
         "songmatch: match_playlist({playlist_id}): {} candidates; artifacts {:?}, stage 1 {:?}, stage 2 {:?}, stored {:?}",
         cand_ids.len(),
@@ -944,6 +971,11 @@ fn match_playlist(
 ) -> TableIterator<'static, (name!(track_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB))> {
     let playlist_id = super::required(playlist_id, "playlist_id");
     let top_k = super::required(top_k, "top_k");
+    let lim = guc::limits();
+    lim.check_top_k(top_k.into()).or_report();
+    if let Some(c) = &candidate_track_ids {
+        lim.check_candidates("candidate_track_ids", c.len()).or_report();
+    }
     let mut counters = Counters::default();
     let rows = match_one(playlist_id, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters).or_report();
     counters.flush().or_report();
@@ -965,8 +997,10 @@ fn match_songs_to_playlists(
 > {
     let user_id = super::required(user_id, "user_id");
     let top_k = super::required(top_k, "top_k");
-    if !(1..=1000).contains(&top_k) {
-        raise(Error::invalid(format!("top_k must be between 1 and 1000, got {top_k}")));
+    let lim = guc::limits();
+    lim.check_top_k(top_k.into()).or_report();
+    if let Some(t) = &track_ids {
+        lim.check_candidates("track_ids", t.len()).or_report();
     }
     let playlists: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
         "select coalesce(array_agg(id order by id), '{}') from songmatch.playlists where owner_id = $1",
@@ -990,6 +1024,7 @@ fn match_songs_to_playlists(
         .or_report()
         .unwrap_or_default(),
     };
+    lim.check_candidates("the user's liked songs", songs.len()).or_report();
     let mut counters = Counters::default();
     // embed every song and member that lacks a current embedding in one batched pass, so that
     // the per-playlist matches below only read
@@ -1060,6 +1095,8 @@ fn score_tracks(
 ) -> TableIterator<'static, (name!(track_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB))> {
     let member_track_ids = super::required(member_track_ids, "member_track_ids");
     let candidate_track_ids = super::required(candidate_track_ids, "candidate_track_ids");
+    guc::limits().check_candidates("candidate_track_ids", candidate_track_ids.len()).or_report();
+    guc::limits().check_candidates("member_track_ids", member_track_ids.len()).or_report();
     let rows = (|| -> Result<Vec<MatchRow>> {
         let bundle = active_bundle()?;
         let cfg = resolve_config(config.as_ref().map(|j| &j.0), &bundle)?;

@@ -9,6 +9,7 @@ pub mod guc;
 pub mod hashing;
 pub mod matching;
 pub mod models;
+pub mod privilege;
 pub mod vector;
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -26,6 +27,8 @@ pub fn error_code(e: &Error) -> PgSqlErrorCode {
         }
         Error::Data(_) | Error::DimensionMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
         Error::NullValue(_) => PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        Error::LimitExceeded(_) => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        Error::PermissionDenied(_) => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         Error::MissingFile { .. } => PgSqlErrorCode::ERRCODE_UNDEFINED_FILE,
         Error::ChecksumMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
         Error::Config(_) => PgSqlErrorCode::ERRCODE_CONFIG_FILE_ERROR,

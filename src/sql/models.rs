@@ -51,6 +51,23 @@ pub fn resolve_embedding_model(model: Option<&str>) -> Result<String> {
     with_cache(|c| Ok(c.registry(&dir)?.bundle("default")?.embedding.clone()))
 }
 
+/// The request limits for texts (each under songmatch.max_text_length) and an instruction.
+pub fn check_inputs<'a>(texts: impl IntoIterator<Item = Option<&'a str>>, instruction: Option<&str>) -> Result<()> {
+    let lim = guc::limits();
+    let texts: Vec<Option<&str>> = texts.into_iter().collect();
+    if texts.len() == 1 {
+        if let Some(t) = texts[0] {
+            lim.check_text("text", t)?;
+        }
+    } else {
+        lim.check_texts("texts", texts)?;
+    }
+    if let Some(i) = instruction {
+        lim.check_text("instruction", i)?;
+    }
+    Ok(())
+}
+
 fn embed_many(texts: &[String], kind: &str, model: Option<&str>, instruction: Option<&str>) -> Result<(String, Vec<Vec<f32>>)> {
     let role = Role::parse(kind)?;
     let id = resolve_embedding_model(model)?;
@@ -80,6 +97,7 @@ fn embed(
 ) -> Option<Vector> {
     let kind = super::required(kind, "kind");
     let text = text?;
+    check_inputs([Some(text)], instruction).or_report();
     let (_, mut out) = embed_many(&[text.to_string()], kind, model, instruction).or_report();
     out.pop().map(Vector)
 }
@@ -95,6 +113,7 @@ fn embed_halfvec(
 ) -> Option<super::vector::HalfVec> {
     let kind = super::required(kind, "kind");
     let text = text?;
+    check_inputs([Some(text)], instruction).or_report();
     let (_, mut out) = embed_many(&[text.to_string()], kind, model, instruction).or_report();
     out.pop().map(|v| super::vector::HalfVec::from(&Vector(v)))
 }
@@ -110,6 +129,8 @@ fn embed_batch(
 ) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
     let kind = super::required(kind, "kind");
     let texts = texts.unwrap_or_default();
+    guc::limits().check_batch("texts", texts.len()).or_report();
+    check_inputs(texts.iter().map(|t| t.as_deref()), instruction).or_report();
     let present: Vec<String> = texts.iter().flatten().cloned().collect();
     let mut vecs = if present.is_empty() {
         Role::parse(kind).or_report();
@@ -253,6 +274,7 @@ fn reload_models() -> bool {
 #[pg_extern(stable, parallel_safe)]
 fn tokenize(text: Option<&str>, model: default!(Option<&str>, "NULL")) -> Option<Vec<i64>> {
     let text = text?;
+    check_inputs([Some(text)], None).or_report();
     let id = resolve_embedding_model(model).or_report();
     let dir = guc::model_dir();
     let cfg = engine_config();

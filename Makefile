@@ -102,9 +102,12 @@ build: pgrx-init
 
 # The library is unlinked first: cargo-pgrx copies over the old file in place, which would crash
 # backends that have it mapped; unlinked, they keep the old inode and new backends load the new one.
+# The frozen install scripts of earlier releases (sql/releases/) are installed too, so that a
+# database can be created at an old version and upgraded (pgrx-tests/client/test_upgrade.sh).
 install: setup
 	rm -f "$(PKGLIBDIR)/songmatch.so"
 	$(CARGO) pgrx install --release --pg-config $(PG_CONFIG)
+	install -m 0644 sql/releases/songmatch--*.sql "$(SHAREDIR)/extension/"
 
 db-start: system
 	@scripts/db.sh start

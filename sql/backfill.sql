@@ -95,10 +95,11 @@ create table if not exists songmatch.stale_items (
 comment on table songmatch.stale_items is
     'Artifacts whose inputs changed since they were computed (filled by triggers); CALL songmatch.backfill(''stale'') refreshes them.';
 
+-- pg_dump keeps backfill_items; stale_items is not dumped: restoring the catalogue fires the
+-- staleness triggers, which rebuild it (a dumped copy would collide with those rows)
 do $$
 begin
     perform pg_catalog.pg_extension_config_dump('songmatch.backfill_items'::regclass, '');
-    perform pg_catalog.pg_extension_config_dump('songmatch.stale_items'::regclass, '');
 exception when feature_not_supported then
     null;  -- loaded with psql -f, outside CREATE EXTENSION
 end

@@ -9,6 +9,8 @@
 -- * search_path pinned with pg_catalog first; the Rust functions that touch tables get
 --   pg_catalog only.
 -- * Request limits are settings of the library (songmatch.max_*): no SQL object.
+-- * pg_dump no longer dumps stale_items: a restore rebuilds it through the staleness triggers
+--   (0.1.0 dumps failed to restore: the dumped rows collided with the trigger-made ones).
 -- No table changes: data, artifacts and the match cache are kept as they are.
 
 -- touch_updated_at runs inside songmatch's privileged writes: built-ins only
@@ -237,3 +239,11 @@ begin
     end loop;
 end
 $$;
+
+-- stale_items leaves the tables whose rows pg_dump keeps (there is no function to unregister one)
+update pg_catalog.pg_extension e
+   set extconfig = (select array_agg(u.c order by u.i) from unnest(e.extconfig) with ordinality u(c, i)
+                     where u.c <> 'songmatch.stale_items'::regclass),
+       extcondition = (select array_agg(u.t order by u.i) from unnest(e.extconfig, e.extcondition) with ordinality u(c, t, i)
+                        where u.c <> 'songmatch.stale_items'::regclass)
+ where e.extname = 'songmatch';

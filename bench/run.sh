@@ -21,7 +21,9 @@
 # rerankers), BENCH_MODELS_DB (songmatch_bench_models), BENCH_BACKFILL (1; 0 skips the backfill),
 # BENCH_BACKFILL_N (5000 tracks, ~5 minutes in all; 20000 took 18 minutes on this 2-core machine:
 # 537 s for the CALL, 541 s for Python; the measurement prints its own time),
-# BENCH_BACKFILL_BATCH (256), BENCH_BACKFILL_DB (songmatch_bench_backfill).
+# BENCH_BACKFILL_BATCH (256), BENCH_BACKFILL_DB (songmatch_bench_backfill), BENCH_REF_LIB and
+# BENCH_REF_VERSION (a library built from an earlier release: match_playlist through the API path,
+# current vs that release, bench/api_path_bench.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -161,6 +163,12 @@ if [[ "${MATCH}" != "0" ]]; then
 fi
 cleanup
 HTTP_PID=""
+
+# --- the API path (authenticated + JWT claims) against an earlier release's library, when given ---
+if [[ -n "${BENCH_REF_LIB:-}" ]]; then
+    log "match_playlist through the API path vs ${BENCH_REF_VERSION:-0.1.0} (${BENCH_REF_LIB})"
+    bash bench/api_path_bench.sh "${BENCH_REF_LIB}" "${BENCH_REF_VERSION:-0.1.0}" | tee "${OUT}/api_path.txt" >&2
+fi
 
 # --- report ------------------------------------------------------------------------------------
 extra_args=()

@@ -331,6 +331,38 @@ def bench_stage1(c: psycopg.Connection, dbg: DebugLines, pid: int, cands: list[i
         raise SystemExit(f"match_bench: stage-1 calls were not all embedding hits and context misses: {st}")
 
 
+def bench_stage2(c: psycopg.Connection, pid: int, cands: list[int], runs: int, res: dict) -> None:
+    """Stage 2 per playlist: the learned ranker over 30 and 200 candidates (cache misses; the
+    ranker's own time from the ranker_ms counter, and the whole call against ranker_top_n = 1,
+    which ranks one candidate instead)."""
+    if c.execute("select ranker_model from songmatch.model_bundles where is_active").fetchone()[0] is None:
+        res["stage2_30_ms"] = res["stage2_200_ms"] = None
+        log("stage 2: the active bundle has no ranker")
+        return
+    nonce = 10_000
+    for n in (30, 200):
+        ranker, whole, one = [], [], []
+        for _ in range(max(3, runs)):
+            nonce += 1
+            c.execute("select songmatch.stats_reset()")
+            t0 = time.perf_counter()
+            c.execute(MATCH_Q, (pid, cands[:n], 20, nonce_config(nonce)), binary=True).fetchall()
+            whole.append(time.perf_counter() - t0)
+            ranker.append(stat(c, "ranker_ms"))
+            nonce += 1
+            cfg = json.loads(nonce_config(nonce))
+            cfg["ranker_top_n"] = 1
+            t0 = time.perf_counter()
+            c.execute(MATCH_Q, (pid, cands[:n], 20, json.dumps(cfg)), binary=True).fetchall()
+            one.append(time.perf_counter() - t0)
+        res[f"stage2_{n}_ms"] = round(p50(ranker), 3)
+        res.setdefault("stage2_detail", {})[str(n)] = {"ranker_ms_runs": [round(x, 3) for x in ranker],
+                                                       "call_ms_p50": round(p50([x * 1000 for x in whole]), 3),
+                                                       "call_ranking_one_ms_p50": round(p50([x * 1000 for x in one]), 3)}
+        log(f"stage 2 (ranker) over {n} candidates: p50 {res[f'stage2_{n}_ms']:.3f} ms inside the call; "
+            f"call {res['stage2_detail'][str(n)]['call_ms_p50']:.2f} ms vs {res['stage2_detail'][str(n)]['call_ranking_one_ms_p50']:.2f} ms ranking one")
+
+
 # ------------------------------------------------------------------------------------------------
 # 2. the cached call
 # ------------------------------------------------------------------------------------------------
@@ -599,6 +631,7 @@ def main() -> None:
             dbg = DebugLines(c)
             c.execute("set client_min_messages = debug1")
             bench_stage1(c, dbg, pid, cands, model, version, sizes, args.runs, res)
+            bench_stage2(c, pid, cands, args.runs, res)
             bench_cached(c, dbg, pid, cands, args.cached_calls, res)
             c.execute("set client_min_messages = notice")
             bench_hnsw(c, model, dims, res["hnsw_index"], args.hnsw_queries, res)

@@ -15,7 +15,7 @@ def fmt(v, unit: str = "") -> str:
     return f"{v:,.1f}{unit}" if isinstance(v, float) else f"{v}{unit}"
 
 
-MATCH_KEYS = ["stage1_1k_ms", "stage1_10k_ms", "stage1_100k_ms", "cached_ms", "hnsw_100k_ms",
+MATCH_KEYS = ["stage1_1k_ms", "stage1_10k_ms", "stage1_100k_ms", "stage2_30_ms", "stage2_200_ms", "cached_ms", "hnsw_100k_ms",
               "e2e_seed_ms", "e2e_cold_ms", "e2e_cached_ms", "e2e_cached_vs_seed", "e2e_cold_vs_seed"]
 
 
@@ -50,6 +50,13 @@ def match_rows(m: dict, goal) -> list[tuple[str, str, str, str]]:
         g = "< 20" if key == "10k" else ""
         rows.append((f"stage1_{key}_ms (match_playlist, miss)", ms_fmt(v), g,
                      (goal(v < 20) + "  " if key == "10k" else "") + note))
+    for n in ("30", "200"):
+        v = m.get(f"stage2_{n}_ms")
+        if v is not None:
+            sd = m.get("stage2_detail", {}).get(n, {})
+            rows.append((f"stage2_{n}_ms (learned ranker, {n} candidates)", ms_fmt(v), "",
+                         f"ranker time inside one match_playlist miss; the whole call {num(sd.get('call_ms_p50'))} ms"
+                         f" vs {num(sd.get('call_ranking_one_ms_p50'))} ms ranking one candidate"))
     v = m.get("cached_ms")
     if v is not None:
         cd = m.get("cached_detail", {})

@@ -42,6 +42,21 @@ GRID = {
 }
 CONFIRM = 5  # grid points re-run for real on the tune half
 
+# With a learned ranker in the bundle the final score is (1 − β)·stage1 + β·σ(ranker): the stage-1
+# re-weighting above cannot emulate it, so the tuning searches β (ranker_weight) with real runs.
+RANKER_WEIGHTS = [0.0, 0.5, 0.7, 0.8, 0.9, 1.0]
+
+# Ablation (test half): the full matcher, then stage 1 alone and stage 1 without each signal group.
+ABLATION = [
+    ("full", None),
+    ("stage 1 only (no ranker)", {"ranker_weight": 0.0}),
+    ("stage 1 − embeddings", {"ranker_weight": 0.0, "weights": {"members": 0, "centroid": 0, "query": 0}}),
+    ("stage 1 − audio", {"ranker_weight": 0.0, "weights": {"audio": 0}}),
+    ("stage 1 − catalogue", {"ranker_weight": 0.0, "weights": {"artist": 0, "album": 0, "year": 0, "popularity": 0}}),
+    ("stage 1 − artist/album", {"ranker_weight": 0.0, "weights": {"artist": 0, "album": 0}}),
+    ("stage 1 − year/popularity", {"ranker_weight": 0.0, "weights": {"year": 0, "popularity": 0}}),
+]
+
 
 def log(msg):
     print(f"==> {msg}", file=sys.stderr, flush=True)
@@ -226,6 +241,29 @@ def tune(db, ds, k, default_cfg):
     }
 
 
+def tune_ranker(db, ds, k):
+    """β (ranker_weight) on the tune half, with real runs."""
+    t0 = time.time()
+    confirmed = []
+    for w in RANKER_WEIGHTS:
+        cfg = {"ranker_weight": w}
+        r = eval_run(db, ds, label=f"ranker-weight-{w}", config=cfg, k=k, split="tune")
+        confirmed.append({"config": cfg, "ndcg": r["ndcg"], "recall": r["recall"], "mrr": r["mrr"], "run_id": r["run_id"]})
+        log(f"tuning: ranker_weight {w}: NDCG@{k} {r['ndcg']:.4f} on the tune half")
+    best = sorted(confirmed, key=lambda c: (-c["ndcg"], -c["mrr"]))[0]
+    return {"kind": "ranker_weight", "confirmed": confirmed, "chosen": best["config"],
+            "seconds": round(time.time() - t0, 1)}
+
+
+def ablation(db, ds, k):
+    out = []
+    for name, cfg in ABLATION:
+        r = eval_run(db, ds, label=f"ablation: {name}", config=cfg, k=k, split="test")
+        out.append({"name": name, "config": cfg, "ndcg": r["ndcg"], "recall": r["recall"], "mrr": r["mrr"]})
+        log(f"ablation   {name:28s} NDCG@{k} {r['ndcg']:.4f} (test half)")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dsn", required=True)
@@ -263,10 +301,13 @@ def main():
         runs[label] = r
         log(f"{label:10s} NDCG@{a.k} {r['ndcg']:.4f}  Recall@{a.k} {r['recall']:.4f}  MRR {r['mrr']:.4f}  ({r['seconds']} s)")
     default_cfg = runs["full"]["config"]
+    stage2 = db.json("select json_build_object('ranker', ranker_model, 'reranker', reranker_model) "
+                     "from songmatch.model_bundles where is_active") or {"ranker": None, "reranker": None}
+    log(f"stage 2 of the active bundle: {json.dumps(stage2)}")
 
     tuning = None
     if not a.no_tune:
-        tuning = tune(db, ds, a.k, default_cfg)
+        tuning = tune_ranker(db, ds, a.k) if stage2.get("ranker") else tune(db, ds, a.k, default_cfg)
         r = eval_run(db, ds, label="tuned", config=tuning["chosen"], k=a.k)
         runs["tuned"] = r
         log(f"{'tuned':10s} NDCG@{a.k} {r['ndcg']:.4f}  Recall@{a.k} {r['recall']:.4f}  MRR {r['mrr']:.4f}  ({r['seconds']} s)")
@@ -280,7 +321,8 @@ def main():
         halves[label]["config_hash"] = r["config_hash"]
         halves[label]["seconds"] = r["seconds"]
 
-    if tuning is not None:
+    abl = ablation(db, ds, a.k)
+    if tuning is not None and tuning.get("kind") != "ranker_weight":
         d = halves["full"]["tune"]["ndcg"]
         e = tuning["emulated_default_tune_ndcg"]
         tuning["emulation_check"] = {"eval_run_default_tune_ndcg": d, "emulated": e,
@@ -293,6 +335,8 @@ def main():
         "k": a.k,
         "full": pick(runs["full"]),
         "baselines": {b: pick(runs[b]) for b in BASELINES},
+        "stage2": stage2,
+        "ablation": {x["name"]: pick(x) for x in abl},
     }
     if tuning is not None:
         result["tuned"] = {"config": tuning["chosen"], "tune": pick(halves["tuned"]["tune"]),
@@ -309,6 +353,7 @@ def main():
         "embed_seconds": a.embed_seconds,
         "runs": halves,
         "tuning": tuning,
+        "ablation": abl,
         "bundle_hash": runs["full"]["bundle_hash"],
     }
     with open(os.path.join(a.out, "report.json"), "w") as f:

@@ -50,8 +50,30 @@ def markdown(rep):
             m = rep["runs"][l][half]
             out.append(f"| {l} | {DESCRIBE.get(l, '')} | {fmt(m['ndcg'])} | {fmt(m['recall'])} | {fmt(m['mrr'])} "
                        f"| {m['playlists']} |")
+    abl = rep.get("ablation")
+    if abl:
+        out.append("\n## Ablation (test half)\n")
+        out.append(f"Stage 2 of the bundle: `{json.dumps(r.get('stage2'))}`. Each row is one `eval_run` on the test half; "
+                   f"the stage-1 rows switch the ranker off (`ranker_weight` 0) and zero one group's weights.\n")
+        out.append(f"| configuration | NDCG@{k} | Recall@{k} | MRR |")
+        out.append("|---|---:|---:|---:|")
+        for x in abl:
+            out.append(f"| {x['name']} | {fmt(x['ndcg'])} | {fmt(x['recall'])} | {fmt(x['mrr'])} |")
     t = rep.get("tuning")
-    if t:
+    if t and t.get("kind") == "ranker_weight":
+        out.append("\n## Tuning\n")
+        out.append(f"With a learned ranker the final score is (1 − β)·stage1 + β·σ(ranker); β (`ranker_weight`) was "
+                   f"chosen on the tune half with real runs ({t['seconds']} s):\n")
+        out.append(f"| ranker_weight | NDCG@{k} (tune) | Recall@{k} | MRR |")
+        out.append("|---:|---:|---:|---:|")
+        for c in t["confirmed"]:
+            out.append(f"| {c['config']['ranker_weight']} | {fmt(c['ndcg'])} | {fmt(c['recall'])} | {fmt(c['mrr'])} |")
+        out.append(f"\nChosen config: `{json.dumps(t['chosen'], sort_keys=True)}`\n")
+        tt = rep["runs"]["tuned"]
+        fu = rep["runs"]["full"]
+        out.append(f"Test half: tuned NDCG@{k} {fmt(tt['test']['ndcg'])} vs default {fmt(fu['test']['ndcg'])}; "
+                   f"tune half: {fmt(tt['tune']['ndcg'])} vs {fmt(fu['tune']['ndcg'])}.\n")
+    elif t:
         out.append("\n## Tuning\n")
         grid = ", ".join(f"{key} ∈ {{{', '.join(str(v) for v in vals)}}}" for key, vals in t["grid"].items())
         out.append(f"Grid on the tune half only ({t['points']} points): {grid}. The per-signal values of score_tracks "

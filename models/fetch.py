@@ -41,8 +41,8 @@ DEFAULT_MANIFESTS = HERE / "manifests"
 DEFAULT_BUNDLES = HERE / "bundles"
 
 KINDS = {"embedding", "sequence-classification", "embedding-head",
-         "causal-lm-yes-no", "cross-encoder"}
-BUNDLE_ROLES = ("embedding", "emotion", "reranker")
+         "causal-lm-yes-no", "cross-encoder", "ranker"}
+BUNDLE_ROLES = ("embedding", "emotion", "reranker", "ranker")
 ID_RE = re.compile(r"^[a-z0-9-]+$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 HEX40_RE = re.compile(r"^[0-9a-f]{40}$")

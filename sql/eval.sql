@@ -241,9 +241,12 @@ returns jsonb
 language sql
 immutable
 as $$
+    -- one stage-1 signal alone: every other weight 0, and no stage 2 (ranker_weight 0)
     select case label
-        when 'audio' then '{"weights": {"members": 0, "centroid": 0, "query": 0, "audio": 1, "genre": 0, "emotion": 0}}'::jsonb
-        when 'embedding' then '{"weights": {"members": 0, "centroid": 1, "query": 0, "audio": 0, "genre": 0, "emotion": 0}}'::jsonb
+        when 'audio' then '{"weights": {"members": 0, "centroid": 0, "query": 0, "audio": 1, "genre": 0, "emotion": 0,
+                                        "artist": 0, "album": 0, "year": 0, "popularity": 0}, "ranker_weight": 0}'::jsonb
+        when 'embedding' then '{"weights": {"members": 0, "centroid": 1, "query": 0, "audio": 0, "genre": 0, "emotion": 0,
+                                            "artist": 0, "album": 0, "year": 0, "popularity": 0}, "ranker_weight": 0}'::jsonb
     end
 $$;
 

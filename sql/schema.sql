@@ -104,8 +104,11 @@ create table songmatch.model_bundles (
     config                  jsonb not null default '{}' check (jsonb_typeof(config) = 'object'),
     is_active               boolean not null default false,
     created_at              timestamptz not null default now(),
+    ranker_model            text,           -- a learned ranker over stage-1 features (since 0.2.0)
+    ranker_model_version    text,
     check ((emotion_model is null) = (emotion_model_version is null)),
-    check ((reranker_model is null) = (reranker_model_version is null))
+    check ((reranker_model is null) = (reranker_model_version is null)),
+    constraint model_bundles_ranker_check check ((ranker_model is null) = (ranker_model_version is null))
 );
 create unique index model_bundles_one_active on songmatch.model_bundles (is_active) where is_active;
 

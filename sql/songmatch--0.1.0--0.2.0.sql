@@ -11,7 +11,28 @@
 -- * Request limits are settings of the library (songmatch.max_*): no SQL object.
 -- * pg_dump no longer dumps stale_items: a restore rebuilds it through the staleness triggers
 --   (0.1.0 dumps failed to restore: the dumped rows collided with the trigger-made ones).
--- No table changes: data, artifacts and the match cache are kept as they are.
+-- * model_bundles gains ranker_model / ranker_model_version (a learned stage-2 ranker).
+-- Data, artifacts and the match cache are kept as they are.
+
+alter table songmatch.model_bundles
+    add column ranker_model text,
+    add column ranker_model_version text,
+    add constraint model_bundles_ranker_check check ((ranker_model is null) = (ranker_model_version is null));
+
+-- the evaluation's single-signal baselines also zero the new signals and switch stage 2 off
+create or replace function songmatch.eval_baseline_config(label text)
+returns jsonb
+language sql
+immutable
+as $$
+    -- one stage-1 signal alone: every other weight 0, and no stage 2 (ranker_weight 0)
+    select case label
+        when 'audio' then '{"weights": {"members": 0, "centroid": 0, "query": 0, "audio": 1, "genre": 0, "emotion": 0,
+                                        "artist": 0, "album": 0, "year": 0, "popularity": 0}, "ranker_weight": 0}'::jsonb
+        when 'embedding' then '{"weights": {"members": 0, "centroid": 1, "query": 0, "audio": 0, "genre": 0, "emotion": 0,
+                                            "artist": 0, "album": 0, "year": 0, "popularity": 0}, "ranker_weight": 0}'::jsonb
+    end
+$$;
 
 -- touch_updated_at runs inside songmatch's privileged writes: built-ins only
 alter function songmatch.touch_updated_at() set search_path = pg_catalog, pg_temp;
@@ -150,6 +171,31 @@ begin
 end
 $$;
 
+-- the learned ranker's SQL functions (Rust): its feature names and vectors (for training) and a
+-- parity/debug scorer
+CREATE FUNCTION songmatch."ranker_feature_names"() RETURNS TEXT[]
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'ranker_feature_names_wrapper';
+CREATE FUNCTION songmatch."ranker_features"(
+	"member_track_ids" bigint[],
+	"candidate_track_ids" bigint[],
+	"playlist_id" bigint DEFAULT NULL
+) RETURNS TABLE (
+	"track_id" bigint,
+	"features" real[]
+)
+VOLATILE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'ranker_features_wrapper';
+CREATE FUNCTION songmatch."ranker_score"(
+	"features" real[],
+	"model" TEXT DEFAULT NULL
+) RETURNS real
+STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'ranker_score_wrapper';
+
 -- search_path: pg_catalog first for SQL and plpgsql functions (0.1.0 had it after songmatch and
 -- pgvector's schema); pg_catalog only for the Rust functions that touch tables
 do $$
@@ -222,7 +268,9 @@ begin
 end
 $$;
 alter schema songmatch owner to songmatch_owner;
-revoke execute on function songmatch.grant_management(name), songmatch.check_grantee(name) from public;
+revoke execute on function songmatch.grant_management(name), songmatch.check_grantee(name),
+    songmatch.ranker_feature_names(), songmatch.ranker_features(bigint[], bigint[], bigint),
+    songmatch.ranker_score(real[], text) from public;
 
 -- 0.1.0's API roles (INSERT on track_embeddings without DELETE on tracks) become 0.2.0 API roles
 do $$

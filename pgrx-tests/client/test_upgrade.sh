@@ -101,15 +101,28 @@ prepare_roles() {
 }
 fingerprints() {
     sql "select string_agg(c.relname || '=' || (xpath('/row/n/text()', query_to_xml(format(
-             'select md5(coalesce(string_agg(x::text, ''|'' order by x::text), '''')) as n from songmatch.%I x', c.relname),
+             'select md5(coalesce(string_agg(jsonb_strip_nulls(to_jsonb(x))::text, ''|'' order by jsonb_strip_nulls(to_jsonb(x))::text), '''')) as n from songmatch.%I x', c.relname),
              false, true, '')))[1]::text, ' ' order by c.relname)
            from pg_class c where c.relnamespace = 'songmatch'::regnamespace and c.relkind = 'r' and c.relpersistence = 'p'"
 }
 match_as_a() {
-    "${PSQL}" "$(dsn)" -X -q -At -v ON_ERROR_STOP=1 -c "begin" -c "set local role authenticated" \
+    PGOPTIONS="-c songmatch.model_dir=${MATCH_MODELS}" "${PSQL}" "$(dsn)" -X -q -At -v ON_ERROR_STOP=1 -c "begin" -c "set local role authenticated" \
         -c "set local request.jwt.claims = '{\"sub\": \"${A}\"}'" \
         -c "select string_agg(track_id || ':' || score, ',' order by rank) from songmatch.match_playlist(${1}, top_k => 5)" -c "commit"
 }
+
+# A model directory as an earlier release installed it: the same models, the `default` bundle
+# without the parts added since (0.1.0 had no ranker). The old release's data is made with it.
+MODEL_DIR="$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --sharedir)/songmatch/models"
+OLD_MODELS="${WORK}/models-old"
+mkdir -p "${OLD_MODELS}/bundles"
+for d in "${MODEL_DIR}"/*/; do
+    [[ "$(basename "${d}")" == bundles ]] || ln -s "${d%/}" "${OLD_MODELS}/$(basename "${d}")"
+done
+python3 -c 'import json, sys; b = json.load(open(sys.argv[1])); b.pop("ranker", None); json.dump(b, open(sys.argv[2], "w"))' \
+    "${MODEL_DIR}/bundles/default.json" "${OLD_MODELS}/bundles/default.json"
+chmod -R a+rX "${WORK}"
+old_sql() { PGOPTIONS="-c songmatch.model_dir=${OLD_MODELS}" sql "$1"; }
 
 prepare_roles
 FRESH="${DB}_fresh"
@@ -121,13 +134,15 @@ for r in ${RELEASES}; do
     check_sql "installed version" "${r}" "select extversion from pg_extension where extname = 'songmatch'"
     "${PSQL}" "$(dsn)" -X -q -v ON_ERROR_STOP=1 -f "${CLIENT_DIR}/catalogue.sql" >/dev/null
     sql "select bf_generate_catalogue(60, 4)" >/dev/null
-    sql "select songmatch.register_bundle('default', true)" >/dev/null
+    old_sql "select songmatch.register_bundle('default', true)" >/dev/null
     sql "select songmatch.grant_access('anon'), songmatch.grant_access('authenticated'), songmatch.grant_access('service_role')" >/dev/null
     sql "set client_min_messages = warning; select songmatch.enable_row_level_security()" >/dev/null
     # artifacts and cached matches made by the old release (as the app makes them)
-    sql "select count(*) from songmatch.embed_tracks(array(select id from songmatch.tracks))" >/dev/null
+    old_sql "select count(*) from songmatch.embed_tracks(array(select id from songmatch.tracks))" >/dev/null
+    MATCH_MODELS="${OLD_MODELS}"
     M2=$(match_as_a 2)
     M4=$(match_as_a 4)
+    MATCH_MODELS="${MODEL_DIR}"  # after the upgrade: the new installation's models
     [[ "${M2}" =~ ^[0-9]+: ]] || fail "matching at ${r}: ${M2}"
     sql "select songmatch.stats_reset()" >/dev/null
     BEFORE=$(fingerprints)

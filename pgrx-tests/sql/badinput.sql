@@ -75,7 +75,7 @@ select f, pg_temp.tryset(q) as result from (values
     ('match_playlist null top_k', $q$select * from songmatch.match_playlist(1, top_k => null)$q$),
     ('match_playlist 10k absent', $q$select * from songmatch.match_playlist(1, candidate_track_ids => array(select -generate_series(1, 10000)::bigint))$q$),
     ('match_playlist bad config', $q$select * from songmatch.match_playlist(1, config => '"fast"')$q$),
-    ('match_playlist zero weights', $q$select * from songmatch.match_playlist(1, config => '{"weights": {"members":0,"centroid":0,"query":0,"audio":0,"genre":0,"emotion":0}}')$q$),
+    ('match_playlist zero weights', $q$select * from songmatch.match_playlist(1, config => '{"weights": {"members":0,"centroid":0,"query":0,"audio":0,"genre":0,"emotion":0,"artist":0,"album":0,"year":0,"popularity":0}}')$q$),
     ('match_songs null user',     $q$select * from songmatch.match_songs_to_playlists(null)$q$),
     ('match_songs unknown user',  $q$select * from songmatch.match_songs_to_playlists('00000000-0000-4000-8000-00000000dead')$q$),
     ('match_songs top_k 0',       $q$select * from songmatch.match_songs_to_playlists('00000000-0000-4000-8000-000000000001', top_k => 0)$q$),

@@ -43,7 +43,11 @@ select t.name, t.artist, m.score, m.rank,
        (m.components -> 'members' ->> 'value')::numeric(5,3) as members,
        (m.components -> 'audio' ->> 'value')::numeric(5,3) as audio,
        (m.components -> 'genre' ->> 'value')::numeric(5,3) as genre,
-       (m.components -> 'query' ->> 'value')::numeric(5,3) as query
+       (m.components -> 'query' ->> 'value')::numeric(5,3) as query,
+       (m.components -> 'artist' ->> 'value')::numeric(5,3) as artist,
+       (m.components -> 'year' ->> 'value')::numeric(5,3) as year,
+       (m.components ->> 'stage1')::numeric(5,3) as stage1,
+       (m.components -> 'ranker' ->> 'squashed')::numeric(5,3) as ranker
   from songmatch.match_playlist((select id from songmatch.playlists where external_id = 'demo:p1'), top_k => 5) m
   join songmatch.tracks t on t.id = m.track_id order by m.rank;
 \timing off

@@ -3,12 +3,14 @@
 //! Everything here is plain Rust, unit-tested with `#[test]`, and usable from
 //! tools and benchmarks without a running PostgreSQL.
 
+pub mod catalogue;
 pub mod error;
 pub mod hash;
 pub mod limits;
 pub mod metrics;
 pub mod models;
 pub mod profile;
+pub mod ranker;
 pub mod scoring;
 pub mod text;
 pub mod versions;

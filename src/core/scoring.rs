@@ -7,20 +7,26 @@
 //! * `query`    — cosine to the playlist's own query-text embedding;
 //! * `audio`    — audio-feature similarity to the members' distribution (see profile.rs);
 //! * `genre`    — genre overlap with the members' genre distribution;
-//! * `emotion`  — cosine between emotion-bucket distributions.
+//! * `emotion`  — cosine between emotion-bucket distributions;
+//! * `artist`, `album`, `year`, `popularity` — catalogue signals (catalogue.rs): the share of
+//!   members sharing an artist / the album, closeness of the release year and of the popularity
+//!   to the members' median, scaled by their spread.
 //!
 //! Formula: stage1 = Σ wᵢ·sᵢ / Σ wᵢ over the signals available for that candidate; each
 //! component's `contribution` is wᵢ·sᵢ / Σ wᵢ, so the contributions sum to stage1. With a
-//! reranker: score = (1 − α)·stage1 + α·rerank for the top N, where α = `rerank_weight`;
-//! otherwise score = stage1.
+//! learned ranker (ranker.rs) in the bundle: score = (1 − β)·stage1 + β·σ(ranker) for the top
+//! `ranker_top_n` by stage 1, β = `ranker_weight` (the rest keep (1 − β)·stage1, below them);
+//! then, with a text reranker: score = (1 − α)·score + α·rerank for the top `rerank_top_n`,
+//! α = `rerank_weight`. Without either, score = stage1.
 
 use crate::core::error::{Error, Result};
 use crate::core::hash::{content_hash, ContentKind};
+use crate::core::catalogue::{self, CatalogueProfile, CatalogueTrack};
 use crate::core::profile::{self, Audio, AudioStats};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-pub const SIGNALS: [&str; 6] = ["members", "centroid", "query", "audio", "genre", "emotion"];
+pub const SIGNALS: [&str; 10] = ["members", "centroid", "query", "audio", "genre", "emotion", "artist", "album", "year", "popularity"];
 
 /// The matching configuration. Unknown keys are an error; absent keys take defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,17 +35,30 @@ pub struct Config {
     pub members_top_k: usize,
     pub rerank_top_n: usize,
     pub rerank_weight: f64,
+    pub ranker_top_n: usize,
+    pub ranker_weight: f64,
 }
 
 impl Default for Config {
     fn default() -> Self {
         // Tuned with the evaluation harness (eval/README.md) on half of the dev playlists and
         // reported on the other half.
-        let weights = [("members", 0.6), ("centroid", 0.0), ("query", 0.2), ("audio", 0.3), ("genre", 0.1), ("emotion", 0.0)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        Config { weights, members_top_k: 1, rerank_top_n: 30, rerank_weight: 0.5 }
+        let weights = [
+            ("members", 0.6),
+            ("centroid", 0.0),
+            ("query", 0.2),
+            ("audio", 0.3),
+            ("genre", 0.1),
+            ("emotion", 0.0),
+            ("artist", 0.5),
+            ("album", 0.2),
+            ("year", 0.3),
+            ("popularity", 0.1),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Config { weights, members_top_k: 1, rerank_top_n: 30, rerank_weight: 0.5, ranker_top_n: 1000, ranker_weight: 0.8 }
     }
 }
 
@@ -68,24 +87,29 @@ impl Config {
                         c.weights.insert(s.clone(), x);
                     }
                 }
-                "members_top_k" | "rerank_top_n" => {
+                "members_top_k" | "rerank_top_n" | "ranker_top_n" => {
                     let n = val.as_u64().filter(|n| *n >= 1 && *n <= 10_000).ok_or_else(|| {
                         Error::invalid(format!("config.{k} must be an integer between 1 and 10000"))
                     })? as usize;
-                    if k == "members_top_k" {
-                        c.members_top_k = n
-                    } else {
-                        c.rerank_top_n = n
+                    match k.as_str() {
+                        "members_top_k" => c.members_top_k = n,
+                        "rerank_top_n" => c.rerank_top_n = n,
+                        _ => c.ranker_top_n = n,
                     }
                 }
-                "rerank_weight" => {
-                    c.rerank_weight = val.as_f64().filter(|x| (0.0..=1.0).contains(x)).ok_or_else(|| {
-                        Error::invalid("config.rerank_weight must be a number between 0 and 1")
+                "rerank_weight" | "ranker_weight" => {
+                    let w = val.as_f64().filter(|x| (0.0..=1.0).contains(x)).ok_or_else(|| {
+                        Error::invalid(format!("config.{k} must be a number between 0 and 1"))
                     })?;
+                    if k == "rerank_weight" {
+                        c.rerank_weight = w
+                    } else {
+                        c.ranker_weight = w
+                    }
                 }
                 other => {
                     return Err(Error::invalid(format!(
-                        "unknown config key \"{other}\"; expected some of: weights, members_top_k, rerank_top_n, rerank_weight"
+                        "unknown config key \"{other}\"; expected some of: weights, members_top_k, rerank_top_n, rerank_weight, ranker_top_n, ranker_weight"
                     )))
                 }
             }
@@ -99,7 +123,8 @@ impl Config {
     /// The fully resolved configuration (defaults filled in): what the config hash covers.
     pub fn to_json(&self) -> Value {
         json!({"weights": self.weights, "members_top_k": self.members_top_k,
-               "rerank_top_n": self.rerank_top_n, "rerank_weight": self.rerank_weight})
+               "rerank_top_n": self.rerank_top_n, "rerank_weight": self.rerank_weight,
+               "ranker_top_n": self.ranker_top_n, "ranker_weight": self.ranker_weight})
     }
 
     pub fn hash(&self) -> String {
@@ -116,6 +141,7 @@ pub struct PlaylistSignals {
     pub audio: AudioStats,
     pub genres: BTreeMap<String, f64>,
     pub emotions: BTreeMap<String, f64>,
+    pub catalogue: CatalogueProfile,
 }
 
 /// What stage 1 knows about a candidate track.
@@ -126,6 +152,7 @@ pub struct CandidateSignals {
     pub audio: Audio,
     pub genres: BTreeMap<String, f64>,
     pub emotions: BTreeMap<String, f64>,
+    pub catalogue: CatalogueTrack,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -147,7 +174,7 @@ fn emotion_cosine(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> Optio
 }
 
 fn score_one(p: &PlaylistSignals, c: &CandidateSignals, cfg: &Config) -> Scored {
-    let mut values: Vec<(&'static str, f64)> = Vec::with_capacity(6);
+    let mut values: Vec<(&'static str, f64)> = Vec::with_capacity(SIGNALS.len());
     if let Some(e) = &c.embedding {
         if !p.members.is_empty() {
             let mut sims: Vec<f64> = p.members.iter().map(|m| profile::cosine(e, m)).collect();
@@ -170,6 +197,17 @@ fn score_one(p: &PlaylistSignals, c: &CandidateSignals, cfg: &Config) -> Scored 
     }
     if let Some(em) = emotion_cosine(&p.emotions, &c.emotions) {
         values.push(("emotion", em));
+    }
+    if p.catalogue.members > 0 {
+        let cat = catalogue::signals(&p.catalogue, &c.catalogue);
+        values.push(("artist", cat.artist_share));
+        values.push(("album", cat.album_share));
+        if let Some(y) = cat.year {
+            values.push(("year", y));
+        }
+        if let Some(pop) = cat.popularity {
+            values.push(("popularity", pop));
+        }
     }
     let wsum: f64 = values.iter().map(|(s, _)| cfg.weights.get(*s).copied().unwrap_or(0.0)).sum();
     let mut components = Vec::with_capacity(values.len());
@@ -249,6 +287,7 @@ mod tests {
             audio: profile::audio_stats(&[profile::audio_of(&json!({"audio": {"energy": 0.8}}))]),
             genres: BTreeMap::from([("rock".to_string(), 1.0)]),
             emotions: BTreeMap::new(),
+            catalogue: CatalogueProfile::default(),
         }
     }
 
@@ -259,6 +298,7 @@ mod tests {
             audio: profile::audio_of(&json!({"audio": {"energy": energy}})),
             genres: BTreeMap::from([(genre.to_string(), 1.0)]),
             emotions: BTreeMap::new(),
+            catalogue: CatalogueTrack::default(),
         }
     }
 
@@ -311,7 +351,8 @@ mod tests {
                     json!({"rerank_weight": 2}), json!({"members_top_k": 0})] {
             assert_eq!(Config::from_json(Some(&bad)).unwrap_err().sqlstate(), "22023", "{bad}");
         }
-        let zero = json!({"weights": {"members": 0, "centroid": 0, "query": 0, "audio": 0, "genre": 0, "emotion": 0}});
+        let zero = json!({"weights": {"members": 0, "centroid": 0, "query": 0, "audio": 0, "genre": 0, "emotion": 0,
+                                      "artist": 0, "album": 0, "year": 0, "popularity": 0}});
         assert_eq!(Config::from_json(Some(&zero)).unwrap_err().to_string(), "config.weights must not all be zero");
     }
 }

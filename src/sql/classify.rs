@@ -20,8 +20,8 @@ fn interrupts() {
     pgrx::check_for_interrupts!();
 }
 
-/// The model of a bundle role ("emotion" or "reranker"): the named one, else the active
-/// bundle's, else the installed `default` bundle's.
+/// The model of a bundle role ("emotion", "reranker" or "ranker"): the named one, else the
+/// active bundle's, else the installed `default` bundle's.
 fn resolve_role(model: Option<&str>, role: &str) -> Result<String> {
     if let Some(m) = model {
         if m.is_empty() {
@@ -29,7 +29,11 @@ fn resolve_role(model: Option<&str>, role: &str) -> Result<String> {
         }
         return Ok(m.to_string());
     }
-    let column = if role == "emotion" { "emotion_model" } else { "reranker_model" };
+    let column = match role {
+        "emotion" => "emotion_model",
+        "ranker" => "ranker_model",
+        _ => "reranker_model",
+    };
     let active: Option<(String, Option<String>)> = Spi::connect(|c| {
         c.select(&format!("select name, {column} from songmatch.model_bundles where is_active"), None, &[])
             .ok()
@@ -40,13 +44,16 @@ fn resolve_role(model: Option<&str>, role: &str) -> Result<String> {
         Some((name, m)) => (name, m),
         None => ("default".to_string(), with_cache(|c| {
             let b = c.registry(&dir)?.bundle("default")?;
-            Ok(if role == "emotion" { b.emotion.clone() } else { b.reranker.clone() })
+            Ok(match role {
+                "emotion" => b.emotion.clone(),
+                "ranker" => b.ranker.clone(),
+                _ => b.reranker.clone(),
+            })
         })?),
     };
     chosen.ok_or_else(|| {
         Error::invalid(format!(
-            "the bundle \"{bundle}\" has no {} model; pass model => '…' or activate a bundle that has one",
-            if role == "emotion" { "emotion" } else { "reranker" }
+            "the bundle \"{bundle}\" has no {role} model; pass model => '…' or activate a bundle that has one"
         ))
     })
 }
@@ -164,6 +171,25 @@ fn rerank(
     TableIterator::new(rows)
 }
 
+/// `songmatch.ranker_score(features, model => NULL)`: the learned ranker's raw score of one
+/// feature vector (in the order of `songmatch.ranker_feature_names()`); the active bundle's
+/// ranker by default. For parity checks and debugging; matching calls the ranker itself.
+#[pg_extern(stable, parallel_safe)]
+fn ranker_score(features: Option<Vec<Option<f32>>>, model: default!(Option<&str>, "NULL")) -> Option<f32> {
+    let features = features?;
+    let row: Vec<f32> = features
+        .iter()
+        .enumerate()
+        .map(|(i, x)| x.ok_or_else(|| Error::NullValue(format!("features must not contain NULL (element {} is NULL)", i + 1))))
+        .collect::<Result<_>>()
+        .or_report();
+    let id = resolve_role(model, "ranker").or_report();
+    let dir = guc::model_dir();
+    let cfg = engine_config();
+    let mut s = with_cache(|c| crate::core::models::ranker::score(c.get(&dir, &id, &cfg)?, &[row], &mut interrupts)).or_report();
+    s.pop()
+}
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
@@ -278,6 +304,31 @@ mod tests {
     }
 
     const HEAD: &str = include_str!("../../models/emotion-head/reference.json");
+
+    const RANKER: &str = include_str!("../../models/ranker/reference.json");
+
+    /// The default bundle's learned ranker, run in the backend through ONNX Runtime, gives
+    /// LightGBM's own raw scores on the reference vectors (≤ 1e-5), and its feature names are
+    /// the ones songmatch computes.
+    #[pg_test]
+    fn default_ranker_matches_lightgbm() {
+        let r: Value = serde_json::from_str(RANKER).unwrap();
+        let names: Vec<String> = Spi::get_one::<Vec<String>>("select songmatch.ranker_feature_names()").unwrap().unwrap();
+        let want_names: Vec<String> = r["feature_names"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+        assert_eq!(names, want_names);
+        let vectors = r["features"].as_array().unwrap();
+        let scores = f32s(&r["scores"]);
+        assert_eq!(vectors.len(), scores.len());
+        assert!(vectors.len() >= 32);
+        let mut worst = 0f32;
+        for (v, want) in vectors.iter().zip(&scores) {
+            let got = Spi::get_one_with_args::<f32>("select songmatch.ranker_score($1::real[])", &[f32s(v).into()]).unwrap().unwrap();
+            worst = worst.max((got - want).abs());
+        }
+        assert!(worst <= 1e-5, "largest difference to LightGBM: {worst}");
+        let err = sqlstate_of("select songmatch.ranker_score(array[1, 2]::real[])");
+        assert!(err.starts_with("22000 dimension mismatch: expected 30"), "a vector of the wrong length: {err}");
+    }
 
     /// The default bundle's emotion head (over MiniLM embeddings) matches its PyTorch reference,
     /// and a clearly joyful and a clearly grieving sentence land in the right Ekman bucket.

@@ -13,7 +13,9 @@ use crate::core::hash::{content_hash, id_set_hash, ContentKind, IdSetKind};
 use crate::core::models::embed::{self, BatchLimits, Role};
 use crate::core::models::manifest::Storage;
 use crate::core::models::rerank;
+use crate::core::catalogue;
 use crate::core::profile::{self, round6};
+use crate::core::ranker::{self as ranker_features, FEATURES};
 use crate::core::scoring::{self, CandidateSignals, Config, PlaylistSignals};
 use crate::core::{text, versions, Error, Result};
 use pgrx::prelude::*;
@@ -88,33 +90,33 @@ pub struct Bundle {
     pub embedding: (String, String),
     pub emotion: Option<(String, String)>,
     pub reranker: Option<(String, String)>,
+    pub ranker: Option<(String, String)>,
 }
 
 /// The active bundle; when none is active, the installed `default` bundle is registered and
-/// activated.
+/// activated. The row is read as JSON, so that this library also works on the schema of an
+/// earlier release until `ALTER EXTENSION songmatch UPDATE` runs (a column added since reads as
+/// NULL).
 pub fn active_bundle() -> Result<Bundle> {
     let read = || -> Result<Option<Bundle>> {
-        Spi::connect(|c| {
-            let mut t = c.select(
-                "select bundle_hash, name, embedding_model, embedding_model_version, emotion_model, emotion_model_version,
-                        reranker_model, reranker_model_version
-                   from songmatch.model_bundles where is_active",
-                None,
-                &[],
-            )?;
-            Ok(t.next().map(|r| {
-                let s = |i: usize| r.get::<String>(i).ok().flatten();
-                let pair = |a: usize, b: usize| s(a).zip(s(b));
-                Bundle {
-                    hash: s(1).unwrap_or_default(),
-                    name: s(2).unwrap_or_default(),
-                    embedding: pair(3, 4).unwrap_or_default(),
-                    emotion: pair(5, 6),
-                    reranker: pair(7, 8),
-                }
-            }))
-        })
-        .map_err(spi_err("cannot read the active bundle"))
+        let row = Spi::get_one::<JsonB>("select to_jsonb(b) from songmatch.model_bundles b where b.is_active")
+            .or_else(|e| match e {
+                pgrx::spi::SpiError::InvalidPosition => Ok(None),
+                e => Err(e),
+            })
+            .map_err(spi_err("cannot read the active bundle"))?;
+        Ok(row.map(|JsonB(v)| {
+            let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+            let pair = |a: &str, b: &str| s(a).zip(s(b));
+            Bundle {
+                hash: s("bundle_hash").unwrap_or_default(),
+                name: s("name").unwrap_or_default(),
+                embedding: pair("embedding_model", "embedding_model_version").unwrap_or_default(),
+                emotion: pair("emotion_model", "emotion_model_version"),
+                reranker: pair("reranker_model", "reranker_model_version"),
+                ranker: pair("ranker_model", "ranker_model_version"),
+            }
+        }))
     };
     if let Some(b) = read()? {
         return Ok(b);
@@ -569,6 +571,11 @@ pub fn load_playlist(id: i64) -> Result<PlaylistInfo> {
     Ok(PlaylistInfo { id, owner, playlist, analysis, members })
 }
 
+/// The members' catalogue profile (artists, albums, years, popularity) from their rows.
+fn catalogue_profile(rows: &[TrackRow]) -> catalogue::CatalogueProfile {
+    catalogue::profile(&rows.iter().map(|r| catalogue::track_of(&r.track)).collect::<Vec<_>>())
+}
+
 pub struct Profile {
     pub content_hash: String,
     pub signals: PlaylistSignals,
@@ -607,7 +614,15 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     if let Some((h, q)) = stored {
         if h == hash {
             counters.add("profile_hits", 1.0);
-            let signals = PlaylistSignals { members, centroid, query: q.map(|v| v.0), audio, genres, emotions: BTreeMap::new() };
+            let signals = PlaylistSignals {
+                members,
+                centroid,
+                query: q.map(|v| v.0),
+                audio,
+                genres,
+                emotions: BTreeMap::new(),
+                catalogue: catalogue_profile(&rows),
+            };
             return Ok(Profile { content_hash: hash, signals, recomputed: false });
         }
     }
@@ -653,7 +668,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     .map_err(spi_err("cannot store the playlist profile"))
     })?;
     pgrx::debug1!("songmatch: profile of playlist {} recomputed in {:?}", p.id, started.elapsed());
-    let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new() };
+    let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue: catalogue_profile(&rows) };
     Ok(Profile { content_hash: hash, signals, recomputed: true })
 }
 
@@ -725,6 +740,26 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ve
     }
 }
 
+/// What stage 1 and the ranker know of each candidate (rows and embeddings in the same order).
+fn candidate_signals(
+    cand_rows: &[TrackRow],
+    embs: Vec<(i64, Artifact<Vec<f32>>)>,
+    mut emotions: HashMap<i64, BTreeMap<String, f64>>,
+) -> Vec<CandidateSignals> {
+    cand_rows
+        .iter()
+        .zip(embs)
+        .map(|(r, (_, a))| CandidateSignals {
+            track_id: r.id,
+            embedding: a.value().cloned(),
+            audio: profile::audio_of(&r.analysis),
+            genres: profile::genres_of(&r.analysis),
+            emotions: emotions.remove(&r.id).unwrap_or_default(),
+            catalogue: catalogue::track_of(&r.track),
+        })
+        .collect()
+}
+
 /// Stage 1 over the candidates, then stage 2 on the top N when the bundle has a reranker.
 /// Returns (track id, score, components), best first.
 fn rank_candidates(
@@ -752,30 +787,53 @@ fn rank_candidates(
         }
     }
     let signals = &signals;
-    let cands: Vec<CandidateSignals> = cand_rows
-        .iter()
-        .zip(embs)
-        .map(|(r, (_, a))| CandidateSignals {
-            track_id: r.id,
-            embedding: a.value().cloned(),
-            audio: profile::audio_of(&r.analysis),
-            genres: profile::genres_of(&r.analysis),
-            emotions: cand_emotions.remove(&r.id).unwrap_or_default(),
-        })
-        .collect();
+    let cands = candidate_signals(cand_rows, embs, cand_emotions);
 
     // stage 1
     let scored = scoring::stage1(signals, &cands, cfg);
 
     // stage 2
-    // components only for what can be returned: the top `keep`, or the rerank window when larger
-    let window = if bundle.reranker.is_some() { keep.max(cfg.rerank_top_n) } else { keep };
+    // components only for what can be returned: the top `keep`, or the ranker's or reranker's
+    // window when larger
+    let ranked = if bundle.ranker.is_some() { cfg.ranker_top_n.min(scored.len()) } else { 0 };
+    let window = keep.max(ranked).max(if bundle.reranker.is_some() { cfg.rerank_top_n } else { 0 });
     let mut finals: Vec<(i64, f64, serde_json::Map<String, Value>)> =
         scored.iter().take(window).map(|s| (s.track_id, s.stage1, scoring::components_json(s))).collect();
+    if let Some((kid, _)) = &bundle.ranker {
+        let at: HashMap<i64, usize> = cands.iter().enumerate().map(|(i, c)| (c.track_id, i)).collect();
+        let feats: Vec<Vec<f32>> = finals[..ranked].iter().map(|f| ranker_features::features(signals, &cands[at[&f.0]])).collect();
+        let t0 = Instant::now();
+        let dir = guc::model_dir();
+        let ecfg = engine_config();
+        let scores = with_cache(|c| crate::core::models::ranker::score(c.get(&dir, kid, &ecfg)?, &feats, &mut interrupts))?;
+        counters.add("ranker_calls", 1.0);
+        counters.add("ranker_ms", t0.elapsed().as_secs_f64() * 1000.0);
+        counters.add(&format!("inferences:{kid}"), ranked as f64);
+        let b = cfg.ranker_weight;
+        for (f, (s, fv)) in finals[..ranked].iter_mut().zip(scores.iter().zip(&feats)) {
+            let squashed = ranker_features::squash(*s);
+            let named: serde_json::Map<String, Value> =
+                FEATURES.iter().zip(fv).map(|(n, v)| (n.to_string(), json!(round6(*v as f64)))).collect();
+            f.2.insert(
+                "ranker".into(),
+                json!({"score": round6(*s as f64), "squashed": round6(squashed), "weight": b, "model": kid, "features": named}),
+            );
+            f.1 = (1.0 - b) * f.1 + b * squashed;
+        }
+        for f in finals[ranked..].iter_mut() {
+            f.2.insert("ranker".into(), json!(format!("not ranked: below the top {ranked} of stage 1")));
+            f.1 *= 1.0 - b;
+        }
+        finals.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    }
     match &bundle.reranker {
         None => {
+            let what = match &bundle.ranker {
+                Some((kid, _)) => json!({"ranker": kid}),
+                None => json!(format!("skipped: bundle \"{}\" has no ranker or reranker", bundle.name)),
+            };
             for f in finals.iter_mut() {
-                f.2.insert("stage2".into(), json!(format!("skipped: bundle \"{}\" has no reranker", bundle.name)));
+                f.2.insert("stage2".into(), what.clone());
             }
         }
         Some((rid, _)) if !finals.is_empty() => {
@@ -1079,12 +1137,87 @@ fn match_songs_to_playlists(
     TableIterator::new(out)
 }
 
+/// What an offline call (score_tracks, ranker_features) scores: the playlist's signals built
+/// from the given member tracks only, and the candidates' rows and embeddings.
+struct Offline {
+    bundle: Bundle,
+    cfg: Config,
+    p: PlaylistInfo,
+    signals: PlaylistSignals,
+    cand_rows: Vec<TrackRow>,
+    embs: Vec<(i64, Artifact<Vec<f32>>)>,
+}
+
+fn no_null_ids(v: &[Option<i64>], what: &str) -> Result<Vec<i64>> {
+    let mut out = Vec::with_capacity(v.len());
+    for (i, x) in v.iter().enumerate() {
+        out.push(x.ok_or_else(|| Error::NullValue(format!("{what} must not contain NULL (element {} is NULL)", i + 1)))?);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// The profile is built from `member_track_ids` only (e.g. a playlist minus its held-out tracks);
+/// the playlist's name, description and analysis (when `playlist_id` is given) supply the query
+/// signal. Nothing reads the playlist's stored membership; only track embeddings are stored (on
+/// a miss).
+fn offline(
+    member_track_ids: &[Option<i64>],
+    candidate_track_ids: &[Option<i64>],
+    playlist_id: Option<i64>,
+    config: Option<&Value>,
+    counters: &mut Counters,
+) -> Result<Offline> {
+    let lim = guc::limits();
+    lim.check_candidates("candidate_track_ids", candidate_track_ids.len())?;
+    lim.check_candidates("member_track_ids", member_track_ids.len())?;
+    let bundle = active_bundle()?;
+    let cfg = resolve_config(config, &bundle)?;
+    let members = no_null_ids(member_track_ids, "member_track_ids")?;
+    let cands = no_null_ids(candidate_track_ids, "candidate_track_ids")?;
+    let p = match playlist_id {
+        Some(id) => PlaylistInfo { members: members.clone(), ..load_playlist(id)? },
+        None => PlaylistInfo { id: 0, owner: Uuid::from_bytes([0; 16]), playlist: Value::Null, analysis: Value::Null, members: members.clone() },
+    };
+    let member_rows = load_tracks(&members)?;
+    let member_embs = ensure_embeddings(&member_rows, &bundle.embedding, counters)?;
+    let mvecs: Vec<Vec<f32>> = member_embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
+    let refs: Vec<&[f32]> = mvecs.iter().map(|v| v.as_slice()).collect();
+    let query = if p.playlist.is_null() {
+        None
+    } else {
+        let q = text::playlist_query(&p.playlist, &p.analysis)?;
+        let cfg_e = engine_config();
+        let dir = guc::model_dir();
+        counters.add(&format!("inferences:{}", bundle.embedding.0), 1.0);
+        with_cache(|c| {
+            let m = c.get(&dir, &bundle.embedding.0, &cfg_e)?;
+            let t = embed::format_text(&m.model.manifest, Role::Query, None, &q);
+            Ok(embed::embed_texts(m, &[t], limits(), &mut interrupts)?.pop())
+        })?
+    };
+    let signals = PlaylistSignals {
+        centroid: profile::centroid(&refs),
+        members: mvecs.clone(),
+        query,
+        audio: profile::audio_stats(&member_rows.iter().map(|r| profile::audio_of(&r.analysis)).collect::<Vec<_>>()),
+        genres: profile::genre_distribution(&member_rows.iter().map(|r| profile::genres_of(&r.analysis)).collect::<Vec<_>>()),
+        emotions: BTreeMap::new(),
+        catalogue: catalogue_profile(&member_rows),
+    };
+    let cand_rows = load_tracks(&cands)?;
+    if cand_rows.len() != cands.len() {
+        return Err(Error::invalid("candidate_track_ids contains ids that do not exist"));
+    }
+    let embs = ensure_embeddings(&cand_rows, &bundle.embedding, counters)?;
+    Ok(Offline { bundle, cfg, p, signals, cand_rows, embs })
+}
+
 /// `songmatch.score_tracks(member_track_ids, candidate_track_ids, playlist_id => NULL,
 /// top_k => NULL, config => NULL)`: the offline, read-only form of match_playlist used by the
-/// evaluation: the profile is built from the given member tracks only (e.g. a playlist minus
-/// its held-out tracks), the playlist's name, description and analysis (when playlist_id is
-/// given) supply the query signal, and nothing is written to the profile or match tables
-/// (track embeddings are still computed and stored on a miss).
+/// evaluation (see [`offline`]): nothing is written to the profile or match tables (track
+/// embeddings are still computed and stored on a miss).
 #[pg_extern(volatile)]
 fn score_tracks(
     member_track_ids: Option<Vec<Option<i64>>>,
@@ -1095,64 +1228,15 @@ fn score_tracks(
 ) -> TableIterator<'static, (name!(track_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB))> {
     let member_track_ids = super::required(member_track_ids, "member_track_ids");
     let candidate_track_ids = super::required(candidate_track_ids, "candidate_track_ids");
-    guc::limits().check_candidates("candidate_track_ids", candidate_track_ids.len()).or_report();
-    guc::limits().check_candidates("member_track_ids", member_track_ids.len()).or_report();
     let rows = (|| -> Result<Vec<MatchRow>> {
-        let bundle = active_bundle()?;
-        let cfg = resolve_config(config.as_ref().map(|j| &j.0), &bundle)?;
         let mut counters = Counters::default();
-        let ids = |v: &[Option<i64>], what: &str| -> Result<Vec<i64>> {
-            let mut out = Vec::with_capacity(v.len());
-            for (i, x) in v.iter().enumerate() {
-                out.push(x.ok_or_else(|| Error::NullValue(format!("{what} must not contain NULL (element {} is NULL)", i + 1)))?);
-            }
-            out.sort_unstable();
-            out.dedup();
-            Ok(out)
-        };
-        let members = ids(&member_track_ids, "member_track_ids")?;
-        let cands = ids(&candidate_track_ids, "candidate_track_ids")?;
-        let p = match playlist_id {
-            Some(id) => PlaylistInfo { members: members.clone(), ..load_playlist(id)? },
-            None => PlaylistInfo { id: 0, owner: Uuid::from_bytes([0; 16]), playlist: Value::Null, analysis: Value::Null, members: members.clone() },
-        };
-        let member_rows = load_tracks(&members)?;
-        let member_embs = ensure_embeddings(&member_rows, &bundle.embedding, &mut counters)?;
-        let mvecs: Vec<Vec<f32>> = member_embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
-        let refs: Vec<&[f32]> = mvecs.iter().map(|v| v.as_slice()).collect();
-        let query = if p.playlist.is_null() {
-            None
-        } else {
-            let q = text::playlist_query(&p.playlist, &p.analysis)?;
-            let cfg_e = engine_config();
-            let dir = guc::model_dir();
-            counters.add(&format!("inferences:{}", bundle.embedding.0), 1.0);
-            with_cache(|c| {
-                let m = c.get(&dir, &bundle.embedding.0, &cfg_e)?;
-                let t = embed::format_text(&m.model.manifest, Role::Query, None, &q);
-                Ok(embed::embed_texts(m, &[t], limits(), &mut interrupts)?.pop())
-            })?
-        };
-        let signals = PlaylistSignals {
-            centroid: profile::centroid(&refs),
-            members: mvecs.clone(),
-            query,
-            audio: profile::audio_stats(&member_rows.iter().map(|r| profile::audio_of(&r.analysis)).collect::<Vec<_>>()),
-            genres: profile::genre_distribution(&member_rows.iter().map(|r| profile::genres_of(&r.analysis)).collect::<Vec<_>>()),
-            emotions: BTreeMap::new(),
-        };
-        let cand_rows = load_tracks(&cands)?;
-        if cand_rows.len() != cands.len() {
-            return Err(Error::invalid("candidate_track_ids contains ids that do not exist"));
-        }
-        let embs = ensure_embeddings(&cand_rows, &bundle.embedding, &mut counters)?;
+        let o = offline(&member_track_ids, &candidate_track_ids, playlist_id, config.as_ref().map(|j| &j.0), &mut counters)?;
         let keep = top_k.map(|k| k.max(0) as usize).unwrap_or(usize::MAX);
-        let finals = rank_candidates(&bundle, &signals, &p, &cand_rows, embs, &cfg, keep, &mut counters)?;
+        let finals = rank_candidates(&o.bundle, &o.signals, &o.p, &o.cand_rows, o.embs, &o.cfg, keep, &mut counters)?;
         counters.flush()?;
-        let k = top_k.map(|k| k.max(0) as usize).unwrap_or(usize::MAX);
         Ok(finals
             .into_iter()
-            .take(k)
+            .take(keep)
             .enumerate()
             .map(|(i, (id, score, mut comp))| {
                 comp.insert("score".into(), json!(round6(score)));
@@ -1162,6 +1246,35 @@ fn score_tracks(
     })()
     .or_report();
     TableIterator::new(rows.into_iter().map(|r| (r.track_id, r.score, r.rank, JsonB(r.components))))
+}
+
+/// `songmatch.ranker_feature_names()`: the names of the learned ranker's features, in order.
+#[pg_extern(immutable, parallel_safe)]
+fn ranker_feature_names() -> Vec<String> {
+    FEATURES.iter().map(|s| s.to_string()).collect()
+}
+
+/// `songmatch.ranker_features(member_track_ids, candidate_track_ids, playlist_id => NULL)`: the
+/// learned ranker's feature vector of every candidate against a playlist profiled from the given
+/// members only (as score_tracks); what a training script reads, so that training and matching
+/// compute the same numbers. One row per distinct candidate, by track id.
+#[pg_extern(volatile)]
+fn ranker_features(
+    member_track_ids: Option<Vec<Option<i64>>>,
+    candidate_track_ids: Option<Vec<Option<i64>>>,
+    playlist_id: default!(Option<i64>, "NULL"),
+) -> TableIterator<'static, (name!(track_id, i64), name!(features, Vec<f32>))> {
+    let member_track_ids = super::required(member_track_ids, "member_track_ids");
+    let candidate_track_ids = super::required(candidate_track_ids, "candidate_track_ids");
+    let rows = (|| -> Result<Vec<(i64, Vec<f32>)>> {
+        let mut counters = Counters::default();
+        let o = offline(&member_track_ids, &candidate_track_ids, playlist_id, None, &mut counters)?;
+        counters.flush()?;
+        let cands = candidate_signals(&o.cand_rows, o.embs, HashMap::new());
+        Ok(cands.iter().map(|c| (c.track_id, ranker_features::features(&o.signals, c))).collect())
+    })()
+    .or_report();
+    TableIterator::new(rows)
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -1176,6 +1289,53 @@ mod tests {
     /// The fixture bundle has an emotion model and a reranker: stage 2 runs and blends by the
     /// documented formula, emotions are persisted once, and changing the active bundle makes a
     /// new context.
+    /// No signal reads the scored playlist's stored membership beyond the members it is given:
+    /// adding a held-out candidate to the playlist's stored tracks changes nothing of its
+    /// score_tracks score (the evaluation holds tracks out exactly there); the default bundle runs
+    /// its learned ranker and shows its features.
+    #[pg_test]
+    fn score_tracks_does_not_leak_stored_membership() {
+        Spi::run(
+            "insert into songmatch.tracks (external_id, name, artist, album, release_date, popularity)
+             select 'l' || g, 'Leak song ' || g, 'Artist ' || (g % 4), 'Album ' || (g % 5), (1990 + g)::text, 10 + g
+               from generate_series(1, 16) g;
+             insert into songmatch.track_analyses (track_id, analysis)
+             select id, jsonb_build_object('audio', jsonb_build_object('energy', (id % 7) / 7.0, 'tempo', 80 + id % 40))
+               from songmatch.tracks;
+             insert into songmatch.playlists (external_id, owner_id, name)
+             values ('leak', '00000000-0000-4000-8000-0000000000bb', 'Leak test');
+             insert into songmatch.playlist_tracks (playlist_id, track_id)
+             select (select id from songmatch.playlists where external_id = 'leak'), id from songmatch.tracks
+              where external_id in ('l1', 'l2', 'l3', 'l4', 'l5', 'l6');",
+        )
+        .unwrap();
+        Spi::run("select songmatch.register_bundle('default', activate => true)").unwrap();
+        let q = "select string_agg(s.track_id || ':' || s.score, ',' order by s.track_id)
+                   from songmatch.score_tracks(
+                        array(select id from songmatch.tracks where external_id in ('l1', 'l2', 'l3', 'l4', 'l5', 'l6')),
+                        array(select id from songmatch.tracks where external_id in ('l7', 'l8', 'l9', 'l10', 'l11', 'l12')),
+                        (select id from songmatch.playlists where external_id = 'leak')) s";
+        let before = Spi::get_one::<String>(q).unwrap().unwrap();
+        Spi::run(
+            "insert into songmatch.playlist_tracks (playlist_id, track_id)
+             select (select id from songmatch.playlists where external_id = 'leak'), id from songmatch.tracks
+              where external_id in ('l7', 'l8')",
+        )
+        .unwrap();
+        assert_eq!(Spi::get_one::<String>(q).unwrap().unwrap(), before);
+        // the default bundle's stage 2: the ranker scored every candidate and shows its features
+        let ranked = Spi::get_one::<bool>(
+            "select bool_and(jsonb_typeof(s.components -> 'ranker' -> 'features') = 'object'
+                             and (s.components -> 'ranker' -> 'features' ->> 'artist_share') is not null
+                             and s.components -> 'stage2' ->> 'ranker' is not null)
+               from songmatch.score_tracks(array(select id from songmatch.tracks where external_id in ('l1', 'l2')),
+                                          array(select id from songmatch.tracks where external_id in ('l3', 'l4'))) s",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(ranked, "the ranker's contribution is in components");
+    }
+
     #[pg_test]
     fn fixture_bundle_two_stages_emotions_and_bundle_change() {
         crate::sql::testing::use_fixtures();
@@ -1244,7 +1404,7 @@ mod tests {
         ))
         .unwrap()
         .unwrap();
-        assert_eq!(s, "skipped: bundle \"fixture-copy\" has no reranker");
+        assert_eq!(s, "skipped: bundle \"fixture-copy\" has no ranker or reranker");
         Spi::run("reset songmatch.model_dir").unwrap();
         Spi::run("select songmatch.reload_models()").unwrap();
     }

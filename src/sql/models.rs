@@ -219,27 +219,47 @@ pub fn register(name: &str, activate: bool) -> Result<String> {
                 Some(id) => Ok(Some(r.model(id)?.manifest.version()?.to_string())),
             }
         };
-        let vs = (v(&Some(b.embedding.clone()))?, v(&b.emotion)?, v(&b.reranker)?);
+        let vs = (v(&Some(b.embedding.clone()))?, v(&b.emotion)?, v(&b.reranker)?, v(&b.ranker)?);
         Ok((ident, hash, b, vs))
     })?;
     let spi = |e: pgrx::spi::SpiError| Error::Runtime(format!("cannot record bundle \"{name}\": {e}"));
+    // this library on the schema of a release before 0.2.0 (ALTER EXTENSION UPDATE not run yet):
+    // a bundle without a ranker is recorded as that release did; one with a ranker needs the update
+    let has_ranker_columns = Spi::get_one::<bool>(
+        "select exists (select 1 from pg_catalog.pg_attribute
+                         where attrelid = 'songmatch.model_bundles'::pg_catalog.regclass and attname = 'ranker_model' and not attisdropped)",
+    )
+    .map_err(spi)?
+    .unwrap_or(false);
+    let mut cols = String::from(
+        "bundle_hash, name, embedding_model, embedding_model_version, emotion_model, emotion_model_version,
+         reranker_model, reranker_model_version, algorithm_version, config",
+    );
+    let mut args: Vec<pgrx::datum::DatumWithOid> = vec![
+        hash.clone().into(),
+        name.into(),
+        b.embedding.clone().into(),
+        versions_of.0.clone().into(),
+        b.emotion.clone().into(),
+        versions_of.1.clone().into(),
+        b.reranker.clone().into(),
+        versions_of.2.clone().into(),
+        versions::MATCHING_ALGO_VERSION.into(),
+        JsonB(ident).into(),
+    ];
+    if has_ranker_columns {
+        cols.push_str(", ranker_model, ranker_model_version");
+        args.push(b.ranker.clone().into());
+        args.push(versions_of.3.clone().into());
+    } else if b.ranker.is_some() {
+        return Err(Error::Config(format!(
+            "bundle \"{name}\" has a ranker, which the extension's schema cannot record yet: run ALTER EXTENSION songmatch UPDATE"
+        )));
+    }
+    let params: Vec<String> = (1..=args.len()).map(|i| format!("${i}")).collect();
     Spi::run_with_args(
-        "insert into songmatch.model_bundles (bundle_hash, name, embedding_model, embedding_model_version,
-             emotion_model, emotion_model_version, reranker_model, reranker_model_version, algorithm_version, config)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         on conflict (bundle_hash) do nothing",
-        &[
-            hash.clone().into(),
-            name.into(),
-            b.embedding.clone().into(),
-            versions_of.0.clone().into(),
-            b.emotion.clone().into(),
-            versions_of.1.clone().into(),
-            b.reranker.clone().into(),
-            versions_of.2.clone().into(),
-            versions::MATCHING_ALGO_VERSION.into(),
-            JsonB(ident).into(),
-        ],
+        &format!("insert into songmatch.model_bundles ({cols}) values ({}) on conflict (bundle_hash) do nothing", params.join(", ")),
+        &args,
     )
     .map_err(spi)?;
     if activate {
@@ -357,7 +377,7 @@ mod tests {
     fn embed_errors_carry_sqlstates() {
         assert_eq!(
             sqlstate_of("select songmatch.embed('x', model => 'nope')"),
-            "22023 unknown model \"nope\"; available models: all-minilm-l6-v2-int8, minilm-goemotions-head"
+            "22023 unknown model \"nope\"; available models: all-minilm-l6-v2-int8, minilm-goemotions-head, songmatch-ranker-v1"
         );
         assert_eq!(
             sqlstate_of("select songmatch.embed('x', kind => 'passage')"),

@@ -18,6 +18,8 @@ pub enum ModelKind {
     EmbeddingHead,
     CausalLmYesNo,
     CrossEncoder,
+    /// A learned ranker over stage-1 feature vectors (core::ranker::FEATURES).
+    Ranker,
 }
 
 impl ModelKind {
@@ -28,6 +30,7 @@ impl ModelKind {
             ModelKind::EmbeddingHead => "embedding-head",
             ModelKind::CausalLmYesNo => "causal-lm-yes-no",
             ModelKind::CrossEncoder => "cross-encoder",
+            ModelKind::Ranker => "ranker",
         }
     }
 }
@@ -103,6 +106,9 @@ pub struct Manifest {
     /// Cross-encoder score activation: "none" (raw logit, default) or "sigmoid".
     #[serde(default)]
     pub activation: Option<String>,
+    /// A ranker's input feature names, in order.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub features: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,7 +151,8 @@ impl Manifest {
         if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             return bad(format!("id \"{}\" must match [a-z0-9-]+", self.id));
         }
-        let roles: &[&str] = if self.kind == ModelKind::EmbeddingHead { &["model"] } else { &["model", "tokenizer"] };
+        let roles: &[&str] =
+            if matches!(self.kind, ModelKind::EmbeddingHead | ModelKind::Ranker) { &["model"] } else { &["model", "tokenizer"] };
         for role in roles {
             if !self.files.contains_key(*role) {
                 return bad(format!("files.{role} is missing"));
@@ -175,6 +182,9 @@ impl Manifest {
         }
         if matches!(self.kind, ModelKind::SequenceClassification | ModelKind::EmbeddingHead) && self.labels.is_empty() {
             return bad("a classifier needs its labels".into());
+        }
+        if self.kind == ModelKind::Ranker && self.features.is_empty() {
+            return bad("a ranker needs its feature names".into());
         }
         if self.kind == ModelKind::CausalLmYesNo && self.template.is_none() {
             return bad("a causal-lm-yes-no reranker needs a prompt template".into());
@@ -224,6 +234,8 @@ pub struct BundleManifest {
     pub emotion: Option<String>,
     #[serde(default)]
     pub reranker: Option<String>,
+    #[serde(default)]
+    pub ranker: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
 }
@@ -378,12 +390,16 @@ impl Registry {
                 Some(id) => Ok(self.model(id)?.manifest.identity()),
             }
         };
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "embedding": self.model(&b.embedding)?.manifest.identity(),
             "emotion": ident(&b.emotion)?,
             "reranker": ident(&b.reranker)?,
             "algorithm_version": algorithm_version,
         });
+        // (only when present: the hashes of bundles without a ranker stay what they were)
+        if b.ranker.is_some() {
+            v["ranker"] = ident(&b.ranker)?;
+        }
         let h = hash::content_hash(hash::ContentKind::ModelBundle, &v);
         Ok((v, h))
     }

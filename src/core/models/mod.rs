@@ -8,6 +8,7 @@
 
 pub mod classify;
 pub mod embed;
+pub mod ranker;
 pub mod rerank;
 pub mod engine;
 pub mod manifest;

@@ -24,7 +24,7 @@ PSQL         = $(PGBIN)/psql "$(DSN)" -X -v ON_ERROR_STOP=1
 
 .PHONY: help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
         build install db-start db-stop dsn psql demo test test-core test-pg test-regress test-tools \
-        bench clean-db install-fixtures test-client eval
+        bench clean-db install-fixtures test-client eval ranker-venv
 
 help:
 	@echo "songmatch: match songs to playlists inside PostgreSQL"
@@ -159,9 +159,20 @@ eval: install db-start
 	@test -n "$(DATA)" || { echo "usage: make eval DATA=path/to/spotify_songs.csv.gz" >&2; exit 1; }
 	@bash eval/run.sh --data "$(DATA)" --holdout $(HOLDOUT) --negatives $(NEGATIVES) --min-tracks $(MIN_TRACKS) --seed $(SEED) --k $(K)
 
+# The learned ranker's training environment (models/ranker/requirements.txt, exact versions):
+# train_ranker's client test and models/ranker/train.py use it.
+RANKER_VENV = target/venv-ranker
+ranker-venv:
+	@if $(RANKER_VENV)/bin/python -c 'import lightgbm, onnxmltools, onnxruntime' 2>/dev/null; then \
+	    echo "==> $(RANKER_VENV) present"; \
+	else \
+	    echo "==> creating $(RANKER_VENV) (models/ranker/requirements.txt)"; \
+	    $(PYTHON) -m venv $(RANKER_VENV) && $(RANKER_VENV)/bin/pip install -q -r models/ranker/requirements.txt; \
+	fi
+
 # tier 4: client tests of procedures that COMMIT: kill/crash and resume, concurrent runners,
 # poison items, staleness (the crash test kill -9s a backend: the server restarts itself)
-test-client: install db-start
+test-client: install db-start ranker-venv
 	@SONGMATCH_DSN_BASE="host=127.0.0.1 port=$(PG_PORT) user=postgres" bash pgrx-tests/client/run.sh
 
 # songmatch vs raw onnxruntime vs an HTTP JSON service (embedding throughput), first-call latency,

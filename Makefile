@@ -179,7 +179,7 @@ test-client: install db-start ranker-venv
 # backend memory, stage-1 latency at 1k/10k/100k candidates, cached calls, HNSW retrieval at 100k,
 # and one user's liked songs end to end vs the seed's design (bench/run.sh). Prints a table and,
 # as its last line, one JSON object. Goals are information, never a failure.
-bench: install db-start
+bench: install db-start install-fixtures
 	@bash bench/run.sh
 
 clean-db: db-stop

@@ -118,6 +118,19 @@ setup_db() {
     sql "select songmatch.register_bundle('default', true)" >/dev/null
 }
 
+# private_model_dir DEST: a model directory of the test's own, readable by the server: links to the
+# installed models and copies of the installed bundle files (which the test may then change)
+INSTALLED_MODELS="$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --sharedir)/songmatch/models"
+private_model_dir() {
+    local d
+    mkdir -p "$1/bundles"
+    for d in "${INSTALLED_MODELS}"/*/; do
+        [[ "$(basename "${d}")" == bundles ]] || ln -s "${d%/}" "$1/$(basename "${d}")"
+    done
+    cp "${INSTALLED_MODELS}"/bundles/*.json "$1/bundles/"
+    chmod -R a+rX "${WORK}"
+}
+
 # the number of track embeddings and of distinct keys (must be equal)
 embeddings_count() { sql "select count(*) from songmatch.track_embeddings"; }
 embeddings_dups() {

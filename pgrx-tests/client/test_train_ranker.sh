@@ -11,14 +11,8 @@ PY="${REPO_ROOT}/target/venv-ranker/bin/python"
 
 setup_db 600 30
 # a model directory of this test's own: the installed models, and what train_ranker writes
-INSTALLED="$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --sharedir)/songmatch/models"
 MODELS="${WORK}/models"
-mkdir -p "${MODELS}/bundles"
-for d in "${INSTALLED}"/*/; do
-    [[ "$(basename "${d}")" == bundles ]] || ln -s "${d%/}" "${MODELS}/$(basename "${d}")"
-done
-cp "${INSTALLED}"/bundles/*.json "${MODELS}/bundles/"
-chmod -R a+rX "${WORK}"
+private_model_dir "${MODELS}"
 sql_admin "alter database ${DB} set songmatch.model_dir = '${MODELS}'" >/dev/null
 sql "select songmatch.register_bundle('default', true)" >/dev/null
 sql "select count(*) from songmatch.embed_tracks(array(select id from songmatch.tracks))" >/dev/null

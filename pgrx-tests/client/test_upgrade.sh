@@ -113,15 +113,11 @@ match_as_a() {
 
 # A model directory as an earlier release installed it: the same models, the `default` bundle
 # without the parts added since (0.1.0 had no ranker). The old release's data is made with it.
-MODEL_DIR="$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --sharedir)/songmatch/models"
+MODEL_DIR="${INSTALLED_MODELS}"
 OLD_MODELS="${WORK}/models-old"
-mkdir -p "${OLD_MODELS}/bundles"
-for d in "${MODEL_DIR}"/*/; do
-    [[ "$(basename "${d}")" == bundles ]] || ln -s "${d%/}" "${OLD_MODELS}/$(basename "${d}")"
-done
-python3 -c 'import json, sys; b = json.load(open(sys.argv[1])); b.pop("ranker", None); json.dump(b, open(sys.argv[2], "w"))' \
-    "${MODEL_DIR}/bundles/default.json" "${OLD_MODELS}/bundles/default.json"
-chmod -R a+rX "${WORK}"
+private_model_dir "${OLD_MODELS}"
+python3 -c 'import json, sys; b = json.load(open(sys.argv[1])); b.pop("ranker", None); json.dump(b, open(sys.argv[1], "w"))' \
+    "${OLD_MODELS}/bundles/default.json"
 old_sql() { PGOPTIONS="-c songmatch.model_dir=${OLD_MODELS}" sql "$1"; }
 
 prepare_roles

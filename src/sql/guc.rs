@@ -2,7 +2,7 @@
 //! superuser (or the server configuration) can set them, so no SQL caller can make a
 //! backend load a file of its choosing.
 
-use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use std::ffi::CString;
 use std::path::PathBuf;
 
@@ -15,11 +15,24 @@ pub static MAX_TEXT_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(20_000);
 pub static MAX_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 pub static MAX_CANDIDATES: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 pub static MAX_TOP_K: GucSetting<i32> = GucSetting::<i32>::new(1_000);
-pub static GRAPH_OPTIMIZATION: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"all"));
+/// ONNX Runtime's graph optimisation level: an enum setting, so a bad value is refused when set.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum GraphOptimization {
+    #[name = c"all"]
+    All,
+    #[name = c"extended"]
+    Extended,
+    #[name = c"basic"]
+    Basic,
+    #[name = c"none"]
+    Disabled,
+}
+
+pub static GRAPH_OPTIMIZATION: GucSetting<GraphOptimization> = GucSetting::<GraphOptimization>::new(GraphOptimization::All);
 
 pub fn init() {
     define_limits();
-    GucRegistry::define_string_guc(
+    GucRegistry::define_enum_guc(
         c"songmatch.graph_optimization",
         c"ONNX Runtime graph optimisation for new sessions: all, extended, basic or none (superuser only).",
         c"'all' is fastest; 'none' halves a backend's memory for int8 models and loads 4x faster, at about 30% less throughput.",
@@ -73,6 +86,9 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    // songmatch.* is ours: a misspelt setting (songmatch.max_candidate) is an error, not a placeholder
+    // SAFETY: called once from _PG_init on the main thread with a NUL-terminated static string.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"songmatch".as_ptr()) };
 }
 
 /// The request limits (superuser-only settings; a DBA may set them per role with
@@ -144,9 +160,15 @@ pub fn onnxruntime_library() -> PathBuf {
     }
 }
 
-/// The graph optimisation level in force ("all" when unset).
+/// The graph optimisation level in force.
 pub fn graph_optimization() -> String {
-    string_setting(&GRAPH_OPTIMIZATION).unwrap_or_else(|| "all".to_string())
+    match GRAPH_OPTIMIZATION.get() {
+        GraphOptimization::All => "all",
+        GraphOptimization::Extended => "extended",
+        GraphOptimization::Basic => "basic",
+        GraphOptimization::Disabled => "none",
+    }
+    .to_string()
 }
 
 /// The cluster's data directory (owned by the server's OS user).

@@ -24,7 +24,7 @@ PSQL         = $(PGBIN)/psql "$(DSN)" -X -v ON_ERROR_STOP=1
 
 .PHONY: help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
         build install db-start db-stop dsn psql demo test test-core test-pg test-regress test-tools \
-        bench clean-db install-fixtures test-client eval ranker-venv
+        bench clean-db install-fixtures test-client eval ranker-venv lint
 
 help:
 	@echo "songmatch: match songs to playlists inside PostgreSQL"
@@ -131,6 +131,11 @@ demo: install db-start
 
 test: setup test-core test-tools test-pg test-regress test-client
 	@echo "make test: all tiers passed (core, tools, pg_test, regress, client)"
+
+# formatting (rustfmt.toml) and clippy with warnings as errors; .ci/run runs it after make test
+lint: pgrx-init
+	$(CARGO) fmt --check
+	$(CARGO) clippy -- -D warnings
 
 # tier 1: the pure Rust core, plain #[test]
 test-core: pgrx-init

@@ -38,10 +38,7 @@ impl ContentKind {
 
     pub fn parse(kind: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|k| k.name() == kind).ok_or_else(|| {
-            Error::invalid(format!(
-                "unknown content kind \"{kind}\"; expected one of: {}",
-                Self::ALL.map(|k| k.name()).join(", ")
-            ))
+            Error::invalid(format!("unknown content kind \"{kind}\"; expected one of: {}", Self::ALL.map(|k| k.name()).join(", ")))
         })
     }
 
@@ -97,9 +94,7 @@ impl IdSetKind {
         match kind {
             "candidate_set" => Ok(IdSetKind::CandidateSet),
             "playlist_set" => Ok(IdSetKind::PlaylistSet),
-            _ => Err(Error::invalid(format!(
-                "unknown id set kind \"{kind}\"; expected one of: candidate_set, playlist_set"
-            ))),
+            _ => Err(Error::invalid(format!("unknown id set kind \"{kind}\"; expected one of: candidate_set, playlist_set"))),
         }
     }
 
@@ -215,12 +210,7 @@ pub fn id_set_hash(kind: IdSetKind, ids: &[Option<i64>]) -> Result<String> {
     for (i, id) in ids.iter().enumerate() {
         match id {
             Some(v) => set.push(*v),
-            None => {
-                return Err(Error::NullValue(format!(
-                    "id set must not contain NULL (element {} is NULL)",
-                    i + 1
-                )))
-            }
+            None => return Err(Error::NullValue(format!("id set must not contain NULL (element {} is NULL)", i + 1))),
         }
     }
     set.sort_unstable();
@@ -267,21 +257,13 @@ mod tests {
     fn golden_hash() {
         // Recorded once; a change here breaks every stored artifact's identity.
         let v = json!({"name": "Rain on Tin", "artist": "The Paper Boats", "popularity": 41});
-        assert_eq!(
-            canonical_json(&v),
-            r#"{"artist":"The Paper Boats","name":"Rain on Tin","popularity":41}"#
-        );
+        assert_eq!(canonical_json(&v), r#"{"artist":"The Paper Boats","name":"Rain on Tin","popularity":41}"#);
         assert_eq!(content_hash(ContentKind::TrackContent, &v), GOLDEN_TRACK_HASH);
-        assert_eq!(
-            id_set_hash(IdSetKind::CandidateSet, &[Some(3), Some(1), Some(2)]).unwrap(),
-            GOLDEN_CANDIDATE_SET_HASH
-        );
+        assert_eq!(id_set_hash(IdSetKind::CandidateSet, &[Some(3), Some(1), Some(2)]).unwrap(), GOLDEN_CANDIDATE_SET_HASH);
     }
 
-    pub const GOLDEN_TRACK_HASH: &str =
-        "te_v1_c09c57ebcd638401d9c7ab9dd69d328473b2f363687a2ed1ad44ba6d196460bc";
-    pub const GOLDEN_CANDIDATE_SET_HASH: &str =
-        "cs_v1_f214d2e7a69770d3c12acee0d82d21246daca306f7e7deae5e1b7e1fbe29ccd1";
+    pub const GOLDEN_TRACK_HASH: &str = "te_v1_c09c57ebcd638401d9c7ab9dd69d328473b2f363687a2ed1ad44ba6d196460bc";
+    pub const GOLDEN_CANDIDATE_SET_HASH: &str = "cs_v1_f214d2e7a69770d3c12acee0d82d21246daca306f7e7deae5e1b7e1fbe29ccd1";
 
     #[test]
     fn any_change_changes_the_hash() {

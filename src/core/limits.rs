@@ -76,10 +76,7 @@ impl Limits {
             return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
         }
         if top_k as u64 > self.max_top_k as u64 {
-            return Err(Error::LimitExceeded(format!(
-                "top_k = {top_k} is more than songmatch.max_top_k = {}",
-                self.max_top_k
-            )));
+            return Err(Error::LimitExceeded(format!("top_k = {top_k} is more than songmatch.max_top_k = {}", self.max_top_k)));
         }
         Ok(top_k as usize)
     }

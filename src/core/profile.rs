@@ -72,8 +72,8 @@ impl AudioStats {
     pub fn similarity(&self, a: &Audio) -> Option<f64> {
         let mut sum = 0.0;
         let mut n = 0usize;
-        for i in 0..9 {
-            if let (Some(x), Some(m), Some(s)) = (a[i], self.mean[i], self.std[i]) {
+        for ((x, m), s) in a.iter().zip(&self.mean).zip(&self.std) {
+            if let (Some(x), Some(m), Some(s)) = (x, m, s) {
                 let z = (x - m) / (s + 0.1);
                 sum += z * z;
                 n += 1;

@@ -114,8 +114,10 @@ mod tests {
     #[test]
     fn vector_follows_the_names() {
         let members = vec![vec![1.0f32, 0.0], vec![0.0, 1.0], vec![0.6, 0.8]];
-        let rows = [json!({"artist": "A", "album": "X", "release_date": "2000", "popularity": 50}),
-                    json!({"artist": "A", "album": "Y", "release_date": "2004", "popularity": 70})];
+        let rows = [
+            json!({"artist": "A", "album": "X", "release_date": "2000", "popularity": 50}),
+            json!({"artist": "A", "album": "Y", "release_date": "2004", "popularity": 70}),
+        ];
         let p = PlaylistSignals {
             centroid: Some(vec![1.0, 0.0]),
             members,

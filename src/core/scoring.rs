@@ -19,9 +19,9 @@
 //! then, with a text reranker: score = (1 − α)·score + α·rerank for the top `rerank_top_n`,
 //! α = `rerank_weight`. Without either, score = stage1.
 
+use crate::core::catalogue::{self, CatalogueProfile, CatalogueTrack};
 use crate::core::error::{Error, Result};
 use crate::core::hash::{content_hash, ContentKind};
-use crate::core::catalogue::{self, CatalogueProfile, CatalogueTrack};
 use crate::core::profile::{self, Audio, AudioStats};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -264,10 +264,7 @@ fn block_signals() {
 pub fn components_json(s: &Scored) -> Map<String, Value> {
     let mut m = Map::new();
     for (name, v, w, c) in &s.components {
-        m.insert(
-            name.to_string(),
-            json!({"value": profile::round6(*v), "weight": w, "contribution": profile::round6(*c)}),
-        );
+        m.insert(name.to_string(), json!({"value": profile::round6(*v), "weight": w, "contribution": profile::round6(*c)}));
     }
     m.insert("stage1".into(), json!(profile::round6(s.stage1)));
     m
@@ -304,8 +301,10 @@ mod tests {
 
     #[test]
     fn contributions_sum_to_stage1_and_order_is_deterministic() {
-        let cfg = Config::from_json(Some(&json!({"weights": {"members": 0.45, "centroid": 0.05, "query": 0.1, "audio": 0.3, "genre": 0.1},
-                                                  "members_top_k": 5}))).unwrap();
+        let cfg =
+            Config::from_json(Some(&json!({"weights": {"members": 0.45, "centroid": 0.05, "query": 0.1, "audio": 0.3, "genre": 0.1},
+                                                  "members_top_k": 5})))
+            .unwrap();
         let cands = vec![cand(2, [1.0, 0.0], 0.8, "rock"), cand(1, [-1.0, 0.0], 0.1, "jazz"), cand(3, [1.0, 0.0], 0.8, "rock")];
         let s = stage1(&playlist(), &cands, &cfg);
         assert_eq!(s.iter().map(|x| x.track_id).collect::<Vec<_>>(), vec![2, 3, 1]);
@@ -347,8 +346,14 @@ mod tests {
         assert!(d.hash().starts_with("cfg_v1_"));
         // an explicit default equals the implicit one
         assert_eq!(Config::from_json(Some(&json!({"members_top_k": 1}))).unwrap().hash(), d.hash());
-        for bad in [json!({"weights": {"tempo": 1}}), json!({"bogus": 1}), json!({"weights": {"audio": -1}}), json!([1]),
-                    json!({"rerank_weight": 2}), json!({"members_top_k": 0})] {
+        for bad in [
+            json!({"weights": {"tempo": 1}}),
+            json!({"bogus": 1}),
+            json!({"weights": {"audio": -1}}),
+            json!([1]),
+            json!({"rerank_weight": 2}),
+            json!({"members_top_k": 0}),
+        ] {
             assert_eq!(Config::from_json(Some(&bad)).unwrap_err().sqlstate(), "22023", "{bad}");
         }
         let zero = json!({"weights": {"members": 0, "centroid": 0, "query": 0, "audio": 0, "genre": 0, "emotion": 0,

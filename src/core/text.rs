@@ -21,8 +21,7 @@ use crate::core::error::{Error, Result};
 use serde_json::{Map, Value};
 
 fn as_object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {
-    v.as_object()
-        .ok_or_else(|| Error::data(format!("{what} must be a JSON object, got {}", type_name(v))))
+    v.as_object().ok_or_else(|| Error::data(format!("{what} must be a JSON object, got {}", type_name(v))))
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -45,10 +44,7 @@ fn opt_str(obj: &Map<String, Value>, key: &str, what: &str) -> Result<Option<Str
             Ok(if t.is_empty() { None } else { Some(t) })
         }
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(Error::data(format!(
-            "{what}.{key} must be a string, got {}",
-            type_name(other)
-        ))),
+        Some(other) => Err(Error::data(format!("{what}.{key} must be a string, got {}", type_name(other)))),
     }
 }
 
@@ -62,20 +58,12 @@ fn opt_list(obj: &Map<String, Value>, key: &str, what: &str) -> Result<Vec<Strin
             for (i, item) in items.iter().enumerate() {
                 match item {
                     Value::String(s) => out.push(collapse_ws(s)),
-                    other => {
-                        return Err(Error::data(format!(
-                            "{what}.{key}[{i}] must be a string, got {}",
-                            type_name(other)
-                        )))
-                    }
+                    other => return Err(Error::data(format!("{what}.{key}[{i}] must be a string, got {}", type_name(other)))),
                 }
             }
             Ok(non_empty(out))
         }
-        Some(other) => Err(Error::data(format!(
-            "{what}.{key} must be an array of strings, got {}",
-            type_name(other)
-        ))),
+        Some(other) => Err(Error::data(format!("{what}.{key} must be an array of strings, got {}", type_name(other)))),
     }
 }
 
@@ -83,10 +71,7 @@ fn opt_num(obj: &Map<String, Value>, key: &str, what: &str) -> Result<Option<f64
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64()),
-        Some(other) => Err(Error::data(format!(
-            "{what}.{key} must be a number, got {}",
-            type_name(other)
-        ))),
+        Some(other) => Err(Error::data(format!("{what}.{key} must be a number, got {}", type_name(other)))),
     }
 }
 
@@ -123,22 +108,43 @@ fn year_of(release_date: &str) -> Option<&str> {
     y.chars().all(|c| c.is_ascii_digit()).then_some(y)
 }
 
-
 /// Words for Spotify-style audio features, so that a text model can read them.
 fn sound_line(audio: &Map<String, Value>) -> Result<Option<String>> {
     let what = "analysis.audio";
     let mut parts: Vec<String> = Vec::new();
     if let Some(t) = opt_num(audio, "tempo", what)? {
-        let word = if t < 90.0 { "slow" } else if t < 120.0 { "mid-tempo" } else { "fast" };
+        let word = if t < 90.0 {
+            "slow"
+        } else if t < 120.0 {
+            "mid-tempo"
+        } else {
+            "fast"
+        };
         parts.push(format!("{word} ({} BPM)", t.round() as i64));
     }
     if let Some(e) = opt_num(audio, "energy", what)? {
         parts.push(
-            (if e < 0.35 { "low energy" } else if e < 0.65 { "medium energy" } else { "high energy" }).into(),
+            (if e < 0.35 {
+                "low energy"
+            } else if e < 0.65 {
+                "medium energy"
+            } else {
+                "high energy"
+            })
+            .into(),
         );
     }
     if let Some(v) = opt_num(audio, "valence", what)? {
-        parts.push((if v < 0.35 { "dark, sad" } else if v < 0.65 { "bittersweet" } else { "bright, happy" }).into());
+        parts.push(
+            (if v < 0.35 {
+                "dark, sad"
+            } else if v < 0.65 {
+                "bittersweet"
+            } else {
+                "bright, happy"
+            })
+            .into(),
+        );
     }
     if let Some(d) = opt_num(audio, "danceability", what)? {
         if d >= 0.7 {
@@ -206,8 +212,7 @@ fn analysis_lines(analysis: &Value, what: &str, with_sound: bool, out: &mut Vec<
 /// The canonical document text of a track.
 pub fn track_document(track: &Value, analysis: &Value, context: &Value) -> Result<String> {
     let t = as_object(track, "track")?;
-    let name = opt_str(t, "name", "track")?
-        .ok_or_else(|| Error::data("track.name is required and must be a non-empty string"))?;
+    let name = opt_str(t, "name", "track")?.ok_or_else(|| Error::data("track.name is required and must be a non-empty string"))?;
     let mut lines = Vec::new();
     match opt_str(t, "artist", "track")? {
         Some(artist) => lines.push(format!("{name} by {artist}")),
@@ -241,9 +246,7 @@ fn context_line(context: &Value, out: &mut Vec<String>) -> Result<()> {
             Value::Array(_) => opt_list(c, k, "context")?.join(", "),
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
-            Value::Object(_) => {
-                return Err(Error::data(format!("context.{k} must be a string, number or list, got object")))
-            }
+            Value::Object(_) => return Err(Error::data(format!("context.{k} must be a string, number or list, got object"))),
         };
         if !v.is_empty() {
             parts.push(format!("{k}: {v}"));
@@ -258,8 +261,7 @@ fn context_line(context: &Value, out: &mut Vec<String>) -> Result<()> {
 /// The canonical query text of a playlist.
 pub fn playlist_query(playlist: &Value, analysis: &Value) -> Result<String> {
     let p = as_object(playlist, "playlist")?;
-    let name = opt_str(p, "name", "playlist")?
-        .ok_or_else(|| Error::data("playlist.name is required and must be a non-empty string"))?;
+    let name = opt_str(p, "name", "playlist")?.ok_or_else(|| Error::data("playlist.name is required and must be a non-empty string"))?;
     let mut lines = vec![name];
     if let Some(d) = opt_str(p, "description", "playlist")? {
         lines.push(d);
@@ -316,10 +318,7 @@ mod tests {
         let mut m: Vec<(String, Value)> = a.as_object().unwrap().clone().into_iter().collect();
         m.reverse();
         let b = Value::Object(m.into_iter().collect());
-        assert_eq!(
-            track_document(&track(), &a, &Value::Null).unwrap(),
-            track_document(&track(), &b, &Value::Null).unwrap()
-        );
+        assert_eq!(track_document(&track(), &a, &Value::Null).unwrap(), track_document(&track(), &b, &Value::Null).unwrap());
     }
 
     #[test]

@@ -42,19 +42,20 @@ fn resolve_role(model: Option<&str>, role: &str) -> Result<String> {
     let dir = guc::model_dir();
     let (bundle, chosen) = match active {
         Some((name, m)) => (name, m),
-        None => ("default".to_string(), with_cache(|c| {
-            let b = c.registry(&dir)?.bundle("default")?;
-            Ok(match role {
-                "emotion" => b.emotion.clone(),
-                "ranker" => b.ranker.clone(),
-                _ => b.reranker.clone(),
-            })
-        })?),
+        None => (
+            "default".to_string(),
+            with_cache(|c| {
+                let b = c.registry(&dir)?.bundle("default")?;
+                Ok(match role {
+                    "emotion" => b.emotion.clone(),
+                    "ranker" => b.ranker.clone(),
+                    _ => b.reranker.clone(),
+                })
+            })?,
+        ),
     };
     chosen.ok_or_else(|| {
-        Error::invalid(format!(
-            "the bundle \"{bundle}\" has no {role} model; pass model => '…' or activate a bundle that has one"
-        ))
+        Error::invalid(format!("the bundle \"{bundle}\" has no {role} model; pass model => '…' or activate a bundle that has one"))
     })
 }
 
@@ -87,7 +88,10 @@ pub fn emotions_with_model(id: &str, texts: &[String], top_n: Option<i32>) -> Re
                 classify::head_logits(c.get(&dir, &id, &cfg)?, &embs, lim, &mut interrupts)?
             }
             other => {
-                return Err(Error::invalid(format!("model \"{id}\" is {} model, not an emotion classifier", crate::core::models::manifest::with_article(other.name()))))
+                return Err(Error::invalid(format!(
+                    "model \"{id}\" is {} model, not an emotion classifier",
+                    crate::core::models::manifest::with_article(other.name())
+                )))
             }
         };
         let m = c.get(&dir, &id, &cfg)?;
@@ -118,11 +122,8 @@ fn emotions_batch(
     super::models::check_inputs(texts.iter().map(|t| t.as_deref()), None).or_report();
     let present: Vec<String> = texts.iter().flatten().cloned().collect();
     let mut out = if present.is_empty() { Vec::new() } else { emotions_many(&present, top_n, model).or_report() }.into_iter();
-    let rows: Vec<(i32, Option<JsonB>)> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (i as i32 + 1, t.as_ref().and_then(|_| out.next().map(JsonB))))
-        .collect();
+    let rows: Vec<(i32, Option<JsonB>)> =
+        texts.iter().enumerate().map(|(i, t)| (i as i32 + 1, t.as_ref().and_then(|_| out.next().map(JsonB)))).collect();
     TableIterator::new(rows)
 }
 
@@ -351,7 +352,8 @@ mod tests {
                 let g = got["labels"][l].as_f64().unwrap() as f32;
                 assert!((g - want[k]).abs() <= 1e-4, "{l} of {:?}: {g} vs {}", item["text"], want[k]);
             }
-            let mut want_pred: Vec<String> = item["predicted"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+            let mut want_pred: Vec<String> =
+                item["predicted"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
             let mut got_pred: Vec<String> = got["predicted"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
             want_pred.sort();
             got_pred.sort();
@@ -390,8 +392,12 @@ mod tests {
             sqlstate_of("select songmatch.emotions('x', top_n => -1, model => 'fixture-roberta-goemotions')"),
             "22023 top_n must be NULL or >= 0, got -1"
         );
-        assert!(sqlstate_of("select songmatch.emotions('x', model => 'nope')").starts_with("22023 unknown model \"nope\"; available models: fixture-cross-encoder"));
-        let n = Spi::get_one::<i64>("select count(*) from songmatch.rerank('q', array[null, null]::text[], model => 'fixture-cross-encoder')").unwrap().unwrap();
+        assert!(sqlstate_of("select songmatch.emotions('x', model => 'nope')")
+            .starts_with("22023 unknown model \"nope\"; available models: fixture-cross-encoder"));
+        let n =
+            Spi::get_one::<i64>("select count(*) from songmatch.rerank('q', array[null, null]::text[], model => 'fixture-cross-encoder')")
+                .unwrap()
+                .unwrap();
         assert_eq!(n, 0);
         assert_eq!(Spi::get_one::<pgrx::JsonB>("select songmatch.emotions(null)").unwrap().map(|j| j.0), None);
         Spi::run("reset songmatch.model_dir").unwrap();

@@ -107,9 +107,24 @@ fn define_limit(name: &'static std::ffi::CStr, short: &'static std::ffi::CStr, s
 }
 
 fn define_limits() {
-    define_limit(c"songmatch.max_text_length", c"Most characters in one text passed to embed, emotions, rerank or tokenize.", &MAX_TEXT_LENGTH, 100_000_000);
-    define_limit(c"songmatch.max_batch_size", c"Most elements in one batch argument (texts, documents, track ids).", &MAX_BATCH_SIZE, 100_000_000);
-    define_limit(c"songmatch.max_candidates", c"Most candidate tracks in one match (match_playlist, match_songs_to_playlists, score_tracks).", &MAX_CANDIDATES, 100_000_000);
+    define_limit(
+        c"songmatch.max_text_length",
+        c"Most characters in one text passed to embed, emotions, rerank or tokenize.",
+        &MAX_TEXT_LENGTH,
+        100_000_000,
+    );
+    define_limit(
+        c"songmatch.max_batch_size",
+        c"Most elements in one batch argument (texts, documents, track ids).",
+        &MAX_BATCH_SIZE,
+        100_000_000,
+    );
+    define_limit(
+        c"songmatch.max_candidates",
+        c"Most candidate tracks in one match (match_playlist, match_songs_to_playlists, score_tracks).",
+        &MAX_CANDIDATES,
+        100_000_000,
+    );
     define_limit(c"songmatch.max_top_k", c"Largest top_k of match_playlist and match_songs_to_playlists.", &MAX_TOP_K, 1_000_000);
 }
 

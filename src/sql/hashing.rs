@@ -31,8 +31,7 @@ fn canonical_json(value: JsonB) -> String {
 /// `songmatch.versions()`: the version constants of this build.
 #[pg_extern(immutable, parallel_safe)]
 fn versions() -> JsonB {
-    let map: serde_json::Map<String, Value> =
-        versions::all().iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+    let map: serde_json::Map<String, Value> = versions::all().iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
     JsonB(Value::Object(map))
 }
 
@@ -62,16 +61,8 @@ mod tests {
 
     #[pg_test]
     fn content_hash_ignores_key_order() {
-        let a = Spi::get_one::<String>(
-            r#"select songmatch.content_hash('track_content', '{"a": 1, "b": [1, 2.0]}')"#,
-        )
-        .unwrap()
-        .unwrap();
-        let b = Spi::get_one::<String>(
-            r#"select songmatch.content_hash('track_content', '{"b": [1, 2], "a": 1.0}')"#,
-        )
-        .unwrap()
-        .unwrap();
+        let a = Spi::get_one::<String>(r#"select songmatch.content_hash('track_content', '{"a": 1, "b": [1, 2.0]}')"#).unwrap().unwrap();
+        let b = Spi::get_one::<String>(r#"select songmatch.content_hash('track_content', '{"b": [1, 2], "a": 1.0}')"#).unwrap().unwrap();
         assert_eq!(a, b);
         assert!(a.starts_with("te_v1_"));
     }
@@ -84,12 +75,8 @@ mod tests {
 
     #[pg_test]
     fn id_set_hash_ignores_order_and_duplicates() {
-        let a = Spi::get_one::<String>("select songmatch.id_set_hash('candidate_set', array[3,1,2])")
-            .unwrap()
-            .unwrap();
-        let b = Spi::get_one::<String>("select songmatch.id_set_hash('candidate_set', array[1,2,3,3,1])")
-            .unwrap()
-            .unwrap();
+        let a = Spi::get_one::<String>("select songmatch.id_set_hash('candidate_set', array[3,1,2])").unwrap().unwrap();
+        let b = Spi::get_one::<String>("select songmatch.id_set_hash('candidate_set', array[1,2,3,3,1])").unwrap().unwrap();
         assert_eq!(a, b);
         assert_eq!(a, crate::core::hash::id_set_hash(crate::core::hash::IdSetKind::CandidateSet, &[Some(1), Some(2), Some(3)]).unwrap());
     }

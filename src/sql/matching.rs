@@ -6,14 +6,14 @@
 
 use super::guc;
 use super::models::{engine_config, register, with_cache};
-use super::vector::Vector;
 use super::privilege::as_owner;
+use super::vector::Vector;
 use super::OrReport;
+use crate::core::catalogue;
 use crate::core::hash::{content_hash, id_set_hash, ContentKind, IdSetKind};
 use crate::core::models::embed::{self, BatchLimits, Role};
 use crate::core::models::manifest::Storage;
 use crate::core::models::rerank;
-use crate::core::catalogue;
 use crate::core::profile::{self, round6};
 use crate::core::ranker::{self as ranker_features, FEATURES};
 use crate::core::scoring::{self, CandidateSignals, Config, PlaylistSignals};
@@ -170,11 +170,8 @@ pub fn load_tracks(ids: &[i64]) -> Result<Vec<TrackRow>> {
 /// a track missing there (e.g. restored with triggers disabled) is hashed from its row.
 pub fn track_hashes(ids: &[i64]) -> Result<HashMap<i64, String>> {
     let mut m: HashMap<i64, String> = Spi::connect(|c| {
-        let t = c.select(
-            "select track_id, content_hash from songmatch.track_content where track_id = any($1)",
-            None,
-            &[ids.to_vec().into()],
-        )?;
+        let t =
+            c.select("select track_id, content_hash from songmatch.track_content where track_id = any($1)", None, &[ids.to_vec().into()])?;
         let mut m = HashMap::with_capacity(ids.len());
         for r in t {
             if let (Some(id), Some(h)) = (r.get::<i64>(1)?, r.get::<String>(2)?) {
@@ -228,10 +225,7 @@ pub fn ensure_embeddings_known(
     counters: &mut Counters,
 ) -> Result<Vec<(i64, Artifact<Vec<f32>>)>> {
     let (model_id, version) = model;
-    let hashes: Vec<String> = rows
-        .iter()
-        .map(|r| known.and_then(|k| k.get(&r.id).cloned()).unwrap_or_else(|| r.content_hash()))
-        .collect();
+    let hashes: Vec<String> = rows.iter().map(|r| known.and_then(|k| k.get(&r.id).cloned()).unwrap_or_else(|| r.content_hash())).collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let stored: HashMap<i64, (String, Vector)> = Spi::connect(|c| {
         let t = c.select(
@@ -280,14 +274,16 @@ pub fn ensure_embeddings_known(
     let (vectors, storage): (Vec<Result<Vec<f32>>>, Storage) = with_cache(|c| {
         let m = c.get(&dir, model_id, &cfg)?;
         let storage = m.model.manifest.storage();
-        let texts: Vec<String> =
-            todo.iter().map(|(_, d)| embed::format_text(&m.model.manifest, Role::Document, None, d)).collect();
+        let texts: Vec<String> = todo.iter().map(|(_, d)| embed::format_text(&m.model.manifest, Role::Document, None, d)).collect();
         let all = embed::embed_texts(m, &texts, lim, &mut interrupts);
         Ok(match all {
             Ok(v) => (v.into_iter().map(Ok).collect(), storage),
             // isolate the text that fails, so that the others still get their embedding
             Err(_) => (
-                texts.iter().map(|t| embed::embed_texts(m, std::slice::from_ref(t), lim, &mut interrupts).map(|mut v| v.remove(0))).collect(),
+                texts
+                    .iter()
+                    .map(|t| embed::embed_texts(m, std::slice::from_ref(t), lim, &mut interrupts).map(|mut v| v.remove(0)))
+                    .collect(),
                 storage,
             ),
         })
@@ -420,7 +416,8 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
     {
         let embs = ensure_embeddings(&miss_rows, &bundle.embedding, counters)?;
         let good: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
-        let logits = with_cache(|c| crate::core::models::classify::head_logits(c.get(&dir, &model_id, &cfg)?, &good, limits(), &mut interrupts))?;
+        let logits =
+            with_cache(|c| crate::core::models::classify::head_logits(c.get(&dir, &model_id, &cfg)?, &good, limits(), &mut interrupts))?;
         let manifest = with_cache(|c| Ok(c.registry(&dir)?.model(&model_id)?.manifest.clone()))?;
         let mut li = logits.into_iter();
         embs.into_iter()
@@ -440,12 +437,14 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
     };
     counters.add(&format!("inferences:{model_id}"), results.iter().filter(|r| r.is_ok()).count() as f64);
     as_owner(|| {
-    for (&i, res) in todo.iter().zip(results) {
-        out[i].1 = match res {
-            Ok(v) => {
-                let predicted: Vec<String> =
-                    v["predicted"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
-                Spi::run_with_args(
+        for (&i, res) in todo.iter().zip(results) {
+            out[i].1 = match res {
+                Ok(v) => {
+                    let predicted: Vec<String> = v["predicted"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                        .unwrap_or_default();
+                    Spi::run_with_args(
                     "insert into songmatch.track_emotions as te (track_id, model_name, model_version, content_hash, labels, predicted, ekman, sentiment)
                      values ($1, $2, $3, $4, $5, $6, $7, $8)
                      on conflict (track_id, model_name, model_version) do update
@@ -463,12 +462,12 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
                     ],
                 )
                 .map_err(spi_err("cannot store emotions"))?;
-                Artifact::Computed(v)
-            }
-            Err(e) => Artifact::Failed(e),
-        };
-    }
-    Ok(())
+                    Artifact::Computed(v)
+                }
+                Err(e) => Artifact::Failed(e),
+            };
+        }
+        Ok(())
     })?;
     Ok(out)
 }
@@ -641,8 +640,8 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     let (audio_mean, audio_std) = audio.to_json();
     let dims = query.as_ref().map(|q| q.len()).or(centroid.as_ref().map(|c| c.len())).unwrap_or(0) as i32;
     as_owner(|| {
-    Spi::run_with_args(
-        "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
+        Spi::run_with_args(
+            "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
              member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          on conflict (playlist_id, profile_kind, model_bundle_hash) do update
@@ -650,25 +649,26 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
                 centroid = excluded.centroid, query_embedding = excluded.query_embedding,
                 audio_centroid = excluded.audio_centroid, audio_spread = excluded.audio_spread,
                 genre_distribution = excluded.genre_distribution, details = excluded.details",
-        &[
-            p.id.into(),
-            PROFILE_KIND.into(),
-            bundle.hash.as_str().into(),
-            dims.max(1).into(),
-            hash.as_str().into(),
-            (members.len() as i32).into(),
-            centroid.clone().map(Vector).into(),
-            query.clone().map(Vector).into(),
-            JsonB(audio_mean).into(),
-            JsonB(audio_std).into(),
-            JsonB(json!(genres)).into(),
-            JsonB(json!({"members": member_hashes, "profile_version": versions::PLAYLIST_PROFILE_VERSION})).into(),
-        ],
-    )
-    .map_err(spi_err("cannot store the playlist profile"))
+            &[
+                p.id.into(),
+                PROFILE_KIND.into(),
+                bundle.hash.as_str().into(),
+                dims.max(1).into(),
+                hash.as_str().into(),
+                (members.len() as i32).into(),
+                centroid.clone().map(Vector).into(),
+                query.clone().map(Vector).into(),
+                JsonB(audio_mean).into(),
+                JsonB(audio_std).into(),
+                JsonB(json!(genres)).into(),
+                JsonB(json!({"members": member_hashes, "profile_version": versions::PLAYLIST_PROFILE_VERSION})).into(),
+            ],
+        )
+        .map_err(spi_err("cannot store the playlist profile"))
     })?;
     pgrx::debug1!("songmatch: profile of playlist {} recomputed in {:?}", p.id, started.elapsed());
-    let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue: catalogue_profile(&rows) };
+    let signals =
+        PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue: catalogue_profile(&rows) };
     Ok(Profile { content_hash: hash, signals, recomputed: true })
 }
 
@@ -713,7 +713,9 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ve
         Some(list) => {
             let mut ids = Vec::with_capacity(list.len());
             for (i, x) in list.iter().enumerate() {
-                ids.push(x.ok_or_else(|| Error::NullValue(format!("candidate_track_ids must not contain NULL (element {} is NULL)", i + 1)))?);
+                ids.push(
+                    x.ok_or_else(|| Error::NullValue(format!("candidate_track_ids must not contain NULL (element {} is NULL)", i + 1)))?,
+                );
             }
             ids.sort_unstable();
             ids.dedup();
@@ -724,7 +726,8 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ve
             .map_err(spi_err("cannot check candidates"))?
             .unwrap_or_default();
             if existing.len() != ids.len() {
-                let missing: Vec<String> = ids.iter().filter(|i| existing.binary_search(i).is_err()).take(10).map(|i| i.to_string()).collect();
+                let missing: Vec<String> =
+                    ids.iter().filter(|i| existing.binary_search(i).is_err()).take(10).map(|i| i.to_string()).collect();
                 return Err(Error::invalid(format!("candidate track ids do not exist: {}", missing.join(", "))));
             }
             Ok(ids)
@@ -760,18 +763,27 @@ fn candidate_signals(
         .collect()
 }
 
-/// Stage 1 over the candidates, then stage 2 on the top N when the bundle has a reranker.
-/// Returns (track id, score, components), best first.
+/// (track id, score, components), best first.
+type Ranked = Vec<(i64, f64, serde_json::Map<String, Value>)>;
+
+/// What a ranking is about: the bundle, the playlist and its signals, the config.
+struct Scoring<'a> {
+    bundle: &'a Bundle,
+    signals: &'a PlaylistSignals,
+    p: &'a PlaylistInfo,
+    cfg: &'a Config,
+}
+
+/// Stage 1 over the candidates, then stage 2 (the bundle's learned ranker, then its text
+/// reranker) on the top candidates.
 fn rank_candidates(
-    bundle: &Bundle,
-    signals: &PlaylistSignals,
-    p: &PlaylistInfo,
+    scoring: Scoring<'_>,
     cand_rows: &[TrackRow],
     embs: Vec<(i64, Artifact<Vec<f32>>)>,
-    cfg: &Config,
     keep: usize,
     counters: &mut Counters,
-) -> Result<Vec<(i64, f64, serde_json::Map<String, Value>)>> {
+) -> Result<Ranked> {
+    let Scoring { bundle, signals, p, cfg } = scoring;
     // emotions only when they count and the bundle has a model for them
     let use_emotions = bundle.emotion.is_some() && cfg.weights.get("emotion").copied().unwrap_or(0.0) > 0.0;
     let mut signals = signals.clone();
@@ -797,8 +809,7 @@ fn rank_candidates(
     // window when larger
     let ranked = if bundle.ranker.is_some() { cfg.ranker_top_n.min(scored.len()) } else { 0 };
     let window = keep.max(ranked).max(if bundle.reranker.is_some() { cfg.rerank_top_n } else { 0 });
-    let mut finals: Vec<(i64, f64, serde_json::Map<String, Value>)> =
-        scored.iter().take(window).map(|s| (s.track_id, s.stage1, scoring::components_json(s))).collect();
+    let mut finals: Ranked = scored.iter().take(window).map(|s| (s.track_id, s.stage1, scoring::components_json(s))).collect();
     if let Some((kid, _)) = &bundle.ranker {
         let at: HashMap<i64, usize> = cands.iter().enumerate().map(|(i, c)| (c.track_id, i)).collect();
         let feats: Vec<Vec<f32>> = finals[..ranked].iter().map(|f| ranker_features::features(signals, &cands[at[&f.0]])).collect();
@@ -886,7 +897,13 @@ pub fn resolve_config(config: Option<&Value>, bundle: &Bundle) -> Result<Config>
 
 /// Match one playlist: the context is looked up first; on a miss, stage 1 (+ stage 2) runs
 /// and the results are stored under the context.
-pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, config: Option<&Value>, counters: &mut Counters) -> Result<Vec<MatchRow>> {
+pub fn match_one(
+    playlist_id: i64,
+    given: Option<Vec<Option<i64>>>,
+    top_k: i32,
+    config: Option<&Value>,
+    counters: &mut Counters,
+) -> Result<Vec<MatchRow>> {
     if top_k < 1 {
         return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
     }
@@ -954,7 +971,8 @@ pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, 
     let prof = playlist_profile(&p, &bundle, counters)?;
     let embs = ensure_embeddings_known(&cand_rows, Some(&hashes), &bundle.embedding, counters)?;
     let t_artifacts = started.elapsed();
-    let finals = rank_candidates(&bundle, &prof.signals, &p, &cand_rows, embs, &cfg, top_k as usize, counters)?;
+    let scoring = Scoring { bundle: &bundle, signals: &prof.signals, p: &p, cfg: &cfg };
+    let finals = rank_candidates(scoring, &cand_rows, embs, top_k as usize, counters)?;
     let t_stage1 = started.elapsed();
     let rows: Vec<MatchRow> = finals
         .into_iter()
@@ -969,40 +987,40 @@ pub fn match_one(playlist_id: i64, given: Option<Vec<Option<i64>>>, top_k: i32, 
 
     // store the context and its results
     let ctx: i64 = as_owner(|| {
-    let ctx = write_returning_i64(
-        "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
+        let ctx = write_returning_i64(
+            "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
              playlist_set_hash, candidate_set_hash, inputs)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (context_hash) do update set last_used_at = pg_catalog.now()
          returning id",
-        &[
-            context_hash.as_str().into(),
-            p.owner.into(),
-            bundle.hash.as_str().into(),
-            versions::MATCHING_ALGO_VERSION.into(),
-            config_hash.as_str().into(),
-            ps.as_str().into(),
-            cs.as_str().into(),
-            JsonB(json!({"profile": prof.content_hash, "config": cfg.to_json(), "top_k": top_k, "candidates": cand_ids.len()})).into(),
-        ],
-    )
-    .map_err(spi_err("cannot store the match context"))?
-    .ok_or_else(|| Error::Runtime("no context id returned".into()))?;
-    if !rows.is_empty() {
-        let ids: Vec<i64> = rows.iter().map(|r| r.track_id).collect();
-        let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
-        let ranks: Vec<i32> = rows.iter().map(|r| r.rank).collect();
-        let comps: Vec<JsonB> = rows.iter().map(|r| JsonB(r.components.clone())).collect();
-        Spi::run_with_args(
-            "insert into songmatch.match_results (context_id, playlist_id, track_id, score, rank, components)
+            &[
+                context_hash.as_str().into(),
+                p.owner.into(),
+                bundle.hash.as_str().into(),
+                versions::MATCHING_ALGO_VERSION.into(),
+                config_hash.as_str().into(),
+                ps.as_str().into(),
+                cs.as_str().into(),
+                JsonB(json!({"profile": prof.content_hash, "config": cfg.to_json(), "top_k": top_k, "candidates": cand_ids.len()})).into(),
+            ],
+        )
+        .map_err(spi_err("cannot store the match context"))?
+        .ok_or_else(|| Error::Runtime("no context id returned".into()))?;
+        if !rows.is_empty() {
+            let ids: Vec<i64> = rows.iter().map(|r| r.track_id).collect();
+            let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
+            let ranks: Vec<i32> = rows.iter().map(|r| r.rank).collect();
+            let comps: Vec<JsonB> = rows.iter().map(|r| JsonB(r.components.clone())).collect();
+            Spi::run_with_args(
+                "insert into songmatch.match_results (context_id, playlist_id, track_id, score, rank, components)
              select $1, $2, t.track_id, t.score, t.rank, t.components
                from unnest($3::bigint[], $4::float8[], $5::int[], $6::jsonb[]) as t(track_id, score, rank, components)
              on conflict do nothing",
-            &[ctx.into(), playlist_id.into(), ids.into(), scores.into(), ranks.into(), comps.into()],
-        )
-        .map_err(spi_err("cannot store match results"))?;
-    }
-    Ok(ctx)
+                &[ctx.into(), playlist_id.into(), ids.into(), scores.into(), ranks.into(), comps.into()],
+            )
+            .map_err(spi_err("cannot store match results"))?;
+        }
+        Ok(ctx)
     })?;
     pgrx::debug2!("songmatch: match_playlist({playlist_id}) stored as context {ctx}");
     pgrx::debug1!(
@@ -1049,10 +1067,8 @@ fn match_songs_to_playlists(
     track_ids: default!(Option<Vec<Option<i64>>>, "NULL"),
     top_k: default!(Option<i32>, 3),
     config: default!(Option<JsonB>, "NULL"),
-) -> TableIterator<
-    'static,
-    (name!(track_id, i64), name!(playlist_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB)),
-> {
+) -> TableIterator<'static, (name!(track_id, i64), name!(playlist_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB))>
+{
     let user_id = super::required(user_id, "user_id");
     let top_k = super::required(top_k, "top_k");
     let lim = guc::limits();
@@ -1178,7 +1194,9 @@ fn offline(
     let cands = no_null_ids(candidate_track_ids, "candidate_track_ids")?;
     let p = match playlist_id {
         Some(id) => PlaylistInfo { members: members.clone(), ..load_playlist(id)? },
-        None => PlaylistInfo { id: 0, owner: Uuid::from_bytes([0; 16]), playlist: Value::Null, analysis: Value::Null, members: members.clone() },
+        None => {
+            PlaylistInfo { id: 0, owner: Uuid::from_bytes([0; 16]), playlist: Value::Null, analysis: Value::Null, members: members.clone() }
+        }
     };
     let member_rows = load_tracks(&members)?;
     let member_embs = ensure_embeddings(&member_rows, &bundle.embedding, counters)?;
@@ -1232,7 +1250,8 @@ fn score_tracks(
         let mut counters = Counters::default();
         let o = offline(&member_track_ids, &candidate_track_ids, playlist_id, config.as_ref().map(|j| &j.0), &mut counters)?;
         let keep = top_k.map(|k| k.max(0) as usize).unwrap_or(usize::MAX);
-        let finals = rank_candidates(&o.bundle, &o.signals, &o.p, &o.cand_rows, o.embs, &o.cfg, keep, &mut counters)?;
+        let scoring = Scoring { bundle: &o.bundle, signals: &o.signals, p: &o.p, cfg: &o.cfg };
+        let finals = rank_candidates(scoring, &o.cand_rows, o.embs, keep, &mut counters)?;
         counters.flush()?;
         Ok(finals
             .into_iter()
@@ -1358,7 +1377,9 @@ mod tests {
         assert!(h.starts_with("mb_v1_"));
         Spi::run("select songmatch.stats_reset()").unwrap();
         let cfg = r#"{"weights": {"emotion": 0.2}, "rerank_top_n": 4, "rerank_weight": 0.5}"#;
-        let q = format!("select count(*)::int from songmatch.match_playlist((select id from songmatch.playlists), top_k => 9, config => '{cfg}')");
+        let q = format!(
+            "select count(*)::int from songmatch.match_playlist((select id from songmatch.playlists), top_k => 9, config => '{cfg}')"
+        );
         assert_eq!(Spi::get_one::<i32>(&q).unwrap(), Some(9));
         // stage 2: the top 4 carry a rerank score and score = 0.5 stage1 + 0.5 rerank; the rest 0.5 stage1
         let ok = Spi::get_one_with_args::<bool>(
@@ -1380,9 +1401,11 @@ mod tests {
         assert_eq!(Spi::get_one::<i64>("select count(*) from songmatch.track_emotions").unwrap(), Some(12));
         assert_eq!(stat("inferences:fixture-roberta-goemotions"), 12.0);
         // a second identical call: cache hit, no inference of any model
-        let before: f64 = Spi::get_one::<f64>("select coalesce(sum(value), 0) from songmatch.stats where name like 'inferences:%'").unwrap().unwrap();
+        let before: f64 =
+            Spi::get_one::<f64>("select coalesce(sum(value), 0) from songmatch.stats where name like 'inferences:%'").unwrap().unwrap();
         assert_eq!(Spi::get_one::<i32>(&q).unwrap(), Some(9));
-        let after: f64 = Spi::get_one::<f64>("select coalesce(sum(value), 0) from songmatch.stats where name like 'inferences:%'").unwrap().unwrap();
+        let after: f64 =
+            Spi::get_one::<f64>("select coalesce(sum(value), 0) from songmatch.stats where name like 'inferences:%'").unwrap().unwrap();
         assert_eq!(before, after);
         assert!(stat("context_hits") >= 1.0);
         // another active bundle (same models, registered under another name) is a new context

@@ -22,9 +22,7 @@ use pgrx::{PgLogLevel, PgSqlErrorCode};
 /// The pgrx error code for a core error.
 pub fn error_code(e: &Error) -> PgSqlErrorCode {
     match e {
-        Error::InvalidParameter(_) | Error::UnknownModel { .. } => {
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
-        }
+        Error::InvalidParameter(_) | Error::UnknownModel { .. } => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         Error::Data(_) | Error::DimensionMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
         Error::NullValue(_) => PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
         Error::LimitExceeded(_) => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,

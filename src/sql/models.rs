@@ -39,11 +39,7 @@ pub fn resolve_embedding_model(model: Option<&str>) -> Result<String> {
         }
         return Ok(m.to_string());
     }
-    let active = Spi::get_one::<String>(
-        "select embedding_model from songmatch.model_bundles where is_active",
-    )
-    .ok()
-    .flatten();
+    let active = Spi::get_one::<String>("select embedding_model from songmatch.model_bundles where is_active").ok().flatten();
     if let Some(a) = active {
         return Ok(a);
     }
@@ -76,8 +72,7 @@ fn embed_many(texts: &[String], kind: &str, model: Option<&str>, instruction: Op
     let limits = BatchLimits { max_texts: cfg.max_batch_texts, max_tokens: cfg.max_batch_tokens };
     with_cache(|c| {
         let m = c.get(&dir, &id, &cfg)?;
-        let formatted: Vec<String> =
-            texts.iter().map(|t| embed::format_text(&m.model.manifest, role, instruction, t)).collect();
+        let formatted: Vec<String> = texts.iter().map(|t| embed::format_text(&m.model.manifest, role, instruction, t)).collect();
         let out = embed::embed_texts(m, &formatted, limits, &mut || {
             pgrx::check_for_interrupts!();
         })?;
@@ -138,15 +133,14 @@ fn embed_batch(
     } else {
         embed_many(&present, kind, model, instruction).or_report().1.into_iter()
     };
-    let rows: Vec<(i32, Option<Vector>)> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (i as i32 + 1, t.as_ref().and_then(|_| vecs.next().map(Vector))))
-        .collect();
+    let rows: Vec<(i32, Option<Vector>)> =
+        texts.iter().enumerate().map(|(i, t)| (i as i32 + 1, t.as_ref().and_then(|_| vecs.next().map(Vector)))).collect();
     TableIterator::new(rows)
 }
 
 /// `songmatch.models()`: the models installed in songmatch.model_dir.
+// (the row type is spelt out in the signature: pgrx generates the SQL result columns from it)
+#[allow(clippy::type_complexity)]
 #[pg_extern(stable)]
 fn models() -> TableIterator<
     'static,
@@ -337,19 +331,15 @@ mod tests {
                 / (got.iter().map(|a| a * a).sum::<f32>().sqrt() * reference.iter().map(|a| a * a).sum::<f32>().sqrt());
             assert!(cos >= 0.9999, "text {i} {:?}: cosine {cos}", texts[i]);
             // token ids equal the Python tokenizer's (over-length text truncated to 256)
-            let ids = Spi::get_one_with_args::<Vec<i64>>(
-                "select songmatch.tokenize($1, 'all-minilm-l6-v2-int8')",
-                &[texts[i].clone().into()],
-            )
-            .unwrap()
-            .unwrap();
+            let ids =
+                Spi::get_one_with_args::<Vec<i64>>("select songmatch.tokenize($1, 'all-minilm-l6-v2-int8')", &[texts[i].clone().into()])
+                    .unwrap()
+                    .unwrap();
             let ref_ids: Vec<i64> = t["token_ids"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
             assert_eq!(ids, ref_ids, "token ids of text {i}");
         }
         // the single-text form agrees with the batch form
-        let single = Spi::get_one_with_args::<Vec<f32>>("select songmatch.embed($1)::real[]", &[texts[0].clone().into()])
-            .unwrap()
-            .unwrap();
+        let single = Spi::get_one_with_args::<Vec<f32>>("select songmatch.embed($1)::real[]", &[texts[0].clone().into()]).unwrap().unwrap();
         let cos: f32 = single.iter().zip(&rows[0].1).map(|(a, b)| a * b).sum();
         assert!(cos > 0.99999, "single vs batch cosine {cos}");
     }
@@ -357,11 +347,10 @@ mod tests {
     #[pg_test]
     fn embed_nulls_and_order() {
         assert_eq!(Spi::get_one::<String>("select songmatch.embed(null)::text").unwrap(), None);
-        let n = Spi::get_one::<i64>(
-            "select count(*) from songmatch.embed_batch(array['a', null, 'b']) where (ord = 2) = (embedding is null)",
-        )
-        .unwrap()
-        .unwrap();
+        let n =
+            Spi::get_one::<i64>("select count(*) from songmatch.embed_batch(array['a', null, 'b']) where (ord = 2) = (embedding is null)")
+                .unwrap()
+                .unwrap();
         assert_eq!(n, 3);
         let n = Spi::get_one::<i64>("select count(*) from songmatch.embed_batch('{}'::text[])").unwrap().unwrap();
         assert_eq!(n, 0);
@@ -383,10 +372,7 @@ mod tests {
             sqlstate_of("select songmatch.embed('x', kind => 'passage')"),
             "22023 kind must be 'document' or 'query', got 'passage'"
         );
-        assert_eq!(
-            sqlstate_of("select songmatch.embed('x', model => '')"),
-            "22023 model must be NULL or a model id, not an empty string"
-        );
+        assert_eq!(sqlstate_of("select songmatch.embed('x', model => '')"), "22023 model must be NULL or a model id, not an empty string");
     }
 
     fn fake_model_dir(name: &str, tamper: bool, drop_model: bool) -> String {
@@ -496,11 +482,9 @@ mod tests {
         // halfvec: same values at half precision
         let h = Spi::get_one::<String>("select songmatch.embed_halfvec('x')::text").unwrap().unwrap();
         assert_eq!(h.matches(',').count(), 383);
-        let close = Spi::get_one::<bool>(
-            "select l2_distance(songmatch.embed_halfvec('rain')::vector, songmatch.embed('rain')) < 1e-3",
-        )
-        .unwrap()
-        .unwrap();
+        let close = Spi::get_one::<bool>("select l2_distance(songmatch.embed_halfvec('rain')::vector, songmatch.embed('rain')) < 1e-3")
+            .unwrap()
+            .unwrap();
         assert!(close);
     }
 

@@ -79,9 +79,7 @@ pub fn require_signed_in(what: &str) -> Result<()> {
     .map_err(|e| Error::Runtime(format!("cannot check the caller: {e}")))?
     .unwrap_or(false);
     if anonymous {
-        return Err(Error::PermissionDenied(format!(
-            "{what} needs a signed-in user: request.jwt.claims has no uuid \"sub\""
-        )));
+        return Err(Error::PermissionDenied(format!("{what} needs a signed-in user: request.jwt.claims has no uuid \"sub\"")));
     }
     Ok(())
 }

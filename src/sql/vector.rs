@@ -65,13 +65,12 @@ unsafe fn read_elems<T: Copy>(datum: pg_sys::Datum, elem: usize) -> Vec<T> {
 }
 
 unsafe fn write_elems<T: Copy>(elems: &[T]) -> pg_sys::Datum {
-    let elem = std::mem::size_of::<T>();
-    let size = HEADER + elem * elems.len();
+    let size = HEADER + std::mem::size_of_val(elems);
     unsafe {
         let ptr = pg_sys::palloc0(size) as *mut u8;
         pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);
         std::ptr::write_unaligned(ptr.add(4) as *mut i16, elems.len() as i16);
-        std::ptr::copy_nonoverlapping(elems.as_ptr() as *const u8, ptr.add(HEADER), elem * elems.len());
+        std::ptr::copy_nonoverlapping(elems.as_ptr() as *const u8, ptr.add(HEADER), std::mem::size_of_val(elems));
         pg_sys::Datum::from(ptr)
     }
 }
@@ -122,10 +121,7 @@ macro_rules! abi {
         unsafe impl<'fcx> ArgAbi<'fcx> for $t {
             unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
                 let index = arg.index();
-                unsafe {
-                    arg.unbox_arg_using_from_datum()
-                        .unwrap_or_else(|| panic!("argument {index} must not be null"))
-                }
+                unsafe { arg.unbox_arg_using_from_datum().unwrap_or_else(|| panic!("argument {index} must not be null")) }
             }
         }
         unsafe impl BoxRet for $t {
@@ -164,9 +160,7 @@ mod tests {
 
     #[pg_test]
     fn vector_roundtrips_through_pgvector_layout() {
-        let s = Spi::get_one::<String>("select tests.songmatch_test_vector_roundtrip('[1,2.5,-3]')::text")
-            .unwrap()
-            .unwrap();
+        let s = Spi::get_one::<String>("select tests.songmatch_test_vector_roundtrip('[1,2.5,-3]')::text").unwrap().unwrap();
         assert_eq!(s, "[2,5,-6]");
         let h = Spi::get_one::<String>("select tests.songmatch_test_halfvec('[1,0.5,-3]')::text").unwrap().unwrap();
         assert_eq!(h, "[1,0.5,-3]");

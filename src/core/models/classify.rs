@@ -68,9 +68,8 @@ pub fn run_encoded(m: &mut LoadedModel, encs: &[Encoded], limits: BatchLimits, b
             inputs.push((name.clone(), Tensor::from_array((shape.clone(), types)).map_err(rt(&id))?.into_dyn()));
         }
         let outputs = m.session.run(inputs).map_err(rt(&id))?;
-        let value = outputs
-            .get(output.as_str())
-            .ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
+        let value =
+            outputs.get(output.as_str()).ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
         let (oshape, data) = value.try_extract_tensor::<f32>().map_err(rt(&id))?;
         for (k, row) in take_2d(&m.model.manifest, oshape, data, n)?.into_iter().enumerate() {
             result[batch[k]] = row;
@@ -91,9 +90,8 @@ pub fn head_logits(m: &mut LoadedModel, embeddings: &[Vec<f32>], limits: BatchLi
         let flat: Vec<f32> = chunk.iter().flat_map(|v| v.iter().copied()).collect();
         let t = Tensor::from_array((vec![chunk.len() as i64, d as i64], flat)).map_err(rt(&id))?;
         let outputs = m.session.run(vec![(input.clone(), t.into_dyn())]).map_err(rt(&id))?;
-        let value = outputs
-            .get(output.as_str())
-            .ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
+        let value =
+            outputs.get(output.as_str()).ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
         let (oshape, data) = value.try_extract_tensor::<f32>().map_err(rt(&id))?;
         out.extend(take_2d(&m.model.manifest, oshape, data, chunk.len())?);
     }
@@ -109,10 +107,8 @@ fn round6(x: f64) -> f64 {
 }
 
 fn buckets(groups: &BTreeMap<String, Vec<String>>, probs: &BTreeMap<&str, f64>) -> Value {
-    let mut raw: Vec<(&String, f64)> = groups
-        .iter()
-        .map(|(b, members)| (b, members.iter().filter_map(|l| probs.get(l.as_str())).sum::<f64>()))
-        .collect();
+    let mut raw: Vec<(&String, f64)> =
+        groups.iter().map(|(b, members)| (b, members.iter().filter_map(|l| probs.get(l.as_str())).sum::<f64>())).collect();
     let total: f64 = raw.iter().map(|(_, v)| v).sum();
     if total > 0.0 {
         raw.iter_mut().for_each(|(_, v)| *v /= total);
@@ -127,11 +123,8 @@ pub fn emotions_json(m: &Manifest, logits: &[f32], top_n: Option<usize>) -> Resu
         return Err(Error::DimensionMismatch { expected: m.labels.len(), actual: logits.len() });
     }
     let probs: BTreeMap<&str, f64> = m.labels.iter().map(String::as_str).zip(logits.iter().map(|&x| sigmoid(x) as f64)).collect();
-    let mut predicted: Vec<(&str, f64)> = probs
-        .iter()
-        .filter(|(l, p)| **p >= m.thresholds.get(**l).copied().unwrap_or(0.5))
-        .map(|(l, p)| (*l, *p))
-        .collect();
+    let mut predicted: Vec<(&str, f64)> =
+        probs.iter().filter(|(l, p)| **p >= m.thresholds.get(**l).copied().unwrap_or(0.5)).map(|(l, p)| (*l, *p)).collect();
     predicted.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
     if let Some(n) = top_n {
         predicted.truncate(n);

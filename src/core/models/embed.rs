@@ -139,12 +139,7 @@ pub fn pool(hidden: &[f32], mask: &[i64], n: usize, seq: usize, dims: usize, cls
 
 /// Embed `texts` (already formatted) with an embedding model. `between_batches` runs before
 /// every batch (the SQL layer checks for query cancel there).
-pub fn embed_texts(
-    m: &mut LoadedModel,
-    texts: &[String],
-    limits: BatchLimits,
-    between_batches: &mut dyn FnMut(),
-) -> Result<Vec<Vec<f32>>> {
+pub fn embed_texts(m: &mut LoadedModel, texts: &[String], limits: BatchLimits, between_batches: &mut dyn FnMut()) -> Result<Vec<Vec<f32>>> {
     let manifest = &m.model.manifest;
     if manifest.kind != ModelKind::Embedding {
         return Err(Error::invalid(format!(
@@ -211,7 +206,10 @@ mod tests {
 
     #[test]
     fn templates() {
-        assert_eq!(fill_template("Instruct: {instruction}\nQuery: {text}", "hi {instruction}", "find"), "Instruct: find\nQuery: hi {instruction}");
+        assert_eq!(
+            fill_template("Instruct: {instruction}\nQuery: {text}", "hi {instruction}", "find"),
+            "Instruct: find\nQuery: hi {instruction}"
+        );
         assert_eq!(fill_template("query: {text}", "x", ""), "query: x");
         assert_eq!(fill_template("{text}", "{a}", ""), "{a}");
         assert_eq!(fill_template("{weird} {text}", "x", ""), "{weird} x");

@@ -47,16 +47,13 @@ pub fn init_runtime(library: &Path) -> Result<()> {
         return Ok(());
     }
     if !library.is_absolute() {
-        return Err(Error::Config(format!(
-            "songmatch.onnxruntime_library must be an absolute path, got \"{}\"",
-            library.display()
-        )));
+        return Err(Error::Config(format!("songmatch.onnxruntime_library must be an absolute path, got \"{}\"", library.display())));
     }
     if !library.exists() {
         return Err(Error::MissingFile { path: library.to_path_buf() });
     }
-    let builder = ort::init_from(library)
-        .map_err(|e| Error::Runtime(format!("cannot load ONNX Runtime from {}: {e}", library.display())))?;
+    let builder =
+        ort::init_from(library).map_err(|e| Error::Runtime(format!("cannot load ONNX Runtime from {}: {e}", library.display())))?;
     builder.with_name("songmatch").with_telemetry(false).commit();
     *guard = Some(library.to_path_buf());
     Ok(())
@@ -85,11 +82,7 @@ pub fn new_session(model_path: &Path, cfg: &EngineConfig) -> Result<Session> {
         "extended" => GraphOptimizationLevel::Level2,
         "basic" => GraphOptimizationLevel::Level1,
         "none" => GraphOptimizationLevel::Disable,
-        other => {
-            return Err(Error::Config(format!(
-                "songmatch.graph_optimization must be all, extended, basic or none, got \"{other}\""
-            )))
-        }
+        other => return Err(Error::Config(format!("songmatch.graph_optimization must be all, extended, basic or none, got \"{other}\""))),
     };
     let b = b
         .with_optimization_level(level)
@@ -146,9 +139,7 @@ impl LoadedModel {
 
     /// The model's tokenizer (every kind but embedding-head has one).
     pub fn tok(&self) -> Result<&TextTokenizer> {
-        self.tokenizer
-            .as_ref()
-            .ok_or_else(|| Error::Config(format!("model \"{}\" has no tokenizer", self.model.manifest.id)))
+        self.tokenizer.as_ref().ok_or_else(|| Error::Config(format!("model \"{}\" has no tokenizer", self.model.manifest.id)))
     }
 
     /// The graph input name for a role, if the graph has it.

@@ -140,8 +140,8 @@ pub enum Storage {
 
 impl Manifest {
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        let m: Manifest = serde_json::from_str(text)
-            .map_err(|e| Error::Config(format!("invalid model manifest {}: {e}", origin.display())))?;
+        let m: Manifest =
+            serde_json::from_str(text).map_err(|e| Error::Config(format!("invalid model manifest {}: {e}", origin.display())))?;
         m.validate(origin)?;
         Ok(m)
     }
@@ -210,19 +210,15 @@ impl Manifest {
 
     /// The JSON that identifies this model inside a bundle hash: id, version and file hashes.
     pub fn identity(&self) -> Value {
-        let files: serde_json::Map<String, Value> = self
-            .files
-            .iter()
-            .map(|(k, f)| (k.clone(), Value::from(f.sha256.clone())))
-            .collect();
+        let files: serde_json::Map<String, Value> = self.files.iter().map(|(k, f)| (k.clone(), Value::from(f.sha256.clone()))).collect();
         serde_json::json!({"id": self.id, "version": self.version, "kind": self.kind.name(), "files": files})
     }
 
     /// The pinned version; an unpinned manifest is a configuration error.
     pub fn version(&self) -> Result<&str> {
-        self.version.as_deref().ok_or_else(|| {
-            Error::Config(format!("model \"{}\" has no pinned version in its manifest, refusing to load it", self.id))
-        })
+        self.version
+            .as_deref()
+            .ok_or_else(|| Error::Config(format!("model \"{}\" has no pinned version in its manifest, refusing to load it", self.id)))
     }
 }
 
@@ -249,9 +245,11 @@ pub struct InstalledModel {
 
 impl InstalledModel {
     pub fn file(&self, role: &str) -> Result<PathBuf> {
-        let f = self.manifest.files.get(role).ok_or_else(|| {
-            Error::Config(format!("model \"{}\" has no {role} file in its manifest", self.manifest.id))
-        })?;
+        let f = self
+            .manifest
+            .files
+            .get(role)
+            .ok_or_else(|| Error::Config(format!("model \"{}\" has no {role} file in its manifest", self.manifest.id)))?;
         Ok(self.dir.join(&f.path))
     }
 
@@ -265,22 +263,20 @@ impl InstalledModel {
     /// changes in any of those is hashed again. A cache that cannot be read or written is ignored.
     pub fn verify_cached(&self, cache: Option<&Path>) -> Result<()> {
         self.manifest.version()?;
-        let mut known: serde_json::Map<String, Value> = cache
-            .and_then(|c| std::fs::read_to_string(c).ok())
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
+        let mut known: serde_json::Map<String, Value> =
+            cache.and_then(|c| std::fs::read_to_string(c).ok()).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
         let mut changed = false;
         for (role, f) in &self.manifest.files {
             let path = self.dir.join(&f.path);
             let expected = f.sha256.as_deref().ok_or_else(|| {
-                Error::Config(format!(
-                    "model \"{}\": files.{role} has no pinned sha256, refusing to load it",
-                    self.manifest.id
-                ))
+                Error::Config(format!("model \"{}\": files.{role} has no pinned sha256, refusing to load it", self.manifest.id))
             })?;
             let stamp = file_stamp(&path)?;
             let key = path.display().to_string();
-            if known.get(&key).is_some_and(|v| v["stamp"] == stamp && v["sha256"].as_str().is_some_and(|h| h.eq_ignore_ascii_case(expected))) {
+            if known
+                .get(&key)
+                .is_some_and(|v| v["stamp"] == stamp && v["sha256"].as_str().is_some_and(|h| h.eq_ignore_ascii_case(expected)))
+            {
                 continue;
             }
             let actual = sha256_file(&path)?;
@@ -348,8 +344,8 @@ impl Registry {
                 files.sort();
                 for f in files {
                     let text = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
-                    let b: BundleManifest = serde_json::from_str(&text)
-                        .map_err(|e| Error::Config(format!("invalid bundle manifest {}: {e}", f.display())))?;
+                    let b: BundleManifest =
+                        serde_json::from_str(&text).map_err(|e| Error::Config(format!("invalid bundle manifest {}: {e}", f.display())))?;
                     bundles.insert(b.name.clone(), b);
                 }
                 continue;
@@ -366,10 +362,7 @@ impl Registry {
     }
 
     pub fn model(&self, id: &str) -> Result<&InstalledModel> {
-        self.models.get(id).ok_or_else(|| Error::UnknownModel {
-            name: id.to_string(),
-            available: self.models.keys().cloned().collect(),
-        })
+        self.models.get(id).ok_or_else(|| Error::UnknownModel { name: id.to_string(), available: self.models.keys().cloned().collect() })
     }
 
     pub fn bundle(&self, name: &str) -> Result<&BundleManifest> {

@@ -8,8 +8,8 @@
 
 pub mod classify;
 pub mod embed;
-pub mod ranker;
-pub mod rerank;
 pub mod engine;
 pub mod manifest;
+pub mod ranker;
+pub mod rerank;
 pub mod tokenize;

@@ -45,7 +45,8 @@ pub fn score(m: &mut LoadedModel, rows: &[Vec<f32>], between: &mut dyn FnMut()) 
         let flat: Vec<f32> = chunk.iter().flat_map(|r| r.iter().copied()).collect();
         let t = Tensor::from_array((vec![chunk.len() as i64, f as i64], flat)).map_err(rt)?;
         let outputs = m.session.run(vec![(input.clone(), t.into_dyn())]).map_err(rt)?;
-        let value = outputs.get(output.as_str()).ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
+        let value =
+            outputs.get(output.as_str()).ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
         let (shape, data) = value.try_extract_tensor::<f32>().map_err(rt)?;
         let ok = match shape.len() {
             1 => shape[0] as usize == chunk.len(),
@@ -53,7 +54,11 @@ pub fn score(m: &mut LoadedModel, rows: &[Vec<f32>], between: &mut dyn FnMut()) 
             _ => false,
         };
         if !ok {
-            return Err(Error::Runtime(format!("model \"{id}\": output has shape {shape:?}, expected [{}] or [{}, 1]", chunk.len(), chunk.len())));
+            return Err(Error::Runtime(format!(
+                "model \"{id}\": output has shape {shape:?}, expected [{}] or [{}, 1]",
+                chunk.len(),
+                chunk.len()
+            )));
         }
         out.extend_from_slice(data);
     }

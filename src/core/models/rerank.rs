@@ -78,9 +78,9 @@ pub fn rerank(
                 let tok = m.tok()?;
                 let id_of = |t: &Option<String>, what: &str| -> Result<i64> {
                     let t = t.as_deref().unwrap_or(what);
-                    tok.token_id(t).map(|i| i as i64).ok_or_else(|| {
-                        Error::Config(format!("model \"{}\": the tokenizer has no single token \"{t}\"", mf.id))
-                    })
+                    tok.token_id(t)
+                        .map(|i| i as i64)
+                        .ok_or_else(|| Error::Config(format!("model \"{}\": the tokenizer has no single token \"{t}\"", mf.id)))
                 };
                 (id_of(&mf.yes_token, "yes")?, id_of(&mf.no_token, "no")?)
             };
@@ -144,6 +144,10 @@ pub fn rerank(
             }
             Ok(scores)
         }
-        other => Err(Error::invalid(format!("model \"{}\" is {} model, not a reranker", mf.id, crate::core::models::manifest::with_article(other.name())))),
+        other => Err(Error::invalid(format!(
+            "model \"{}\" is {} model, not a reranker",
+            mf.id,
+            crate::core::models::manifest::with_article(other.name())
+        ))),
     }
 }

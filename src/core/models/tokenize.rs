@@ -37,8 +37,7 @@ impl TextTokenizer {
         if !path.exists() {
             return Err(Error::MissingFile { path: path.to_path_buf() });
         }
-        let mut tok = Tokenizer::from_file(path)
-            .map_err(|e| Error::Config(format!("cannot load tokenizer {}: {e}", path.display())))?;
+        let mut tok = Tokenizer::from_file(path).map_err(|e| Error::Config(format!("cannot load tokenizer {}: {e}", path.display())))?;
         let pad_id = tok
             .get_padding()
             .map(|p| p.pad_id)
@@ -56,10 +55,7 @@ impl TextTokenizer {
     }
 
     pub fn encode(&self, text: &str) -> Result<Encoded> {
-        let enc = self
-            .tok
-            .encode(text, true)
-            .map_err(|e| Error::data(format!("the tokenizer rejected the text: {e}")))?;
+        let enc = self.tok.encode(text, true).map_err(|e| Error::data(format!("the tokenizer rejected the text: {e}")))?;
         Ok(Encoded {
             ids: enc.get_ids().iter().map(|&i| i as i64).collect(),
             type_ids: enc.get_type_ids().iter().map(|&i| i as i64).collect(),
@@ -68,10 +64,7 @@ impl TextTokenizer {
 
     /// Encode a (query, document) pair with special tokens and pair truncation (cross-encoders).
     pub fn encode_pair(&self, a: &str, b: &str) -> Result<Encoded> {
-        let enc = self
-            .tok
-            .encode((a, b), true)
-            .map_err(|e| Error::data(format!("the tokenizer rejected the text pair: {e}")))?;
+        let enc = self.tok.encode((a, b), true).map_err(|e| Error::data(format!("the tokenizer rejected the text pair: {e}")))?;
         Ok(Encoded {
             ids: enc.get_ids().iter().map(|&i| i as i64).collect(),
             type_ids: enc.get_type_ids().iter().map(|&i| i as i64).collect(),
@@ -85,9 +78,7 @@ impl TextTokenizer {
             t.with_truncation(None).map_err(|e| Error::Config(format!("cannot disable truncation: {e}")))?;
             Ok::<_, Error>(t)
         })?;
-        let enc = tok
-            .encode(text, false)
-            .map_err(|e| Error::data(format!("the tokenizer rejected the text: {e}")))?;
+        let enc = tok.encode(text, false).map_err(|e| Error::data(format!("the tokenizer rejected the text: {e}")))?;
         Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
     }
 

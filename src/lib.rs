@@ -17,6 +17,11 @@ pgrx::extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 pgrx::extension_sql_file!("../sql/security.sql", name = "security");
 pgrx::extension_sql_file!("../sql/backfill.sql", name = "backfill", requires = ["schema"]);
 pgrx::extension_sql_file!("../sql/eval.sql", name = "eval", requires = ["schema"]);
+pgrx::extension_sql_file!(
+    "../sql/matching.sql",
+    name = "matching",
+    requires = ["schema", sql::matching::match_context, sql::matching::recommend_context]
+);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 /// Called once when the library is loaded (in the postmaster under shared_preload_libraries,

@@ -33,9 +33,10 @@ api() {
     "${PSQL}" "$(dsn)" -X -q -At -c "\\set VERBOSITY sqlstate" -c "begin" -c "set local role $1" \
         "${set_claims[@]}" -c "$3" -c "commit" 2>&1 | grep -v '^$' | tail -1
 }
-# api_msg: the same, with the error's message
+# api_msg: the same, with the error's message (terse: without the CONTEXT lines of the SQL
+# wrappers, as PostgREST reports it)
 api_msg() {
-    "${PSQL}" "$(dsn)" -X -q -At -c "begin" -c "set local role $1" -c "set local request.jwt.claims = '$2'" \
+    "${PSQL}" "$(dsn)" -X -q -At -c "\\set VERBOSITY terse" -c "begin" -c "set local role $1" -c "set local request.jwt.claims = '$2'" \
         -c "$3" -c "commit" 2>&1 | grep -v '^$' | tail -1
 }
 as_a() { api authenticated "$(claims "${A}")" "$1"; }

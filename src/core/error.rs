@@ -43,6 +43,10 @@ pub enum Error {
     #[error("sha256 mismatch for {}: expected {expected}, got {actual}", .path.display())]
     ChecksumMismatch { path: PathBuf, expected: String, actual: String },
 
+    /// A feature this setup does not support, e.g. discovery over halfvec storage (SQLSTATE 0A000).
+    #[error("{0}")]
+    Unsupported(String),
+
     /// A manifest or setting that cannot be used (SQLSTATE F0000).
     #[error("{0}")]
     Config(String),
@@ -68,6 +72,7 @@ impl Error {
             Error::MissingFile { .. } => "58P01",
             Error::ChecksumMismatch { .. } => "XX001",
             Error::Config(_) => "F0000",
+            Error::Unsupported(_) => "0A000",
             Error::Runtime(_) => "58000",
             Error::Io { .. } => "58030",
         }

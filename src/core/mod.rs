@@ -12,6 +12,7 @@ pub mod models;
 pub mod profile;
 pub mod ranker;
 pub mod scoring;
+pub mod signals;
 pub mod text;
 pub mod versions;
 

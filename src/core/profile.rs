@@ -160,19 +160,87 @@ pub fn centroid(vectors: &[&[f32]]) -> Option<Vec<f32>> {
     Some(c)
 }
 
-/// Cosine similarity (inputs need not be normalised); 0 for a zero vector.
-pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
-    for (x, y) in a.iter().zip(b) {
-        dot += (*x as f64) * (*y as f64);
-        na += (*x as f64) * (*x as f64);
-        nb += (*y as f64) * (*y as f64);
+/// Dot product in f64 (f32 inputs widened), the hot loop of stage 1: with AVX2 and FMA (checked
+/// at run time) four lanes at a time, else eight independent lanes the compiler vectorises.
+/// Equal to a sequential f64 sum to ~1e-15.
+pub fn dot(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above), which is all `dot_avx2`
+            // needs; it reads only within the two slices, whose lengths are equal.
+            return unsafe { dot_avx2(a, b) };
+        }
     }
+    dot_lanes(a, b)
+}
+
+fn dot_lanes(a: &[f32], b: &[f32]) -> f64 {
+    let mut acc = [0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] as f64 * y[i] as f64;
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += *x as f64 * *y as f64;
+    }
+    s
+}
+
+/// [`dot`] with AVX2 + FMA: 8 floats a step, widened to two 4-lane f64 accumulators.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA, and `a.len() == b.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f64 {
+    use std::arch::x86_64::*;
+    let n = a.len();
+    let chunks = n / 8;
+    // SAFETY: every load reads 8 floats at offset 8·i with i < n / 8, inside both slices
+    // (unaligned loads); the intrinsics need only the features this function enables.
+    unsafe {
+        let (mut lo, mut hi) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        for i in 0..chunks {
+            let x = _mm256_loadu_ps(a.as_ptr().add(8 * i));
+            let y = _mm256_loadu_ps(b.as_ptr().add(8 * i));
+            lo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), _mm256_cvtps_pd(_mm256_castps256_ps128(y)), lo);
+            hi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1)), hi);
+        }
+        let mut lanes = [0f64; 4];
+        _mm256_storeu_pd(lanes.as_mut_ptr(), _mm256_add_pd(lo, hi));
+        let mut s = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+        for i in 8 * chunks..n {
+            s += *a.get_unchecked(i) as f64 * *b.get_unchecked(i) as f64;
+        }
+        s
+    }
+}
+
+/// Euclidean norm in f64.
+pub fn norm(a: &[f32]) -> f64 {
+    dot(a, a).sqrt()
+}
+
+/// Cosine of two vectors whose norms are known; 0 when either is a zero vector.
+pub fn cosine_normed(a: &[f32], na: f64, b: &[f32], nb: f64) -> f64 {
     if na == 0.0 || nb == 0.0 {
         0.0
     } else {
-        dot / (na.sqrt() * nb.sqrt())
+        dot(a, b) / (na * nb)
     }
+}
+
+/// Cosine similarity (inputs need not be normalised); 0 for a zero vector.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len());
+    cosine_normed(a, norm(&a[..n]), b, norm(&b[..n]))
 }
 
 #[cfg(test)]
@@ -218,5 +286,26 @@ mod tests {
         assert!((cosine(&c, &[1.0, 1.0]) - 1.0).abs() < 1e-9);
         assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
         assert!(centroid(&[]).is_none());
+    }
+
+    #[test]
+    fn lane_dot_equals_the_sequential_sum() {
+        for n in [0usize, 1, 7, 8, 9, 384, 1023] {
+            let a: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0).collect();
+            let b: Vec<f32> = (0..n).map(|i| ((i * 53 % 89) as f32 - 44.0) / 13.0).collect();
+            let seq: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((dot(&a, &b) - seq).abs() <= 1e-12 * (1.0 + seq.abs()), "n={n}");
+            let (na, nb) =
+                (a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt(), b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt());
+            if n > 0 {
+                assert!((cosine(&a, &b) - seq / (na * nb)).abs() < 1e-12, "n={n}");
+            }
+        }
+        // shorter of the two, like zip
+        assert_eq!(dot(&[1.0, 2.0, 3.0], &[1.0, 1.0]), 3.0);
+        // the portable lanes and the SIMD path agree
+        let a: Vec<f32> = (0..389).map(|i| ((i * 31 % 97) as f32 - 48.0) / 7.0).collect();
+        let b: Vec<f32> = (0..389).map(|i| ((i * 17 % 83) as f32 - 41.0) / 5.0).collect();
+        assert!((dot(&a, &b) - dot_lanes(&a, &b)).abs() < 1e-9 * (1.0 + dot_lanes(&a, &b).abs()));
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::core::catalogue;
 use crate::core::profile::{self, AUDIO_FEATURES};
-use crate::core::scoring::{CandidateSignals, PlaylistSignals};
+use crate::core::scoring::{embedding_cosines, CandidateSignals, PlaylistNorms, PlaylistSignals};
 
 /// Feature names, in the order of the vector.
 pub const FEATURES: [&str; 30] = [
@@ -46,23 +46,27 @@ pub const FEATURES: [&str; 30] = [
 
 /// The feature vector of a candidate (see [`FEATURES`]).
 pub fn features(p: &PlaylistSignals, c: &CandidateSignals) -> Vec<f32> {
+    features_normed(p, &PlaylistNorms::of(p), c)
+}
+
+/// [`features`] with the playlist's norms computed once for many candidates.
+pub fn features_normed(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals) -> Vec<f32> {
     let mut f: Vec<f64> = Vec::with_capacity(FEATURES.len());
     // embeddings
     let (mut top1, mut top3, mut cen, mut query, mut has_e, mut has_q) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     if let Some(e) = &c.embedding {
         has_e = 1.0;
-        if !p.members.is_empty() {
-            let mut sims: Vec<f64> = p.members.iter().map(|m| profile::cosine(e, m)).collect();
-            sims.sort_by(|a, b| b.total_cmp(a));
-            top1 = sims[0];
-            let k = sims.len().min(3);
-            top3 = sims[..k].iter().sum::<f64>() / k as f64;
+        let cos = embedding_cosines(p, n, e, 3);
+        if !cos.members.is_empty() {
+            top1 = cos.members[0];
+            let k = cos.members.len().min(3);
+            top3 = cos.members[..k].iter().sum::<f64>() / k as f64;
         }
-        if let Some(x) = &p.centroid {
-            cen = profile::cosine(e, x);
+        if let Some(x) = cos.centroid {
+            cen = x;
         }
-        if let Some(q) = &p.query {
-            query = profile::cosine(e, q);
+        if let Some(q) = cos.query {
+            query = q;
             has_q = 1.0;
         }
     }

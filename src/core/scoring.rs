@@ -37,6 +37,69 @@ pub struct Config {
     pub rerank_weight: f64,
     pub ranker_top_n: usize,
     pub ranker_weight: f64,
+    /// How `recommend_for_playlist` finds candidates in the catalogue.
+    pub discovery: Discovery,
+}
+
+/// Discovery: candidates are the nearest neighbours, through the bundle's vector index, of the
+/// playlist's centroid and query vector (`profile_k` each) and of up to `max_members` members
+/// (`per_member` each), with the index searched at pgvector's `hnsw.ef_search` = max(`ef_search`,
+/// the k of the search); plus up to `catalogue_k` tracks by the members' artists or on their
+/// albums (0: none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Discovery {
+    pub profile_k: usize,
+    pub per_member: usize,
+    pub max_members: usize,
+    pub ef_search: usize,
+    pub catalogue_k: usize,
+}
+
+impl Default for Discovery {
+    fn default() -> Self {
+        Discovery { profile_k: 300, per_member: 40, max_members: 16, ef_search: 64, catalogue_k: 1000 }
+    }
+}
+
+impl Discovery {
+    pub const KEYS: [&'static str; 5] = ["profile_k", "per_member", "max_members", "ef_search", "catalogue_k"];
+
+    pub fn to_json(&self) -> Value {
+        json!({"profile_k": self.profile_k, "per_member": self.per_member, "max_members": self.max_members, "ef_search": self.ef_search,
+               "catalogue_k": self.catalogue_k})
+    }
+
+    fn from_json(v: &Value) -> Result<Self> {
+        let o = v.as_object().ok_or_else(|| Error::invalid("config.discovery must be an object"))?;
+        let mut d = Discovery::default();
+        for (k, x) in o {
+            // pgvector's hnsw.ef_search is at most 1000
+            let (min, max) = match k.as_str() {
+                "ef_search" | "profile_k" => (1, 1000),
+                "catalogue_k" => (0, 10_000),
+                _ => (1, 10_000),
+            };
+            let n = x
+                .as_u64()
+                .filter(|n| *n >= min && *n <= max)
+                .ok_or_else(|| Error::invalid(format!("config.discovery.{k} must be an integer between {min} and {max}")))?
+                as usize;
+            match k.as_str() {
+                "profile_k" => d.profile_k = n,
+                "per_member" => d.per_member = n,
+                "max_members" => d.max_members = n,
+                "ef_search" => d.ef_search = n,
+                "catalogue_k" => d.catalogue_k = n,
+                other => {
+                    return Err(Error::invalid(format!(
+                        "unknown key \"{other}\" in config.discovery; expected some of: {}",
+                        Self::KEYS.join(", ")
+                    )))
+                }
+            }
+        }
+        Ok(d)
+    }
 }
 
 impl Default for Config {
@@ -58,7 +121,15 @@ impl Default for Config {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        Config { weights, members_top_k: 1, rerank_top_n: 30, rerank_weight: 0.5, ranker_top_n: 1000, ranker_weight: 0.8 }
+        Config {
+            weights,
+            members_top_k: 1,
+            rerank_top_n: 30,
+            rerank_weight: 0.5,
+            ranker_top_n: 1000,
+            ranker_weight: 0.8,
+            discovery: Discovery::default(),
+        }
     }
 }
 
@@ -107,9 +178,10 @@ impl Config {
                         c.ranker_weight = w
                     }
                 }
+                "discovery" => c.discovery = Discovery::from_json(val)?,
                 other => {
                     return Err(Error::invalid(format!(
-                        "unknown config key \"{other}\"; expected some of: weights, members_top_k, rerank_top_n, rerank_weight, ranker_top_n, ranker_weight"
+                        "unknown config key \"{other}\"; expected some of: weights, members_top_k, rerank_top_n, rerank_weight, ranker_top_n, ranker_weight, discovery"
                     )))
                 }
             }
@@ -121,10 +193,17 @@ impl Config {
     }
 
     /// The fully resolved configuration (defaults filled in): what the config hash covers.
+    /// `discovery` appears only when it differs from the default, so that configs (and match
+    /// contexts) of 0.2.0 keep their hashes; a recommendation's context covers the discovery
+    /// settings it used anyway.
     pub fn to_json(&self) -> Value {
-        json!({"weights": self.weights, "members_top_k": self.members_top_k,
+        let mut v = json!({"weights": self.weights, "members_top_k": self.members_top_k,
                "rerank_top_n": self.rerank_top_n, "rerank_weight": self.rerank_weight,
-               "ranker_top_n": self.ranker_top_n, "ranker_weight": self.ranker_weight})
+               "ranker_top_n": self.ranker_top_n, "ranker_weight": self.ranker_weight});
+        if self.discovery != Discovery::default() {
+            v["discovery"] = self.discovery.to_json();
+        }
+        v
     }
 
     pub fn hash(&self) -> String {
@@ -173,20 +252,65 @@ fn emotion_cosine(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> Optio
     (na > 0.0 && nb > 0.0).then(|| dot / (na * nb))
 }
 
-fn score_one(p: &PlaylistSignals, c: &CandidateSignals, cfg: &Config) -> Scored {
+/// Norms of a playlist's vectors, computed once per ranking rather than once per candidate.
+#[derive(Debug, Clone, Default)]
+pub struct PlaylistNorms {
+    members: Vec<f64>,
+    centroid: f64,
+    query: f64,
+}
+
+impl PlaylistNorms {
+    pub fn of(p: &PlaylistSignals) -> Self {
+        PlaylistNorms {
+            members: p.members.iter().map(|m| profile::norm(m)).collect(),
+            centroid: p.centroid.as_deref().map(profile::norm).unwrap_or(0.0),
+            query: p.query.as_deref().map(profile::norm).unwrap_or(0.0),
+        }
+    }
+}
+
+/// A candidate embedding's cosines: to its `top` closest members (best first), to the centroid,
+/// to the query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingCosines {
+    pub members: Vec<f64>,
+    pub centroid: Option<f64>,
+    pub query: Option<f64>,
+}
+
+pub fn embedding_cosines(p: &PlaylistSignals, n: &PlaylistNorms, e: &[f32], top: usize) -> EmbeddingCosines {
+    let ne = profile::norm(e);
+    // the best `top` cosines, kept sorted (top is small: members_top_k, or 3 for the ranker)
+    let mut members: Vec<f64> = Vec::with_capacity(top + 1);
+    for (m, nm) in p.members.iter().zip(&n.members) {
+        let c = profile::cosine_normed(e, ne, m, *nm);
+        if members.len() < top || members.last().is_some_and(|l| c > *l) {
+            let at = members.partition_point(|x| *x >= c);
+            members.insert(at, c);
+            members.truncate(top);
+        }
+    }
+    EmbeddingCosines {
+        members,
+        centroid: p.centroid.as_deref().map(|c| profile::cosine_normed(e, ne, c, n.centroid)),
+        query: p.query.as_deref().map(|q| profile::cosine_normed(e, ne, q, n.query)),
+    }
+}
+
+fn score_one(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals, cfg: &Config) -> Scored {
     let mut values: Vec<(&'static str, f64)> = Vec::with_capacity(SIGNALS.len());
     if let Some(e) = &c.embedding {
-        if !p.members.is_empty() {
-            let mut sims: Vec<f64> = p.members.iter().map(|m| profile::cosine(e, m)).collect();
-            sims.sort_by(|a, b| b.total_cmp(a));
-            let k = cfg.members_top_k.min(sims.len());
-            values.push(("members", sims[..k].iter().sum::<f64>() / k as f64));
+        let cos = embedding_cosines(p, n, e, cfg.members_top_k);
+        if !cos.members.is_empty() {
+            let k = cos.members.len();
+            values.push(("members", cos.members[..k].iter().sum::<f64>() / k as f64));
         }
-        if let Some(cen) = &p.centroid {
-            values.push(("centroid", profile::cosine(e, cen)));
+        if let Some(x) = cos.centroid {
+            values.push(("centroid", x));
         }
-        if let Some(q) = &p.query {
-            values.push(("query", profile::cosine(e, q)));
+        if let Some(x) = cos.query {
+            values.push(("query", x));
         }
     }
     if let Some(a) = p.audio.similarity(&c.audio) {
@@ -224,18 +348,19 @@ fn score_one(p: &PlaylistSignals, c: &CandidateSignals, cfg: &Config) -> Scored 
 /// Stage 1 over all candidates, best first (ties by track id). Uses a thread pool for large
 /// candidate sets; the workers only compute.
 pub fn stage1(p: &PlaylistSignals, cands: &[CandidateSignals], cfg: &Config) -> Vec<Scored> {
+    let n = PlaylistNorms::of(p);
     let mut out: Vec<Scored> = if cands.len() >= PARALLEL_THRESHOLD {
         use rayon::prelude::*;
-        pool().install(|| cands.par_iter().map(|c| score_one(p, c, cfg)).collect())
+        pool().install(|| cands.par_iter().with_min_len(256).map(|c| score_one(p, &n, c, cfg)).collect())
     } else {
-        cands.iter().map(|c| score_one(p, c, cfg)).collect()
+        cands.iter().map(|c| score_one(p, &n, c, cfg)).collect()
     };
     out.sort_by(|a, b| b.stage1.total_cmp(&a.stage1).then(a.track_id.cmp(&b.track_id)));
     out
 }
 
 /// Candidate count from which stage 1 runs on the worker pool.
-pub const PARALLEL_THRESHOLD: usize = 4096;
+pub const PARALLEL_THRESHOLD: usize = 2048;
 
 /// A small rayon pool whose threads block every signal, so that PostgreSQL's signal handlers
 /// only ever run on the backend's own thread.
@@ -323,13 +448,31 @@ mod tests {
     }
 
     #[test]
+    fn top_member_cosines_equal_a_full_sort() {
+        let members: Vec<Vec<f32>> = (0..17).map(|i| vec![(i % 5) as f32 - 2.0, (i % 3) as f32, 1.0, (i * 7 % 11) as f32]).collect();
+        let p = PlaylistSignals { members: members.clone(), ..Default::default() };
+        let n = PlaylistNorms::of(&p);
+        let e = [0.3f32, -1.0, 0.5, 2.0];
+        let mut all: Vec<f64> = members.iter().map(|m| profile::cosine(&e, m)).collect();
+        all.sort_by(|a, b| b.total_cmp(a));
+        for top in [1, 3, 17, 40] {
+            let got = embedding_cosines(&p, &n, &e, top).members;
+            assert_eq!(got.len(), top.min(17));
+            for (g, w) in got.iter().zip(&all) {
+                assert!((g - w).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
     fn parallel_path_agrees() {
         let cfg = Config::default();
         let cands: Vec<CandidateSignals> =
             (0..PARALLEL_THRESHOLD as i64 + 10).map(|i| cand(i, [(i % 7) as f32, 1.0], (i % 10) as f64 / 10.0, "rock")).collect();
         let par = stage1(&playlist(), &cands, &cfg);
         let seq: Vec<Scored> = {
-            let mut v: Vec<Scored> = cands.iter().map(|c| score_one(&playlist(), c, &cfg)).collect();
+            let (p, n) = (playlist(), PlaylistNorms::of(&playlist()));
+            let mut v: Vec<Scored> = cands.iter().map(|c| score_one(&p, &n, c, &cfg)).collect();
             v.sort_by(|a, b| b.stage1.total_cmp(&a.stage1).then(a.track_id.cmp(&b.track_id)));
             v
         };
@@ -346,6 +489,13 @@ mod tests {
         assert!(d.hash().starts_with("cfg_v1_"));
         // an explicit default equals the implicit one
         assert_eq!(Config::from_json(Some(&json!({"members_top_k": 1}))).unwrap().hash(), d.hash());
+        // discovery: the default is not in the hash (0.2.0's hashes stay), another value is
+        assert_eq!(Config::from_json(Some(&json!({"discovery": {"profile_k": 300}}))).unwrap().hash(), d.hash());
+        let disc = Config::from_json(Some(&json!({"discovery": {"per_member": 10}}))).unwrap();
+        assert_eq!(disc.discovery.per_member, 10);
+        assert_ne!(disc.hash(), d.hash());
+        // the 0.2.0 default config's hash, pinned: cached matches survive the upgrade
+        assert_eq!(d.to_json().as_object().unwrap().len(), 6);
         for bad in [
             json!({"weights": {"tempo": 1}}),
             json!({"bogus": 1}),
@@ -353,6 +503,9 @@ mod tests {
             json!([1]),
             json!({"rerank_weight": 2}),
             json!({"members_top_k": 0}),
+            json!({"discovery": {"ef_search": 1001}}),
+            json!({"discovery": {"bogus": 1}}),
+            json!({"discovery": []}),
         ] {
             assert_eq!(Config::from_json(Some(&bad)).unwrap_err().sqlstate(), "22023", "{bad}");
         }

@@ -10,13 +10,14 @@ use super::privilege::as_owner;
 use super::vector::Vector;
 use super::OrReport;
 use crate::core::catalogue;
-use crate::core::hash::{content_hash, id_set_hash, ContentKind, IdSetKind};
+use crate::core::hash::{content_hash, id_set_hash, match_context_hash, ContentKind, IdSetKind, MatchContextInputs};
 use crate::core::models::embed::{self, BatchLimits, Role};
 use crate::core::models::manifest::Storage;
 use crate::core::models::rerank;
 use crate::core::profile::{self, round6};
 use crate::core::ranker::{self as ranker_features, FEATURES};
-use crate::core::scoring::{self, CandidateSignals, Config, PlaylistSignals};
+use crate::core::scoring::{self, CandidateSignals, Config, PlaylistNorms, PlaylistSignals};
+use crate::core::signals::TrackSignals;
 use crate::core::{text, versions, Error, Result};
 use pgrx::prelude::*;
 use pgrx::{JsonB, Uuid};
@@ -29,13 +30,10 @@ fn spi_err(what: &'static str) -> impl Fn(pgrx::spi::SpiError) -> Error {
 }
 
 /// Run a writing statement and return the first column of its first row, if any.
-fn write_returning_i64(sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> std::result::Result<Option<i64>, pgrx::spi::SpiError> {
-    Spi::connect_mut(|c| {
-        let mut t = c.update(sql, None, args)?;
-        match t.next() {
-            Some(r) => r.get::<i64>(1),
-            None => Ok(None),
-        }
+fn write_returning_i64(sql: &'static str, args: &[pgrx::datum::DatumWithOid<'_>]) -> std::result::Result<Option<i64>, pgrx::spi::SpiError> {
+    super::plans::update(sql, args, |mut t| match t.next() {
+        Some(r) => r.get::<i64>(1),
+        None => Ok(None),
     })
 }
 
@@ -70,9 +68,10 @@ impl Counters {
         let names: Vec<String> = self.0.keys().cloned().collect();
         let deltas: Vec<f64> = self.0.values().copied().collect();
         as_owner(|| {
-            Spi::run_with_args(
+            super::plans::update(
                 "insert into songmatch.stats_deltas (name, delta) select * from unnest($1::text[], $2::float8[])",
                 &[names.into(), deltas.into()],
+                |_| Ok(()),
             )
             .map_err(spi_err("cannot record counters"))
         })
@@ -99,10 +98,10 @@ pub struct Bundle {
 /// NULL).
 pub fn active_bundle() -> Result<Bundle> {
     let read = || -> Result<Option<Bundle>> {
-        let row = Spi::get_one::<JsonB>("select to_jsonb(b) from songmatch.model_bundles b where b.is_active")
-            .or_else(|e| match e {
-                pgrx::spi::SpiError::InvalidPosition => Ok(None),
-                e => Err(e),
+        let row =
+            super::plans::select("select to_jsonb(b) from songmatch.model_bundles b where b.is_active", &[], |mut t| match t.next() {
+                Some(r) => r.get::<JsonB>(1),
+                None => Ok(None),
             })
             .map_err(spi_err("cannot read the active bundle"))?;
         Ok(row.map(|JsonB(v)| {
@@ -166,30 +165,6 @@ pub fn load_tracks(ids: &[i64]) -> Result<Vec<TrackRow>> {
     .map_err(spi_err("cannot read tracks"))
 }
 
-/// Content hashes of tracks, read from `songmatch.track_content` (maintained by triggers);
-/// a track missing there (e.g. restored with triggers disabled) is hashed from its row.
-pub fn track_hashes(ids: &[i64]) -> Result<HashMap<i64, String>> {
-    let mut m: HashMap<i64, String> = Spi::connect(|c| {
-        let t =
-            c.select("select track_id, content_hash from songmatch.track_content where track_id = any($1)", None, &[ids.to_vec().into()])?;
-        let mut m = HashMap::with_capacity(ids.len());
-        for r in t {
-            if let (Some(id), Some(h)) = (r.get::<i64>(1)?, r.get::<String>(2)?) {
-                m.insert(id, h);
-            }
-        }
-        Ok::<_, pgrx::spi::SpiError>(m)
-    })
-    .map_err(spi_err("cannot read track content hashes"))?;
-    let missing: Vec<i64> = ids.iter().filter(|i| !m.contains_key(i)).copied().collect();
-    if !missing.is_empty() {
-        for r in load_tracks(&missing)? {
-            m.insert(r.id, r.content_hash());
-        }
-    }
-    Ok(m)
-}
-
 // ------------------------------------------------------------------------------------------------
 // embeddings, DB first
 // ------------------------------------------------------------------------------------------------
@@ -217,7 +192,7 @@ pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: 
     ensure_embeddings_known(rows, None, model, counters)
 }
 
-/// [`ensure_embeddings`] with the rows' content hashes already known (from `track_hashes`).
+/// [`ensure_embeddings`] with the rows' content hashes already known (from `track_content`).
 pub fn ensure_embeddings_known(
     rows: &[TrackRow],
     known: Option<&HashMap<i64, String>>,
@@ -530,6 +505,103 @@ fn track_content_hash(track_id: i64) -> Option<String> {
     load_tracks(&[track_id]).or_report().first().map(TrackRow::content_hash)
 }
 
+/// `songmatch.track_signals(track, analysis)`: the compact stage-1 signals of a track (audio,
+/// genres, artists, album, year, popularity; core/signals.rs) from its row as JSON (without id
+/// and timestamps) and its analysis. The trigger that keeps `track_content` current stores them.
+#[pg_extern(immutable, parallel_safe)]
+fn track_signals(track: Option<JsonB>, analysis: Option<JsonB>) -> Vec<u8> {
+    let track = track.map(|j| j.0).unwrap_or(Value::Null);
+    let analysis = analysis.map(|j| j.0).unwrap_or(Value::Null);
+    TrackSignals::of(&track, &analysis).encode()
+}
+
+/// Stage 1's view of the candidates, in the order of `ids`, read in bulk: one query returns each
+/// candidate's content hash, stored signals (bytes) and current embedding. A candidate without
+/// current stored signals (no `track_content` row, bytes of another version) gets them from its
+/// row; one without a current embedding goes through [`ensure_embeddings_known`] (inference on a
+/// miss). No per-row JSON on the common path.
+pub fn read_candidates(ids: &[i64], model: &(String, String), counters: &mut Counters) -> Result<Vec<CandidateSignals>> {
+    struct Got {
+        hash: String,
+        signals: Option<TrackSignals>,
+        embedding: Option<Vec<f32>>,
+    }
+    let t0 = Instant::now();
+    // (an earlier release's schema has no stored signals until ALTER EXTENSION UPDATE: read none)
+    let has_signals = super::plans::select(
+        "select exists (select 1 from pg_catalog.pg_attribute
+                         where attrelid = 'songmatch.track_content'::pg_catalog.regclass and attname = 'signals' and not attisdropped)",
+        &[],
+        |mut t| t.next().map(|r| r.get::<bool>(1)).transpose().map(|b| b.flatten().unwrap_or(false)),
+    )
+    .map_err(spi_err("cannot read the catalog"))?;
+    let sql = if has_signals {
+        "select tc.track_id, tc.content_hash, tc.signals, e.embedding, e.embedding_half
+           from songmatch.track_content tc
+           left join songmatch.track_embeddings e
+                  on e.track_id = tc.track_id and e.embedding_kind = 'document' and e.model_name = $2
+                 and e.model_version = $3 and e.content_hash = tc.content_hash
+          where tc.track_id = any($1)"
+    } else {
+        "select tc.track_id, tc.content_hash, null::bytea, e.embedding, e.embedding_half
+           from songmatch.track_content tc
+           left join songmatch.track_embeddings e
+                  on e.track_id = tc.track_id and e.embedding_kind = 'document' and e.model_name = $2
+                 and e.model_version = $3 and e.content_hash = tc.content_hash
+          where tc.track_id = any($1)"
+    };
+    let mut got: HashMap<i64, Got> =
+        super::plans::select(sql, &[ids.to_vec().into(), model.0.as_str().into(), model.1.as_str().into()], |t| {
+            let mut m = HashMap::with_capacity(ids.len());
+            for r in t {
+                let (Some(id), Some(hash)) = (r.get::<i64>(1)?, r.get::<String>(2)?) else { continue };
+                let signals = r.get::<Vec<u8>>(3)?.and_then(|b| TrackSignals::decode(&b).ok());
+                let embedding = match r.get::<Vector>(4)? {
+                    Some(v) => Some(v.0),
+                    None => r.get::<super::vector::HalfVec>(5)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect()),
+                };
+                m.insert(id, Got { hash, signals, embedding });
+            }
+            Ok(m)
+        })
+        .map_err(spi_err("cannot read candidate signals"))?;
+    pgrx::debug1!("songmatch: read {} candidates' signals and embeddings in {:?}", got.len(), t0.elapsed());
+    // the rest from their rows: signals derived, embeddings DB-first (computed on a miss)
+    let slow: Vec<i64> = ids.iter().filter(|i| got.get(i).is_none_or(|g| g.signals.is_none() || g.embedding.is_none())).copied().collect();
+    counters.add("embedding_hits", (ids.len() - slow.len()) as f64);
+    if !slow.is_empty() {
+        let rows = load_tracks(&slow)?;
+        let known: HashMap<i64, String> = rows.iter().filter_map(|r| got.get(&r.id).map(|g| (r.id, g.hash.clone()))).collect();
+        let embs = ensure_embeddings_known(&rows, Some(&known), model, counters)?;
+        for (r, (_, a)) in rows.iter().zip(embs) {
+            let hash = known.get(&r.id).cloned().unwrap_or_else(|| r.content_hash());
+            let e = got.entry(r.id).or_insert(Got { hash, signals: None, embedding: None });
+            if e.signals.is_none() {
+                e.signals = Some(TrackSignals::of(&r.track, &r.analysis));
+            }
+            e.embedding = match a {
+                Artifact::Hit(v) | Artifact::Computed(v) => Some(v),
+                Artifact::Failed(_) => None,
+            };
+        }
+    }
+    Ok(ids
+        .iter()
+        .filter_map(|id| {
+            let g = got.remove(id)?;
+            let s = g.signals.unwrap_or_default();
+            Some(CandidateSignals {
+                track_id: *id,
+                embedding: g.embedding,
+                audio: s.audio,
+                genres: s.genres,
+                emotions: BTreeMap::new(),
+                catalogue: s.catalogue,
+            })
+        })
+        .collect())
+}
+
 // ------------------------------------------------------------------------------------------------
 // playlist profiles
 // ------------------------------------------------------------------------------------------------
@@ -542,32 +614,37 @@ pub struct PlaylistInfo {
     pub playlist: Value,
     pub analysis: Value,
     pub members: Vec<i64>,
+    /// The members' content hashes from `track_content` (None: no row there), as `members`.
+    pub member_hashes: Vec<Option<String>>,
 }
 
 pub fn load_playlist(id: i64) -> Result<PlaylistInfo> {
-    let row = Spi::connect(|c| {
-        let mut t = c.select(
-            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'], a.analysis,
-                    array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id)
+    let row = super::plans::select(
+        "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'], a.analysis,
+                    array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id),
+                    array(select tc.content_hash from songmatch.playlist_tracks pt
+                            left join songmatch.track_content tc on tc.track_id = pt.track_id
+                           where pt.playlist_id = p.id order by pt.track_id)
                from songmatch.playlists p left join songmatch.playlist_analyses a on a.playlist_id = p.id
               where p.id = $1",
-            None,
-            &[id.into()],
-        )?;
-        Ok::<_, pgrx::spi::SpiError>(match t.next() {
-            None => None,
-            Some(r) => Some((
-                r.get::<Uuid>(1)?,
-                r.get::<JsonB>(2)?.map(|j| j.0).unwrap_or(Value::Null),
-                r.get::<JsonB>(3)?.map(|j| j.0).unwrap_or(Value::Null),
-                r.get::<Vec<i64>>(4)?.unwrap_or_default(),
-            )),
-        })
-    })
+        &[id.into()],
+        |mut t| {
+            Ok(match t.next() {
+                None => None,
+                Some(r) => Some((
+                    r.get::<Uuid>(1)?,
+                    r.get::<JsonB>(2)?.map(|j| j.0).unwrap_or(Value::Null),
+                    r.get::<JsonB>(3)?.map(|j| j.0).unwrap_or(Value::Null),
+                    r.get::<Vec<i64>>(4)?.unwrap_or_default(),
+                    r.get::<Vec<Option<String>>>(5)?.unwrap_or_default(),
+                )),
+            })
+        },
+    )
     .map_err(spi_err("cannot read the playlist"))?;
-    let (owner, playlist, analysis, members) = row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
+    let (owner, playlist, analysis, members, member_hashes) = row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
     let owner = owner.ok_or_else(|| Error::data(format!("playlist {id} has no owner")))?;
-    Ok(PlaylistInfo { id, owner, playlist, analysis, members })
+    Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes })
 }
 
 /// The members' catalogue profile (artists, albums, years, popularity) from their rows.
@@ -706,10 +783,23 @@ pub struct MatchRow {
     pub components: Value,
 }
 
-/// The candidates of a playlist: the given ids (which must exist), or the owner's liked tracks
-/// that are not in the playlist.
-fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Vec<i64>> {
-    match given {
+/// The candidates of a playlist with their content hashes, by id: the given ids (which must
+/// exist), or the owner's liked tracks that are not in the playlist. One query; a track without a
+/// `track_content` row (restored with triggers disabled) is hashed from its row.
+fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<(Vec<i64>, Vec<String>)> {
+    let read = |sql: &'static str, args: &[pgrx::datum::DatumWithOid<'_>]| {
+        super::plans::select(sql, args, |t| {
+            let mut ids = Vec::with_capacity(t.len());
+            let mut hashes = Vec::with_capacity(t.len());
+            for r in t {
+                ids.push(r.get::<i64>(1)?.unwrap_or_default());
+                hashes.push(r.get::<String>(2)?);
+            }
+            Ok((ids, hashes))
+        })
+        .map_err(spi_err("cannot read the candidates"))
+    };
+    let (ids, hashes) = match given {
         Some(list) => {
             let mut ids = Vec::with_capacity(list.len());
             for (i, x) in list.iter().enumerate() {
@@ -719,28 +809,37 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ve
             }
             ids.sort_unstable();
             ids.dedup();
-            let existing: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
-                "select coalesce(array_agg(id order by id), '{}') from songmatch.tracks where id = any($1)",
+            let (existing, hashes) = read(
+                "select t.id, tc.content_hash from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
+                  where t.id = any($1) order by t.id",
                 &[ids.clone().into()],
-            )
-            .map_err(spi_err("cannot check candidates"))?
-            .unwrap_or_default();
+            )?;
             if existing.len() != ids.len() {
                 let missing: Vec<String> =
                     ids.iter().filter(|i| existing.binary_search(i).is_err()).take(10).map(|i| i.to_string()).collect();
                 return Err(Error::invalid(format!("candidate track ids do not exist: {}", missing.join(", "))));
             }
-            Ok(ids)
+            (existing, hashes)
         }
-        None => Ok(Spi::get_one_with_args::<Vec<i64>>(
-            "select coalesce(array_agg(l.track_id order by l.track_id), '{}') from songmatch.liked_tracks l
+        None => read(
+            "select l.track_id, tc.content_hash from songmatch.liked_tracks l
+               left join songmatch.track_content tc on tc.track_id = l.track_id
               where l.user_id = $1
-                and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = l.track_id)",
+                and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = l.track_id)
+              order by l.track_id",
             &[p.owner.into(), p.id.into()],
-        )
-        .map_err(spi_err("cannot read liked tracks"))?
-        .unwrap_or_default()),
-    }
+        )?,
+    };
+    let hashes = fill_hashes(&ids, hashes)?;
+    Ok((ids, hashes))
+}
+
+/// Content hashes where `track_content` had none, from the tracks' rows.
+fn fill_hashes(ids: &[i64], hashes: Vec<Option<String>>) -> Result<Vec<String>> {
+    let missing: Vec<i64> = ids.iter().zip(&hashes).filter(|(_, h)| h.is_none()).map(|(i, _)| *i).collect();
+    let computed: HashMap<i64, String> =
+        if missing.is_empty() { HashMap::new() } else { load_tracks(&missing)?.iter().map(|r| (r.id, r.content_hash())).collect() };
+    Ok(ids.iter().zip(hashes).map(|(i, h)| h.or_else(|| computed.get(i).cloned()).unwrap_or_default()).collect())
 }
 
 /// What stage 1 and the ranker know of each candidate (rows and embeddings in the same order).
@@ -776,43 +875,53 @@ struct Scoring<'a> {
 
 /// Stage 1 over the candidates, then stage 2 (the bundle's learned ranker, then its text
 /// reranker) on the top candidates.
-fn rank_candidates(
-    scoring: Scoring<'_>,
-    cand_rows: &[TrackRow],
-    embs: Vec<(i64, Artifact<Vec<f32>>)>,
-    keep: usize,
-    counters: &mut Counters,
-) -> Result<Ranked> {
+fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep: usize, counters: &mut Counters) -> Result<Ranked> {
     let Scoring { bundle, signals, p, cfg } = scoring;
     // emotions only when they count and the bundle has a model for them
     let use_emotions = bundle.emotion.is_some() && cfg.weights.get("emotion").copied().unwrap_or(0.0) > 0.0;
     let mut signals = signals.clone();
-    let mut cand_emotions: HashMap<i64, BTreeMap<String, f64>> = HashMap::new();
     if use_emotions {
         let member_rows = load_tracks(&p.members)?;
         let me = ensure_emotions(&member_rows, bundle, counters)?;
         signals.emotions = mean_buckets(&me.iter().filter_map(|(_, a)| a.value().map(ekman_of)).collect::<Vec<_>>());
-        for (id, a) in ensure_emotions(cand_rows, bundle, counters)? {
+        let cand_rows = load_tracks(&cands.iter().map(|c| c.track_id).collect::<Vec<_>>())?;
+        let mut cand_emotions: HashMap<i64, BTreeMap<String, f64>> = HashMap::new();
+        for (id, a) in ensure_emotions(&cand_rows, bundle, counters)? {
             if let Some(v) = a.value() {
                 cand_emotions.insert(id, ekman_of(v));
             }
         }
+        for c in cands.iter_mut() {
+            c.emotions = cand_emotions.remove(&c.track_id).unwrap_or_default();
+        }
     }
     let signals = &signals;
-    let cands = candidate_signals(cand_rows, embs, cand_emotions);
 
     // stage 1
     let scored = scoring::stage1(signals, &cands, cfg);
 
-    // stage 2
-    // components only for what can be returned: the top `keep`, or the ranker's or reranker's
-    // window when larger
+    // stage 2 over a window of stage 1's best (the ranker's or reranker's window, or `keep`);
+    // the components JSON is built only for the `keep` rows returned
+    struct Final {
+        id: i64,
+        score: f64,
+        at: usize,
+        ranker: Option<(f32, usize)>,
+        rerank: Option<f64>,
+    }
     let ranked = if bundle.ranker.is_some() { cfg.ranker_top_n.min(scored.len()) } else { 0 };
     let window = keep.max(ranked).max(if bundle.reranker.is_some() { cfg.rerank_top_n } else { 0 });
-    let mut finals: Ranked = scored.iter().take(window).map(|s| (s.track_id, s.stage1, scoring::components_json(s))).collect();
+    let mut finals: Vec<Final> = scored
+        .iter()
+        .take(window)
+        .enumerate()
+        .map(|(at, s)| Final { id: s.track_id, score: s.stage1, at, ranker: None, rerank: None })
+        .collect();
+    let mut feats: Vec<Vec<f32>> = Vec::new();
     if let Some((kid, _)) = &bundle.ranker {
         let at: HashMap<i64, usize> = cands.iter().enumerate().map(|(i, c)| (c.track_id, i)).collect();
-        let feats: Vec<Vec<f32>> = finals[..ranked].iter().map(|f| ranker_features::features(signals, &cands[at[&f.0]])).collect();
+        let norms = PlaylistNorms::of(signals);
+        feats = finals[..ranked].iter().map(|f| ranker_features::features_normed(signals, &norms, &cands[at[&f.id]])).collect();
         let t0 = Instant::now();
         let dir = guc::model_dir();
         let ecfg = engine_config();
@@ -821,60 +930,78 @@ fn rank_candidates(
         counters.add("ranker_ms", t0.elapsed().as_secs_f64() * 1000.0);
         counters.add(&format!("inferences:{kid}"), ranked as f64);
         let b = cfg.ranker_weight;
-        for (f, (s, fv)) in finals[..ranked].iter_mut().zip(scores.iter().zip(&feats)) {
-            let squashed = ranker_features::squash(*s);
-            let named: serde_json::Map<String, Value> =
-                FEATURES.iter().zip(fv).map(|(n, v)| (n.to_string(), json!(round6(*v as f64)))).collect();
-            f.2.insert(
-                "ranker".into(),
-                json!({"score": round6(*s as f64), "squashed": round6(squashed), "weight": b, "model": kid, "features": named}),
-            );
-            f.1 = (1.0 - b) * f.1 + b * squashed;
+        for (j, (f, s)) in finals[..ranked].iter_mut().zip(&scores).enumerate() {
+            f.ranker = Some((*s, j));
+            f.score = (1.0 - b) * f.score + b * ranker_features::squash(*s);
         }
         for f in finals[ranked..].iter_mut() {
-            f.2.insert("ranker".into(), json!(format!("not ranked: below the top {ranked} of stage 1")));
-            f.1 *= 1.0 - b;
+            f.score *= 1.0 - b;
         }
-        finals.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        finals.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.id.cmp(&y.id)));
     }
-    match &bundle.reranker {
-        None => {
-            let what = match &bundle.ranker {
-                Some((kid, _)) => json!({"ranker": kid}),
-                None => json!(format!("skipped: bundle \"{}\" has no ranker or reranker", bundle.name)),
-            };
-            for f in finals.iter_mut() {
-                f.2.insert("stage2".into(), what.clone());
-            }
+    let mut reranked: Option<usize> = None;
+    if let Some((rid, _)) = bundle.reranker.as_ref().filter(|_| !finals.is_empty()) {
+        let n = cfg.rerank_top_n.min(finals.len());
+        let query = text::playlist_query(&p.playlist, &p.analysis)?;
+        let top_rows = load_tracks(&finals[..n].iter().map(|f| f.id).collect::<Vec<_>>())?;
+        let by_id: HashMap<i64, &TrackRow> = top_rows.iter().map(|r| (r.id, r)).collect();
+        let docs: Vec<String> = finals[..n].iter().map(|f| by_id.get(&f.id).and_then(|r| r.document().ok()).unwrap_or_default()).collect();
+        let t0 = Instant::now();
+        let dir = guc::model_dir();
+        let ecfg = engine_config();
+        let scores = with_cache(|c| rerank::rerank(c.get(&dir, rid, &ecfg)?, &query, &docs, None, limits(), &mut interrupts))?;
+        counters.add("rerank_calls", 1.0);
+        counters.add("rerank_ms", t0.elapsed().as_secs_f64() * 1000.0);
+        counters.add(&format!("inferences:{rid}"), n as f64);
+        let a = cfg.rerank_weight;
+        for (f, s) in finals[..n].iter_mut().zip(scores) {
+            f.rerank = Some(s);
+            f.score = (1.0 - a) * f.score + a * s;
         }
-        Some((rid, _)) if !finals.is_empty() => {
-            let n = cfg.rerank_top_n.min(finals.len());
-            let query = text::playlist_query(&p.playlist, &p.analysis)?;
-            let by_id: HashMap<i64, &crate::sql::matching::TrackRow> = cand_rows.iter().map(|r| (r.id, r)).collect();
-            let docs: Vec<String> = finals[..n].iter().map(|f| by_id[&f.0].document().unwrap_or_default()).collect();
-            let t0 = Instant::now();
-            let dir = guc::model_dir();
-            let ecfg = engine_config();
-            let scores = with_cache(|c| rerank::rerank(c.get(&dir, rid, &ecfg)?, &query, &docs, None, limits(), &mut interrupts))?;
-            counters.add("rerank_calls", 1.0);
-            counters.add("rerank_ms", t0.elapsed().as_secs_f64() * 1000.0);
-            counters.add(&format!("inferences:{rid}"), n as f64);
-            let a = cfg.rerank_weight;
-            for (f, s) in finals[..n].iter_mut().zip(scores) {
-                let blended = (1.0 - a) * f.1 + a * s;
-                f.2.insert("stage2".into(), json!({"rerank": round6(s), "weight": a, "model": rid}));
-                f.1 = blended;
-            }
-            for f in finals[n..].iter_mut() {
-                f.2.insert("stage2".into(), json!(format!("not reranked: below the top {n}")));
-                // keep reranked candidates ahead of the rest
-                f.1 *= 1.0 - a;
-            }
-            finals.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        for f in finals[n..].iter_mut() {
+            // keep reranked candidates ahead of the rest
+            f.score *= 1.0 - a;
         }
-        Some(_) => {}
+        finals.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.id.cmp(&y.id)));
+        reranked = Some(n);
     }
-    Ok(finals)
+    let no_reranker = match &bundle.ranker {
+        Some((kid, _)) => json!({"ranker": kid}),
+        None => json!(format!("skipped: bundle \"{}\" has no ranker or reranker", bundle.name)),
+    };
+    Ok(finals
+        .into_iter()
+        .take(keep)
+        .map(|f| {
+            let mut m = scoring::components_json(&scored[f.at]);
+            if let Some((kid, _)) = &bundle.ranker {
+                let v = match f.ranker {
+                    Some((raw, j)) => {
+                        let named: serde_json::Map<String, Value> =
+                            FEATURES.iter().zip(&feats[j]).map(|(n, v)| (n.to_string(), json!(round6(*v as f64)))).collect();
+                        json!({"score": round6(raw as f64), "squashed": round6(ranker_features::squash(raw)), "weight": cfg.ranker_weight,
+                               "model": kid, "features": named})
+                    }
+                    None => json!(format!("not ranked: below the top {ranked} of stage 1")),
+                };
+                m.insert("ranker".into(), v);
+            }
+            match (&bundle.reranker, reranked) {
+                (None, _) => {
+                    m.insert("stage2".into(), no_reranker.clone());
+                }
+                (Some((rid, _)), Some(n)) => {
+                    let v = match f.rerank {
+                        Some(s) => json!({"rerank": round6(s), "weight": cfg.rerank_weight, "model": rid}),
+                        None => json!(format!("not reranked: below the top {n}")),
+                    };
+                    m.insert("stage2".into(), v);
+                }
+                _ => {}
+            }
+            (f.id, f.score, m)
+        })
+        .collect())
 }
 
 /// The configuration of a call: the one passed, else the one made active by
@@ -883,52 +1010,78 @@ pub fn resolve_config(config: Option<&Value>, bundle: &Bundle) -> Result<Config>
     if config.is_some_and(|c| !c.is_null()) {
         return Config::from_json(config);
     }
-    let active: Option<JsonB> = Spi::get_one_with_args::<JsonB>(
+    let active: Option<JsonB> = super::plans::select(
         "select config from songmatch.active_config where bundle_hash = $1",
         &[bundle.hash.as_str().into()],
+        |mut t| match t.next() {
+            Some(r) => r.get::<JsonB>(1),
+            None => Ok(None),
+        },
     )
-    .or_else(|e| match e {
-        pgrx::spi::SpiError::InvalidPosition => Ok(None),
-        e => Err(e),
-    })
     .map_err(spi_err("cannot read the active config"))?;
     Config::from_json(active.as_ref().map(|j| &j.0))
 }
 
 /// Match one playlist: the context is looked up first; on a miss, stage 1 (+ stage 2) runs
-/// and the results are stored under the context.
+/// and the results are stored under the context. Returns the context's id and, when `rows` is
+/// set, its results (best first).
 pub fn match_one(
     playlist_id: i64,
     given: Option<Vec<Option<i64>>>,
     top_k: i32,
     config: Option<&Value>,
     counters: &mut Counters,
-) -> Result<Vec<MatchRow>> {
+    rows: bool,
+) -> Result<(i64, Vec<MatchRow>)> {
+    let p = load_playlist(playlist_id)?;
+    let (cand_ids, cand_hashes) = candidates_of(&p, given)?;
+    match_candidates(&p, cand_ids, cand_hashes, top_k, config, counters, rows, None)
+}
+
+/// [`match_one`] over candidates already chosen (by id, with their content hashes); `extra`
+/// goes into every result's components (how the candidates were found).
+#[allow(clippy::too_many_arguments)]
+fn match_candidates(
+    p: &PlaylistInfo,
+    cand_ids: Vec<i64>,
+    cand_hashes: Vec<String>,
+    top_k: i32,
+    config: Option<&Value>,
+    counters: &mut Counters,
+    want_rows: bool,
+    extra: Option<(&str, Value)>,
+) -> Result<(i64, Vec<MatchRow>)> {
     if top_k < 1 {
         return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
     }
     let started = Instant::now();
+    super::plans::local_setting("jit", "off").map_err(spi_err("cannot switch JIT off"))?;
     let bundle = active_bundle()?;
     let cfg = resolve_config(config, &bundle)?;
-    let p = load_playlist(playlist_id)?;
-    let cand_ids = candidates_of(&p, given)?;
     guc::limits().check_candidates("the candidate set", cand_ids.len())?;
-    let all_ids: Vec<i64> = cand_ids.iter().chain(p.members.iter()).copied().collect();
-    let hashes = track_hashes(&all_ids)?;
-    let hash_of = |id: &i64| json!([id, hashes.get(id).cloned().unwrap_or_default()]);
-    let member_hashes: Vec<Value> = p.members.iter().map(hash_of).collect();
-    let cand_hashes: Vec<Value> = cand_ids.iter().map(hash_of).collect();
+    let member_hashes = fill_hashes(&p.members, p.member_hashes.clone())?;
     let config_hash = cfg.hash();
     let ps = id_set_hash(IdSetKind::PlaylistSet, &[Some(p.id)])?;
     let cs = id_set_hash(IdSetKind::CandidateSet, &cand_ids.iter().map(|i| Some(*i)).collect::<Vec<_>>())?;
-    let inputs = json!({
-        "user": p.owner.to_string(), "bundle": bundle.hash, "algorithm_version": versions::MATCHING_ALGO_VERSION,
-        "config": config_hash, "playlist_set": ps, "candidate_set": cs, "top_k": top_k,
-        "playlist": {"row": p.playlist, "analysis": p.analysis, "members": member_hashes},
-        "candidates": cand_hashes,
+    let mr: Vec<(i64, &str)> = p.members.iter().copied().zip(member_hashes.iter().map(String::as_str)).collect();
+    let cr: Vec<(i64, &str)> = cand_ids.iter().copied().zip(cand_hashes.iter().map(String::as_str)).collect();
+    // what found the candidates (discovery) is part of the identity, beside the analysis
+    let extra_hash = extra.as_ref().map(|(k, v)| json!({"analysis": p.analysis, *k: v}));
+    let owner = p.owner.to_string();
+    let context_hash = match_context_hash(&MatchContextInputs {
+        user: &owner,
+        bundle: &bundle.hash,
+        algorithm_version: versions::MATCHING_ALGO_VERSION,
+        config: &config_hash,
+        playlist_set: &ps,
+        candidate_set: &cs,
+        top_k,
+        playlist_row: &p.playlist,
+        playlist_analysis: extra_hash.as_ref().unwrap_or(&p.analysis),
+        members: &mr,
+        candidates: &cr,
     });
-    let context_hash = content_hash(ContentKind::MatchContext, &inputs);
-    pgrx::debug1!("songmatch: match_playlist({playlist_id}) context {context_hash} computed in {:?}", started.elapsed());
+    let t_hash = started.elapsed();
 
     // the caller's own context (the hash includes the playlist's owner, whose playlist the caller
     // could read above); counting the hit is songmatch's write
@@ -942,48 +1095,36 @@ pub fn match_one(
     })?;
     if let Some(ctx) = cached {
         counters.add("context_hits", 1.0);
-        let rows = Spi::connect(|c| {
-            let t = c.select(
-                "select track_id, score, rank, components from songmatch.match_results
-                  where context_id = $1 and playlist_id = $2 order by rank",
-                None,
-                &[ctx.into(), playlist_id.into()],
-            )?;
-            let mut out = Vec::new();
-            for r in t {
-                out.push(MatchRow {
-                    track_id: r.get::<i64>(1)?.unwrap_or_default(),
-                    score: r.get::<f64>(2)?.unwrap_or_default(),
-                    rank: r.get::<i32>(3)?.unwrap_or_default(),
-                    components: r.get::<JsonB>(4)?.map(|j| j.0).unwrap_or(Value::Null),
-                });
-            }
-            Ok::<_, pgrx::spi::SpiError>(out)
-        })
-        .map_err(spi_err("cannot read cached results"))?;
-        pgrx::debug1!("songmatch: match_playlist({playlist_id}) served from cache in {:?}", started.elapsed());
-        return Ok(rows);
+        let rows = if want_rows { read_results(ctx, p.id)? } else { Vec::new() };
+        pgrx::debug1!(
+            "songmatch: match_playlist({}) context {context_hash} computed in {t_hash:?}; served from cache in {:?}",
+            p.id,
+            started.elapsed()
+        );
+        return Ok((ctx, rows));
     }
     counters.add("context_misses", 1.0);
-    let cand_rows = load_tracks(&cand_ids)?;
 
     // stage 0: artifacts (persisted; only misses run a model)
-    let prof = playlist_profile(&p, &bundle, counters)?;
-    let embs = ensure_embeddings_known(&cand_rows, Some(&hashes), &bundle.embedding, counters)?;
+    let prof = playlist_profile(p, &bundle, counters)?;
+    pgrx::debug1!("songmatch: profile of playlist {} read in {:?}", p.id, started.elapsed() - t_hash);
+    let cands = read_candidates(&cand_ids, &bundle.embedding, counters)?;
     let t_artifacts = started.elapsed();
-    let scoring = Scoring { bundle: &bundle, signals: &prof.signals, p: &p, cfg: &cfg };
-    let finals = rank_candidates(scoring, &cand_rows, embs, top_k as usize, counters)?;
-    let t_stage1 = started.elapsed();
+    let scoring = Scoring { bundle: &bundle, signals: &prof.signals, p, cfg: &cfg };
+    let finals = rank_candidates(scoring, cands, top_k as usize, counters)?;
+    let t_ranked = started.elapsed();
     let rows: Vec<MatchRow> = finals
         .into_iter()
         .take(top_k as usize)
         .enumerate()
         .map(|(i, (id, score, mut comp))| {
             comp.insert("score".into(), json!(round6(score)));
+            if let Some((k, v)) = &extra {
+                comp.insert(k.to_string(), v.clone());
+            }
             MatchRow { track_id: id, score: round6(score), rank: i as i32 + 1, components: Value::Object(comp) }
         })
         .collect();
-    let t_stage2 = t_stage1;
 
     // store the context and its results
     let ctx: i64 = as_owner(|| {
@@ -1016,29 +1157,267 @@ pub fn match_one(
              select $1, $2, t.track_id, t.score, t.rank, t.components
                from unnest($3::bigint[], $4::float8[], $5::int[], $6::jsonb[]) as t(track_id, score, rank, components)
              on conflict do nothing",
-                &[ctx.into(), playlist_id.into(), ids.into(), scores.into(), ranks.into(), comps.into()],
+                &[ctx.into(), p.id.into(), ids.into(), scores.into(), ranks.into(), comps.into()],
             )
             .map_err(spi_err("cannot store match results"))?;
         }
         Ok(ctx)
     })?;
-    pgrx::debug2!("songmatch: match_playlist({playlist_id}) stored as context {ctx}");
+    pgrx::debug2!("songmatch: match_playlist({}) stored as context {ctx}", p.id);
     pgrx::debug1!(
-        "songmatch: match_playlist({playlist_id}): {} candidates; artifacts {:?}, stage 1 {:?}, stage 2 {:?}, stored {:?}",
+        "songmatch: match_playlist({}): {} candidates; context {:?}, artifacts {:?}, stage 1 + 2 {:?}, stored {:?}",
+        p.id,
         cand_ids.len(),
-        t_artifacts,
-        t_stage1 - t_artifacts,
-        t_stage2 - t_stage1,
-        started.elapsed() - t_stage2
+        t_hash,
+        t_artifacts - t_hash,
+        t_ranked - t_artifacts,
+        started.elapsed() - t_ranked
     );
-    Ok(rows)
+    Ok((ctx, rows))
+}
+
+/// The stored results of a context for a playlist, best first.
+fn read_results(ctx: i64, playlist_id: i64) -> Result<Vec<MatchRow>> {
+    super::plans::select(
+        "select track_id, score, rank, components from songmatch.match_results
+          where context_id = $1 and playlist_id = $2 order by rank",
+        &[ctx.into(), playlist_id.into()],
+        |t| {
+            let mut out = Vec::new();
+            for r in t {
+                out.push(MatchRow {
+                    track_id: r.get::<i64>(1)?.unwrap_or_default(),
+                    score: r.get::<f64>(2)?.unwrap_or_default(),
+                    rank: r.get::<i32>(3)?.unwrap_or_default(),
+                    components: r.get::<JsonB>(4)?.map(|j| j.0).unwrap_or(Value::Null),
+                });
+            }
+            Ok(out)
+        },
+    )
+    .map_err(spi_err("cannot read cached results"))
+}
+
+/// `songmatch.match_context(playlist_id, candidate_track_ids => NULL, top_k => 20, config => NULL)`:
+/// the id of the match context (in `songmatch.match_contexts`) that answers this call, computing
+/// and storing its results on a miss. `songmatch.match_playlist` returns that context's rows of
+/// `songmatch.match_results`: the cache path reads them without converting them.
+#[pg_extern(volatile)]
+pub fn match_context(
+    playlist_id: Option<i64>,
+    candidate_track_ids: default!(Option<Vec<Option<i64>>>, "NULL"),
+    top_k: default!(Option<i32>, 20),
+    config: default!(Option<JsonB>, "NULL"),
+) -> i64 {
+    let playlist_id = super::required(playlist_id, "playlist_id");
+    let top_k = super::required(top_k, "top_k");
+    let lim = guc::limits();
+    lim.check_top_k(top_k.into()).or_report();
+    if let Some(c) = &candidate_track_ids {
+        lim.check_candidates("candidate_track_ids", c.len()).or_report();
+    }
+    let mut counters = Counters::default();
+    let (ctx, _) = match_one(playlist_id, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters, false).or_report();
+    counters.flush().or_report();
+    ctx
+}
+
+// ------------------------------------------------------------------------------------------------
+// discovery: candidates from the whole catalogue through the vector index
+// ------------------------------------------------------------------------------------------------
+
+/// pgvector's schema, quoted for SQL text (the functions run with search_path pg_catalog only).
+fn vector_schema() -> Result<String> {
+    let s = Spi::get_one::<String>(
+        "select n.nspname::text from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
+          where e.extname = 'vector'",
+    )
+    .map_err(spi_err("cannot find pgvector's schema"))?
+    .ok_or_else(|| Error::Runtime("pgvector is not installed".into()))?;
+    Ok(format!("\"{}\"", s.replace('"', "\"\"")))
+}
+
+/// Recommend for one playlist: nearest neighbours of its profile and members through the
+/// bundle's vector index, minus its members (and the owner's liked tracks when asked), then
+/// stage 1 + stage 2 and the match cache as for `match_playlist`. Returns the context id.
+fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_liked: bool, counters: &mut Counters) -> Result<i64> {
+    let started = Instant::now();
+    super::plans::local_setting("jit", "off").map_err(spi_err("cannot switch JIT off"))?;
+    let p = load_playlist(playlist_id)?;
+    let bundle = active_bundle()?;
+    let cfg = resolve_config(config, &bundle)?;
+    let d = cfg.discovery;
+    let dir = guc::model_dir();
+    let storage = with_cache(|c| Ok(c.registry(&dir)?.model(&bundle.embedding.0)?.manifest.storage()))?;
+    if storage == Storage::HalfVec {
+        return Err(Error::Unsupported(format!(
+            "recommend_for_playlist needs float32 vectors with an HNSW index; the model \"{}\" stores halfvec",
+            bundle.embedding.0
+        )));
+    }
+    let prof = playlist_profile(&p, &bundle, counters)?;
+    let sig = &prof.signals;
+    // query vectors, flattened: (vector, k)
+    let mut queries: Vec<(&[f32], usize)> = Vec::new();
+    if let Some(c) = &sig.centroid {
+        queries.push((c, d.profile_k));
+    }
+    if let Some(q) = &sig.query {
+        queries.push((q, d.profile_k));
+    }
+    for m in sig.members.iter().take(d.max_members) {
+        queries.push((m, d.per_member));
+    }
+    let dims = queries.first().map(|(v, _)| v.len()).unwrap_or(0);
+    if dims == 0 {
+        return Err(Error::invalid(format!("playlist {playlist_id} has no embedded members and no query text to recommend from")));
+    }
+    let vs = vector_schema()?;
+    let index = Spi::get_one_with_args::<String>(
+        "select indexrelid::regclass::text from pg_catalog.pg_index i
+          where i.indrelid = 'songmatch.track_embeddings'::regclass
+            and pg_catalog.pg_get_indexdef(i.indexrelid) like '%USING hnsw%'
+            and pg_catalog.pg_get_expr(i.indpred, i.indrelid) like '%' || $1 || '%'
+            and pg_catalog.pg_get_indexdef(i.indexrelid) like '%(' || $2 || ')%'",
+        &[format!("'{}'", bundle.embedding.0.replace('\'', "''")).into(), (dims as i32).to_string().into()],
+    )
+    .or_else(|e| match e {
+        pgrx::spi::SpiError::InvalidPosition => Ok(None),
+        e => Err(e),
+    })
+    .map_err(spi_err("cannot find the vector index"))?;
+    let t_profile = started.elapsed();
+    // a nearest-neighbour search per query vector, in one query per group (the index's
+    // expression and predicate, so that pgvector's HNSW index answers each): the profile's
+    // vectors searched at ef_search = max(ef_search, profile_k), the members' at
+    // max(ef_search, per_member); the settings hold for this call only
+    let sql = format!(
+        "select coalesce(array_agg(distinct n.track_id), '{{}}')
+           from unnest($1::text[], $2::int[]) as q(v, k)
+          cross join lateral (
+                select e.track_id from songmatch.track_embeddings e
+                 where e.model_name = $3 and e.embedding is not null
+                   and e.model_version = $4 and e.embedding_kind = 'document'
+                 order by e.embedding::{vs}.vector({dims}) OPERATOR({vs}.<=>) q.v::{vs}.vector({dims})
+                 limit q.k) n"
+    );
+    let profile_n = queries.len() - sig.members.len().min(d.max_members);
+    let mut found: Vec<i64> = Vec::new();
+    for (group, ef) in [(&queries[..profile_n], d.ef_search.max(d.profile_k)), (&queries[profile_n..], d.ef_search.max(d.per_member))] {
+        if group.is_empty() {
+            continue;
+        }
+        // the vectors as pgvector's text form (f32 Display is the shortest form that round-trips)
+        let texts: Vec<String> = group
+            .iter()
+            .map(|(v, _)| {
+                let parts: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+                format!("[{}]", parts.join(","))
+            })
+            .collect();
+        let ks: Vec<i32> = group.iter().map(|(_, k)| *k as i32).collect();
+        Spi::run(&format!(
+            "select pg_catalog.set_config('hnsw.ef_search', '{}', true), pg_catalog.set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+            ef.clamp(1, 1000)
+        ))
+        .map_err(spi_err("cannot set the index search parameters"))?;
+        let tg = Instant::now();
+        found.extend(
+            Spi::get_one_with_args::<Vec<i64>>(
+                &sql,
+                &[texts.into(), ks.into(), bundle.embedding.0.as_str().into(), bundle.embedding.1.as_str().into()],
+            )
+            .map_err(spi_err("cannot search the vector index"))?
+            .unwrap_or_default(),
+        );
+        pgrx::debug1!("songmatch: discovery: {} index searches at ef_search {ef} in {:?}", group.len(), tg.elapsed());
+    }
+    // and the catalogue's neighbours: tracks by the members' artists or on their albums
+    // (btree indexes on tracks.artist and tracks.album), at most `catalogue_k`
+    if d.catalogue_k > 0 && !p.members.is_empty() {
+        found.extend(
+            Spi::get_one_with_args::<Vec<i64>>(
+                "with m as (select array_agg(artist) as artists, array_agg(album) filter (where album is not null) as albums
+                              from songmatch.tracks where id = any($1))
+                 select coalesce(array_agg(id), '{}') from (
+                    select s.id from (select t.id from songmatch.tracks t, m
+                                       where t.artist = any(m.artists) or t.album = any(m.albums)) s
+                     order by s.id limit $2) s",
+                &[p.members.clone().into(), (d.catalogue_k as i64).into()],
+            )
+            .map_err(spi_err("cannot read the members' artists and albums"))?
+            .unwrap_or_default(),
+        );
+    }
+    found.sort_unstable();
+    found.dedup();
+    let t_search = started.elapsed();
+    // minus the playlist's members (and the owner's liked tracks), with content hashes
+    let (ids, hashes): (Vec<i64>, Vec<Option<String>>) = Spi::connect(|c| {
+        let t = c.select(
+            "select t.id, tc.content_hash from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
+              where t.id = any($1)
+                and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = t.id)
+                and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
+              order by t.id",
+            None,
+            &[found.clone().into(), p.id.into(), exclude_liked.into(), p.owner.into()],
+        )?;
+        let mut ids = Vec::with_capacity(t.len());
+        let mut hs = Vec::with_capacity(t.len());
+        for r in t {
+            ids.push(r.get::<i64>(1)?.unwrap_or_default());
+            hs.push(r.get::<String>(2)?);
+        }
+        Ok::<_, pgrx::spi::SpiError>((ids, hs))
+    })
+    .map_err(spi_err("cannot read the discovered tracks"))?;
+    let hashes = fill_hashes(&ids, hashes)?;
+    counters.add("discovery_calls", 1.0);
+    counters.add("discovery_candidates", ids.len() as f64);
+    let mut info = d.to_json();
+    info["index"] = json!(index);
+    info["index_type"] = json!("hnsw");
+    info["exclude_liked"] = json!(exclude_liked);
+    info["query_vectors"] = json!(queries.len());
+    info["candidates"] = json!(ids.len());
+    pgrx::debug1!(
+        "songmatch: recommend_for_playlist({playlist_id}): profile {t_profile:?}, index search {:?} ({} vectors, {} candidates)",
+        t_search - t_profile,
+        queries.len(),
+        ids.len()
+    );
+    let (ctx, _) = match_candidates(&p, ids, hashes, top_k, config, counters, false, Some(("discovery", info)))?;
+    Ok(ctx)
+}
+
+/// `songmatch.recommend_context(playlist_id, top_k => 20, config => NULL, exclude_liked => false)`:
+/// the match context answering `songmatch.recommend_for_playlist` (which returns its rows).
+#[pg_extern(volatile)]
+pub fn recommend_context(
+    playlist_id: Option<i64>,
+    top_k: default!(Option<i32>, 20),
+    config: default!(Option<JsonB>, "NULL"),
+    exclude_liked: default!(Option<bool>, false),
+) -> i64 {
+    let playlist_id = super::required(playlist_id, "playlist_id");
+    let top_k = super::required(top_k, "top_k");
+    let exclude_liked = super::required(exclude_liked, "exclude_liked");
+    guc::limits().check_top_k(top_k.into()).or_report();
+    let mut counters = Counters::default();
+    let ctx = recommend_one(playlist_id, top_k, config.as_ref().map(|j| &j.0), exclude_liked, &mut counters).or_report();
+    counters.flush().or_report();
+    ctx
 }
 
 /// `songmatch.match_playlist(playlist_id, candidate_track_ids => NULL, top_k => 20, config => NULL)`:
 /// the best candidate tracks for a playlist, best first, with every signal in `components`.
 /// Candidates default to the owner's liked tracks that are not in the playlist. A repeated
 /// call with the same inputs is served from the match cache without inference.
-#[pg_extern(volatile)]
+///
+/// Since 0.3.0 `songmatch.match_playlist` is SQL over [`match_context`] (sql/matching.sql);
+/// this symbol stays for the install scripts of earlier releases (sql/releases/).
+#[pg_extern(volatile, sql = false)]
 fn match_playlist(
     playlist_id: Option<i64>,
     candidate_track_ids: default!(Option<Vec<Option<i64>>>, "NULL"),
@@ -1053,7 +1432,7 @@ fn match_playlist(
         lim.check_candidates("candidate_track_ids", c.len()).or_report();
     }
     let mut counters = Counters::default();
-    let rows = match_one(playlist_id, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters).or_report();
+    let (_, rows) = match_one(playlist_id, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters, true).or_report();
     counters.flush().or_report();
     TableIterator::new(rows.into_iter().map(|r| (r.track_id, r.score, r.rank, JsonB(r.components))))
 }
@@ -1138,7 +1517,8 @@ fn match_songs_to_playlists(
             continue;
         }
         let n = cands.len() as i32;
-        for r in match_one(pid, Some(cands), n.clamp(1, 10_000), config.as_ref().map(|j| &j.0), &mut counters).or_report() {
+        let (_, rows) = match_one(pid, Some(cands), n.clamp(1, 10_000), config.as_ref().map(|j| &j.0), &mut counters, true).or_report();
+        for r in rows {
             per_song.entry(r.track_id).or_default().push((pid, r.score, r.components));
         }
     }
@@ -1194,9 +1574,14 @@ fn offline(
     let cands = no_null_ids(candidate_track_ids, "candidate_track_ids")?;
     let p = match playlist_id {
         Some(id) => PlaylistInfo { members: members.clone(), ..load_playlist(id)? },
-        None => {
-            PlaylistInfo { id: 0, owner: Uuid::from_bytes([0; 16]), playlist: Value::Null, analysis: Value::Null, members: members.clone() }
-        }
+        None => PlaylistInfo {
+            id: 0,
+            owner: Uuid::from_bytes([0; 16]),
+            playlist: Value::Null,
+            analysis: Value::Null,
+            members: members.clone(),
+            member_hashes: Vec::new(),
+        },
     };
     let member_rows = load_tracks(&members)?;
     let member_embs = ensure_embeddings(&member_rows, &bundle.embedding, counters)?;
@@ -1251,7 +1636,8 @@ fn score_tracks(
         let o = offline(&member_track_ids, &candidate_track_ids, playlist_id, config.as_ref().map(|j| &j.0), &mut counters)?;
         let keep = top_k.map(|k| k.max(0) as usize).unwrap_or(usize::MAX);
         let scoring = Scoring { bundle: &o.bundle, signals: &o.signals, p: &o.p, cfg: &o.cfg };
-        let finals = rank_candidates(scoring, &o.cand_rows, o.embs, keep, &mut counters)?;
+        let cands = candidate_signals(&o.cand_rows, o.embs, HashMap::new());
+        let finals = rank_candidates(scoring, cands, keep, &mut counters)?;
         counters.flush()?;
         Ok(finals
             .into_iter()
@@ -1353,6 +1739,97 @@ mod tests {
         .unwrap()
         .unwrap();
         assert!(ranked, "the ranker's contribution is in components");
+    }
+
+    /// Stage 1 reads the compact signals the trigger stores; a track whose stored signals are
+    /// missing or of another version is read from its row, with the same results.
+    #[pg_test]
+    fn stored_signals_equal_the_rows_and_recommend_uses_the_index() {
+        Spi::run(
+            "insert into songmatch.tracks (external_id, name, artist, album, release_date, popularity)
+             select 's' || g, 'Signal song ' || g, case when g % 3 = 0 then 'Artist A feat. Artist B' else 'Artist ' || (g % 4) end,
+                    'Album ' || (g % 5), (1990 + g)::text, 10 + g
+               from generate_series(1, 24) g;
+             insert into songmatch.track_analyses (track_id, analysis)
+             select id, jsonb_build_object('audio', jsonb_build_object('energy', (id % 7) / 7.0, 'tempo', 80 + id % 40),
+                                           'genres', jsonb_build_object('primary', case when id % 2 = 0 then 'Rock' else 'Jazz' end))
+               from songmatch.tracks where external_id like 's%';
+             insert into songmatch.playlists (external_id, owner_id, name, description)
+             values ('sig', '00000000-0000-4000-8000-0000000000cc', 'Signals', 'Rock songs by artist A');
+             insert into songmatch.playlist_tracks (playlist_id, track_id)
+             select (select id from songmatch.playlists where external_id = 'sig'), id from songmatch.tracks
+              where external_id in ('s2', 's3', 's4', 's6');
+             insert into songmatch.liked_tracks (user_id, track_id)
+             select '00000000-0000-4000-8000-0000000000cc', id from songmatch.tracks where external_id in ('s8', 's9', 's10', 's12');",
+        )
+        .unwrap();
+        Spi::run("select songmatch.register_bundle('default', activate => true)").unwrap();
+        // the trigger stored signals equal to the row's
+        let same = Spi::get_one::<bool>(
+            "select bool_and(tc.signals = songmatch.track_signals(to_jsonb(t) - array['id', 'created_at', 'updated_at'], a.analysis))
+                    and count(*) = 24
+               from songmatch.track_content tc join songmatch.tracks t on t.id = tc.track_id
+               left join songmatch.track_analyses a on a.track_id = t.id where t.external_id like 's%'",
+        )
+        .unwrap();
+        assert_eq!(same, Some(true));
+        let q = "select string_agg(m.track_id || ':' || m.score || ':' || (m.components ->> 'stage1') || ':' || (m.components -> 'artist' ->> 'value')
+                                   || ':' || (m.components -> 'genre' ->> 'value') || ':' || (m.components -> 'audio' ->> 'value'), ',' order by m.rank)
+                   from songmatch.match_playlist((select id from songmatch.playlists where external_id = 'sig'),
+                        array(select id from songmatch.tracks where external_id like 's%' and external_id not in ('s2', 's3', 's4', 's6')),
+                        top_k => 10, config => $1::jsonb) m";
+        let with_signals = Spi::get_one_with_args::<String>(q, &[r#"{"weights": {"centroid": 0.01}}"#.into()]).unwrap().unwrap();
+        // missing and foreign-version signals: read from the rows (another config: a cache miss)
+        Spi::run(
+            "update songmatch.track_content set signals = null where track_id % 2 = 0;
+             update songmatch.track_content set signals = '\\x00' where track_id % 2 = 1;",
+        )
+        .unwrap();
+        let from_rows = Spi::get_one_with_args::<String>(q, &[r#"{"weights": {"centroid": 0.010000001}}"#.into()]).unwrap().unwrap();
+        assert_eq!(with_signals, from_rows);
+        assert_eq!(with_signals.split(',').count(), 10);
+        // an edit of the analysis re-derives the signals
+        Spi::run("update songmatch.track_analyses set analysis = '{\"genres\": \"Metal\"}' where track_id = (select id from songmatch.tracks where external_id = 's1')").unwrap();
+        let ok = Spi::get_one::<bool>(
+            "select tc.signals = songmatch.track_signals(to_jsonb(t) - array['id', 'created_at', 'updated_at'], '{\"genres\": \"Metal\"}')
+               from songmatch.track_content tc join songmatch.tracks t on t.id = tc.track_id where t.external_id = 's1'",
+        )
+        .unwrap();
+        assert_eq!(ok, Some(true));
+
+        // discovery: every embedded track but the members is a candidate; the index is named
+        let pid = "(select id from songmatch.playlists where external_id = 'sig')";
+        let rec = Spi::get_one::<pgrx::JsonB>(&format!(
+            "select jsonb_build_object('n', count(*), 'members', count(*) filter (where track_id in (select track_id from songmatch.playlist_tracks where playlist_id = {pid})),
+                    'index', min(components -> 'discovery' ->> 'index'), 'candidates', min((components -> 'discovery' ->> 'candidates')::int),
+                    'ordered', bool_and(rank between 1 and 8))
+               from songmatch.recommend_for_playlist({pid}, top_k => 8)"
+        ))
+        .unwrap()
+        .unwrap()
+        .0;
+        assert_eq!(rec["n"], 8, "{rec}");
+        assert_eq!(rec["members"], 0, "{rec}");
+        assert_eq!(rec["candidates"], 20, "{rec}");
+        assert!(rec["index"].as_str().is_some_and(|i| i.starts_with("songmatch.track_embeddings_hnsw_")), "{rec}");
+        // the same call again: the cache, no inference
+        Spi::run("select songmatch.stats_reset()").unwrap();
+        Spi::run(&format!("select count(*) from songmatch.recommend_for_playlist({pid}, top_k => 8)")).unwrap();
+        assert_eq!(stat("context_hits"), 1.0);
+        assert_eq!(
+            Spi::get_one::<f64>(
+                "select coalesce(sum(value), 0) from songmatch.stats where name like 'inferences:%' and name not like '%ranker%'"
+            )
+            .unwrap(),
+            Some(0.0)
+        );
+        // exclude_liked drops the owner's liked tracks
+        let liked = Spi::get_one::<i64>(&format!(
+            "select count(*) from songmatch.recommend_for_playlist({pid}, top_k => 30, exclude_liked => true)
+              where track_id in (select track_id from songmatch.liked_tracks)"
+        ))
+        .unwrap();
+        assert_eq!(liked, Some(0));
     }
 
     #[pg_test]

@@ -9,6 +9,7 @@ pub mod guc;
 pub mod hashing;
 pub mod matching;
 pub mod models;
+pub mod plans;
 pub mod privilege;
 pub mod vector;
 
@@ -30,6 +31,7 @@ pub fn error_code(e: &Error) -> PgSqlErrorCode {
         Error::MissingFile { .. } => PgSqlErrorCode::ERRCODE_UNDEFINED_FILE,
         Error::ChecksumMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
         Error::Config(_) => PgSqlErrorCode::ERRCODE_CONFIG_FILE_ERROR,
+        Error::Unsupported(_) => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
         Error::Runtime(_) => PgSqlErrorCode::ERRCODE_SYSTEM_ERROR,
         Error::Io { .. } => PgSqlErrorCode::ERRCODE_IO_ERROR,
     }

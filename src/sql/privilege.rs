@@ -21,10 +21,15 @@ use pgrx::prelude::*;
 
 /// The owner of songmatch's tables (the role every privileged write runs as).
 fn owner() -> Result<pg_sys::Oid> {
-    Spi::get_one::<pg_sys::Oid>(
+    super::plans::select(
         "select c.relowner from pg_catalog.pg_class c
            join pg_catalog.pg_namespace n on n.oid = c.relnamespace
           where n.nspname = 'songmatch' and c.relname = 'track_embeddings'",
+        &[],
+        |mut t| match t.next() {
+            Some(r) => r.get::<pg_sys::Oid>(1),
+            None => Ok(None),
+        },
     )
     .map_err(|e| Error::Runtime(format!("cannot find the owner of songmatch's tables: {e}")))?
     .ok_or_else(|| Error::Runtime("songmatch.track_embeddings does not exist".into()))

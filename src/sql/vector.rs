@@ -52,11 +52,10 @@ unsafe fn read_elems<T: Copy>(datum: pg_sys::Datum, elem: usize) -> Vec<T> {
         let dim = std::ptr::read_unaligned(base.add(4) as *const i16).max(0) as usize;
         let total = pgrx::varsize_any(detoasted);
         let dim = dim.min(total.saturating_sub(HEADER) / elem);
-        let mut out = Vec::with_capacity(dim);
-        let data = base.add(HEADER) as *const T;
-        for i in 0..dim {
-            out.push(std::ptr::read_unaligned(data.add(i)));
-        }
+        let mut out: Vec<T> = Vec::with_capacity(dim);
+        // one copy of the elements (the varlena data need not be aligned for T)
+        std::ptr::copy_nonoverlapping(base.add(HEADER), out.as_mut_ptr() as *mut u8, dim * std::mem::size_of::<T>());
+        out.set_len(dim);
         if detoasted != raw {
             pg_sys::pfree(detoasted.cast());
         }

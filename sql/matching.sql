@@ -1,0 +1,52 @@
+-- match_playlist and recommend_for_playlist: the match context's stored rows.
+--
+-- songmatch.match_context / songmatch.recommend_context (Rust) find the context of a call in the
+-- match cache, or compute and store its results on a miss, and return its id; these functions
+-- return that context's rows of songmatch.match_results as stored (no conversion of the
+-- components on the way out). They run with the caller's rights: the context functions read the
+-- playlist under the caller's row-level security, and match_results is readable by API roles
+-- under the same policies.
+
+create function songmatch.match_playlist(
+    playlist_id bigint,
+    candidate_track_ids bigint[] default null,
+    top_k integer default 20,
+    config jsonb default null)
+returns table (track_id bigint, score double precision, rank integer, components jsonb)
+language plpgsql volatile
+as $$
+#variable_conflict use_column
+declare
+    ctx bigint := songmatch.match_context(playlist_id, candidate_track_ids, top_k, config);
+begin
+    return query
+        select r.track_id, r.score, r.rank, r.components
+          from songmatch.match_results r
+         where r.context_id = ctx and r.playlist_id = match_playlist.playlist_id
+         order by r.rank;
+end
+$$;
+comment on function songmatch.match_playlist(bigint, bigint[], integer, jsonb) is
+    'The best candidate tracks for a playlist (default: the owner''s liked tracks not in it), best first, with every signal in components; served from the match cache when the inputs are unchanged.';
+
+create function songmatch.recommend_for_playlist(
+    playlist_id bigint,
+    top_k integer default 20,
+    config jsonb default null,
+    exclude_liked boolean default false)
+returns table (track_id bigint, score double precision, rank integer, components jsonb)
+language plpgsql volatile
+as $$
+#variable_conflict use_column
+declare
+    ctx bigint := songmatch.recommend_context(playlist_id, top_k, config, exclude_liked);
+begin
+    return query
+        select r.track_id, r.score, r.rank, r.components
+          from songmatch.match_results r
+         where r.context_id = ctx and r.playlist_id = recommend_for_playlist.playlist_id
+         order by r.rank;
+end
+$$;
+comment on function songmatch.recommend_for_playlist(bigint, integer, jsonb, boolean) is
+    'Tracks of the whole catalogue that fit a playlist: nearest neighbours of its profile and members through the bundle''s vector index, ranked by stage 1 and stage 2 like match_playlist, cached the same way.';

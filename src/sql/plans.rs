@@ -1,0 +1,60 @@
+//! Prepared statements kept for the backend's lifetime (SPI_keepplan), keyed by their SQL text.
+//!
+//! The cached path of `match_playlist` runs a handful of small queries; parsing and planning
+//! them on every call was half of its time. PostgreSQL's plan cache revalidates a kept plan when
+//! a table it uses changes (ALTER, DROP, new index) and replans it for another role under
+//! row-level security, so a kept plan never answers with stale semantics. Only fixed SQL texts
+//! (`&'static str`) are kept, so the cache cannot grow without bound.
+
+use pgrx::datum::DatumWithOid;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult, SpiTupleTable};
+use pgrx::PgOid;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+thread_local! {
+    static PLANS: RefCell<HashMap<(&'static str, bool), OwnedPreparedStatement>> = RefCell::new(HashMap::new());
+}
+
+fn take(c: &SpiClient<'_>, sql: &'static str, args: &[DatumWithOid<'_>], mutating: bool) -> SpiResult<OwnedPreparedStatement> {
+    if let Some(p) = PLANS.with(|m| m.borrow_mut().remove(&(sql, mutating))) {
+        return Ok(p);
+    }
+    let oids: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
+    let p = if mutating { c.prepare_mut(sql, &oids)? } else { c.prepare(sql, &oids)? };
+    Ok(p.keep())
+}
+
+fn put_back(sql: &'static str, mutating: bool, p: OwnedPreparedStatement) {
+    PLANS.with(|m| m.borrow_mut().insert((sql, mutating), p));
+}
+
+/// Run a read-only query through its kept plan; `f` reads the rows.
+pub fn select<R>(sql: &'static str, args: &[DatumWithOid<'_>], f: impl FnOnce(SpiTupleTable<'_>) -> SpiResult<R>) -> SpiResult<R> {
+    pgrx::spi::Spi::connect(|c| {
+        let p = take(c, sql, args, false)?;
+        // (taken out of the cache while it runs: a query that re-enters songmatch finds none)
+        let r = c.select(&p, None, args).and_then(f);
+        put_back(sql, false, p);
+        r
+    })
+}
+
+/// Run a writing statement through its kept plan; `f` reads what it returns.
+pub fn update<R>(sql: &'static str, args: &[DatumWithOid<'_>], f: impl FnOnce(SpiTupleTable<'_>) -> SpiResult<R>) -> SpiResult<R> {
+    pgrx::spi::Spi::connect_mut(|c| {
+        let p = take(c, sql, args, true)?;
+        let r = c.update(&p, None, args).and_then(f);
+        put_back(sql, true, p);
+        r
+    })
+}
+
+/// Set a setting for the rest of the current function call: songmatch's functions run with a
+/// pinned `search_path`, so PostgreSQL restores every setting changed inside them on return.
+/// Used to switch JIT off for songmatch's own queries: their cost estimates (thousands of index
+/// probes, nearest-neighbour searches) cross `jit_above_cost`, and compiling them costs ~150 ms
+/// while running them takes a few.
+pub fn local_setting(name: &str, value: &str) -> SpiResult<()> {
+    select("select pg_catalog.set_config($1, $2, true)", &[name.into(), value.into()], |_| Ok(()))
+}

@@ -15,7 +15,7 @@ def fmt(v, unit: str = "") -> str:
     return f"{v:,.1f}{unit}" if isinstance(v, float) else f"{v}{unit}"
 
 
-MATCH_KEYS = ["stage1_1k_ms", "stage1_10k_ms", "stage1_100k_ms", "stage2_30_ms", "stage2_200_ms", "cached_ms", "hnsw_100k_ms",
+MATCH_KEYS = ["stage1_1k_ms", "stage1_10k_ms", "stage1_100k_ms", "stage2_30_ms", "stage2_200_ms", "cached_ms", "recommend_100k_ms", "hnsw_100k_ms",
               "e2e_seed_ms", "e2e_cold_ms", "e2e_cached_ms", "e2e_cached_vs_seed", "e2e_cold_vs_seed"]
 
 

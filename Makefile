@@ -134,12 +134,12 @@ test: setup test-core test-tools test-pg test-regress test-client
 
 # formatting (rustfmt.toml) and clippy with warnings as errors; .ci/run runs it after make test
 lint: pgrx-init
-	$(CARGO) fmt --check
-	$(CARGO) clippy -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace -- -D warnings
 
-# tier 1: the pure Rust core, plain #[test]
-test-core: pgrx-init
-	$(CARGO) test --lib core::
+# tier 1: the pure Rust core (crates/songmatch-core: no pgrx, no PostgreSQL), plain #[test]
+test-core:
+	$(CARGO) test -p songmatch-core
 
 # tier 1b: the Python tooling (model fetcher) on local data
 test-tools:

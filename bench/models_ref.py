@@ -1,5 +1,5 @@
 """songmatch's emotion and reranker pipelines in plain Python (tokenizers + onnxruntime), doing
-the same work as the extension (src/core/models/{classify,rerank,embed,tokenize}.rs):
+the same work as the extension (crates/songmatch-core/src/models/{classify,rerank,embed,tokenize}.rs):
 
   EmotionHead      embedding-head kind: embed with the base model (bench/embedder.py), run the
                    head graph (`embedding` [b, dims] -> `logits` [b, labels]) in chunks of

@@ -8,7 +8,8 @@
 
 use pgrx::prelude::*;
 
-pub mod core;
+/// The pure core, a workspace crate without pgrx (`crates/songmatch-core`; `cargo test -p songmatch-core`).
+pub use songmatch_core as core;
 pub mod sql;
 
 ::pgrx::pg_module_magic!();

@@ -17,7 +17,7 @@ and inference see identical feature vectors. Training data, honestly:
 
 The tune playlists are split (md5 of a seeded key per playlist id) into a training part and a
 validation part; a small seeded grid is trained on the first with early stopping on the second
-(NDCG@10, as src/core/metrics.rs: binary relevance, log2 discount, ideal DCG from the number of
+(NDCG@10, as crates/songmatch-core/src/metrics.rs: binary relevance, log2 discount, ideal DCG from the number of
 held-out tracks; ties by track id). The best setting is refit on all tune playlists with the
 chosen number of trees, converted with onnxmltools (input `features` float32 [N, F], output
 `score` float32 [N, 1]) and checked against LightGBM on 64 seeded training vectors.
@@ -324,7 +324,7 @@ def synthetic_data(seeds, n_playlists=144, n_features=30):
 # metrics
 # =============================================================================================
 def ndcg_at_k(scores, labels, k=K):
-    """src/core/metrics.rs: binary relevance, 1/log2(rank+1), IDCG from the number of held-out
+    """crates/songmatch-core/src/metrics.rs: binary relevance, 1/log2(rank+1), IDCG from the number of held-out
     tracks; the ranking is by score (desc), ties in row order (tie_order: seeded)."""
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
     rel = labels[order][:k]

@@ -7,9 +7,9 @@
 //! no memory-pattern planning and no CPU arena: a server runs many backends, each holding
 //! its own copy, so resident memory matters more than the last percent of speed.
 
-use crate::core::error::{Error, Result};
-use crate::core::models::manifest::{InstalledModel, Registry};
-use crate::core::models::tokenize::TextTokenizer;
+use crate::error::{Error, Result};
+use crate::models::manifest::{InstalledModel, Registry};
+use crate::models::tokenize::TextTokenizer;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::AsPointer;

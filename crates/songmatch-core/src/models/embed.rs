@@ -2,10 +2,10 @@
 //! with batch-longest padding, one ONNX Runtime run per batch, attention-mask mean pooling
 //! (or CLS) and L2 normalisation. Output order is input order.
 
-use crate::core::error::{Error, Result};
-use crate::core::models::engine::LoadedModel;
-use crate::core::models::manifest::{Manifest, ModelKind};
-use crate::core::models::tokenize::Encoded;
+use crate::error::{Error, Result};
+use crate::models::engine::LoadedModel;
+use crate::models::manifest::{Manifest, ModelKind};
+use crate::models::tokenize::Encoded;
 use ort::value::Tensor;
 
 /// Which side of retrieval a text is on.
@@ -145,7 +145,7 @@ pub fn embed_texts(m: &mut LoadedModel, texts: &[String], limits: BatchLimits, b
         return Err(Error::invalid(format!(
             "model \"{}\" is {} model, not an embedding model",
             manifest.id,
-            crate::core::models::manifest::with_article(manifest.kind.name())
+            crate::models::manifest::with_article(manifest.kind.name())
         )));
     }
     let dims = manifest.dims.unwrap_or(0);

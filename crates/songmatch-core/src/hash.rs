@@ -12,8 +12,8 @@
 //! prefix, of the version the kind depends on, or of any field changes the hash. The result
 //! is `{prefix}_{64 hex digits}`, e.g. `te_v1_3f…`.
 
-use crate::core::error::{Error, Result};
-use crate::core::versions;
+use crate::error::{Error, Result};
+use crate::versions;
 use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
 

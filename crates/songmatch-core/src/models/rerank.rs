@@ -2,12 +2,12 @@
 //! sigmoid(logit_yes − logit_no) at the last position, left padding with matching position ids)
 //! and `cross-encoder` (query/document pair encoding, score = logits[:, 0]).
 
-use crate::core::error::{Error, Result};
-use crate::core::models::classify::{run_encoded, sigmoid};
-use crate::core::models::embed::{fill_template, pad_batch, plan_batches, BatchLimits};
-use crate::core::models::engine::LoadedModel;
-use crate::core::models::manifest::ModelKind;
-use crate::core::models::tokenize::Encoded;
+use crate::error::{Error, Result};
+use crate::models::classify::{run_encoded, sigmoid};
+use crate::models::embed::{fill_template, pad_batch, plan_batches, BatchLimits};
+use crate::models::engine::LoadedModel;
+use crate::models::manifest::ModelKind;
+use crate::models::tokenize::Encoded;
 use ort::value::Tensor;
 
 /// Most padded tokens in one causal-LM reranker run (see [`rerank`]).
@@ -147,7 +147,7 @@ pub fn rerank(
         other => Err(Error::invalid(format!(
             "model \"{}\" is {} model, not a reranker",
             mf.id,
-            crate::core::models::manifest::with_article(other.name())
+            crate::models::manifest::with_article(other.name())
         ))),
     }
 }

@@ -11,9 +11,9 @@
 //! where `str` is `u32 length` + UTF-8 bytes. Bytes of another version, or malformed bytes, are
 //! an error: the caller then derives the signals from the row.
 
-use crate::core::catalogue::{self, CatalogueTrack};
-use crate::core::error::{Error, Result};
-use crate::core::profile::{self, Audio};
+use crate::catalogue::{self, CatalogueTrack};
+use crate::error::{Error, Result};
+use crate::profile::{self, Audio};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 

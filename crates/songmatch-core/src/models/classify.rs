@@ -6,11 +6,11 @@
 //! A bucket's share is the sum of its member labels' probabilities, normalised over the buckets
 //! so that a distribution sums to 1.
 
-use crate::core::error::{Error, Result};
-use crate::core::models::embed::{pad_batch, plan_batches, BatchLimits};
-use crate::core::models::engine::LoadedModel;
-use crate::core::models::manifest::{Manifest, ModelKind};
-use crate::core::models::tokenize::Encoded;
+use crate::error::{Error, Result};
+use crate::models::embed::{pad_batch, plan_batches, BatchLimits};
+use crate::models::engine::LoadedModel;
+use crate::models::manifest::{Manifest, ModelKind};
+use crate::models::tokenize::Encoded;
 use ort::value::Tensor;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

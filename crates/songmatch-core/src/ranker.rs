@@ -6,9 +6,9 @@
 //! `songmatch.ranker_features`) and matching always see the same numbers. Missing values are
 //! encoded as numbers, never NaN: cosines and closeness 0 with a `has_*` flag, deltas −1.
 
-use crate::core::catalogue;
-use crate::core::profile::{self, AUDIO_FEATURES};
-use crate::core::scoring::{embedding_cosines, CandidateSignals, PlaylistNorms, PlaylistSignals};
+use crate::catalogue;
+use crate::profile::{self, AUDIO_FEATURES};
+use crate::scoring::{embedding_cosines, CandidateSignals, PlaylistNorms, PlaylistSignals};
 
 /// Feature names, in the order of the vector.
 pub const FEATURES: [&str; 30] = [
@@ -111,7 +111,7 @@ pub fn squash(score: f32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::catalogue::{profile as cat_profile, track_of};
+    use crate::catalogue::{profile as cat_profile, track_of};
     use serde_json::json;
     use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //! several times slower) and truncation is set to the manifest's `max_tokens`.
 //! Texts are encoded one by one on the calling thread: no thread pool inside a backend.
 
-use crate::core::error::{Error, Result};
+use crate::error::{Error, Result};
 use std::path::Path;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 

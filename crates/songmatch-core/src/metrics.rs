@@ -10,8 +10,8 @@
 //! A repeated id in the ranking counts at its first position only; with no relevant items
 //! every metric is 0. K must be at least 1.
 
-use crate::core::error::{Error, Result};
-use crate::core::hash::{canonical_json, sha256_hex};
+use crate::error::{Error, Result};
+use crate::hash::{canonical_json, sha256_hex};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::hash::Hash;

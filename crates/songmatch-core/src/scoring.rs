@@ -19,10 +19,10 @@
 //! then, with a text reranker: score = (1 − α)·score + α·rerank for the top `rerank_top_n`,
 //! α = `rerank_weight`. Without either, score = stage1.
 
-use crate::core::catalogue::{self, CatalogueProfile, CatalogueTrack};
-use crate::core::error::{Error, Result};
-use crate::core::hash::{content_hash, ContentKind};
-use crate::core::profile::{self, Audio, AudioStats};
+use crate::catalogue::{self, CatalogueProfile, CatalogueTrack};
+use crate::error::{Error, Result};
+use crate::hash::{content_hash, ContentKind};
+use crate::profile::{self, Audio, AudioStats};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 

@@ -17,7 +17,7 @@
 //! from the playlist analysis. Unknown fields are ignored; known fields of the wrong type are
 //! a data error naming the field, so a malformed analysis never yields a silently wrong text.
 
-use crate::core::error::{Error, Result};
+use crate::error::{Error, Result};
 use serde_json::{Map, Value};
 
 fn as_object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {

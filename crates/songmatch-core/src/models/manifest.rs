@@ -1,8 +1,8 @@
 //! Model and bundle manifests (JSON files in `models/`), the registry of installed models,
 //! and sha256 verification of model files.
 
-use crate::core::error::{Error, Result};
-use crate::core::hash;
+use crate::error::{Error, Result};
+use crate::hash;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -484,7 +484,7 @@ mod tests {
         assert!(e.to_string().contains("relative path"), "{e}");
         assert_eq!(e.sqlstate(), "F0000");
         // the repository's own manifests parse
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/manifests");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/manifests");
         let mut n = 0;
         for f in std::fs::read_dir(root).unwrap() {
             let f = f.unwrap().path();

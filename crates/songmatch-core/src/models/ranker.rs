@@ -1,11 +1,11 @@
 //! The `ranker` model kind: an ONNX graph (e.g. gradient-boosted trees exported from LightGBM)
 //! that maps feature vectors [n, F] to one score each ([n] or [n, 1]). Its manifest's `features`
-//! must be exactly [`crate::core::ranker::FEATURES`].
+//! must be exactly [`crate::ranker::FEATURES`].
 
 use super::engine::LoadedModel;
 use super::manifest::ModelKind;
-use crate::core::error::{Error, Result};
-use crate::core::ranker::FEATURES;
+use crate::error::{Error, Result};
+use crate::ranker::FEATURES;
 use ort::value::Tensor;
 
 /// Rows per run: trees are cheap, so a batch is large; interrupts are checked between batches.

@@ -6,6 +6,9 @@
 //!   core and map its errors to SQLSTATEs; settings (GUCs).
 //! * `sql/*.sql`: schema, procedures and upgrade scripts, included into the extension script.
 
+// every unsafe block says why it is sound (clippy, in make lint)
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 use pgrx::prelude::*;
 
 /// The pure core, a workspace crate without pgrx (`crates/songmatch-core`; `cargo test -p songmatch-core`).

@@ -1,5 +1,6 @@
 //! Emotions (go_emotions) and reranking in SQL.
 
+use super::bundle::ModelRole;
 use super::guc;
 use super::models::{engine_config, with_cache};
 use super::OrReport;
@@ -22,41 +23,8 @@ fn interrupts() {
 
 /// The model of a bundle role ("emotion", "reranker" or "ranker"): the named one, else the
 /// active bundle's, else the installed `default` bundle's.
-fn resolve_role(model: Option<&str>, role: &str) -> Result<String> {
-    if let Some(m) = model {
-        if m.is_empty() {
-            return Err(Error::invalid("model must be NULL or a model id, not an empty string"));
-        }
-        return Ok(m.to_string());
-    }
-    let column = match role {
-        "emotion" => "emotion_model",
-        "ranker" => "ranker_model",
-        _ => "reranker_model",
-    };
-    let active: Option<(String, Option<String>)> = Spi::connect(|c| {
-        c.select(&format!("select name, {column} from songmatch.model_bundles where is_active"), None, &[])
-            .ok()
-            .and_then(|mut t| t.next().map(|r| (r.get::<String>(1).ok().flatten().unwrap_or_default(), r.get::<String>(2).ok().flatten())))
-    });
-    let dir = guc::model_dir();
-    let (bundle, chosen) = match active {
-        Some((name, m)) => (name, m),
-        None => (
-            "default".to_string(),
-            with_cache(|c| {
-                let b = c.registry(&dir)?.bundle("default")?;
-                Ok(match role {
-                    "emotion" => b.emotion.clone(),
-                    "ranker" => b.ranker.clone(),
-                    _ => b.reranker.clone(),
-                })
-            })?,
-        ),
-    };
-    chosen.ok_or_else(|| {
-        Error::invalid(format!("the bundle \"{bundle}\" has no {role} model; pass model => '…' or activate a bundle that has one"))
-    })
+fn resolve_role(model: Option<&str>, role: ModelRole) -> Result<String> {
+    super::bundle::resolve_model(model, role)
 }
 
 fn emotions_many(texts: &[String], top_n: Option<i32>, model: Option<&str>) -> Result<Vec<serde_json::Value>> {
@@ -65,7 +33,7 @@ fn emotions_many(texts: &[String], top_n: Option<i32>, model: Option<&str>) -> R
             return Err(Error::invalid(format!("top_n must be NULL or >= 0, got {n}")));
         }
     }
-    let id = resolve_role(model, "emotion")?;
+    let id = resolve_role(model, ModelRole::Emotion)?;
     emotions_with_model(&id, texts, top_n)
 }
 
@@ -153,7 +121,7 @@ fn rerank(
     if let Some(i) = instruction {
         lim.check_text("instruction", i).or_report();
     }
-    let id = resolve_role(model, "reranker").or_report();
+    let id = resolve_role(model, ModelRole::Reranker).or_report();
     let idx: Vec<usize> = documents.iter().enumerate().filter(|(_, d)| d.is_some()).map(|(i, _)| i).collect();
     let docs: Vec<String> = documents.into_iter().flatten().collect();
     let cfg = engine_config();
@@ -184,7 +152,7 @@ fn ranker_score(features: Option<Vec<Option<f32>>>, model: default!(Option<&str>
         .map(|(i, x)| x.ok_or_else(|| Error::NullValue(format!("features must not contain NULL (element {} is NULL)", i + 1))))
         .collect::<Result<_>>()
         .or_report();
-    let id = resolve_role(model, "ranker").or_report();
+    let id = resolve_role(model, ModelRole::Ranker).or_report();
     let dir = guc::model_dir();
     let cfg = engine_config();
     let mut s = with_cache(|c| crate::core::models::ranker::score(c.get(&dir, &id, &cfg)?, &[row], &mut interrupts)).or_report();

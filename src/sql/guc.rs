@@ -145,6 +145,8 @@ fn string_setting(s: &GucSetting<Option<CString>>) -> Option<String> {
 
 fn share_dir() -> PathBuf {
     let mut buf = vec![0 as std::ffi::c_char; pgrx::pg_sys::MAXPGPATH as usize];
+    // SAFETY: my_exec_path is the server's NUL-terminated executable path (set at startup);
+    // get_share_path writes at most MAXPGPATH bytes, NUL-terminated, into `buf`.
     unsafe {
         let exec = std::ptr::addr_of!(pgrx::pg_sys::my_exec_path) as *const std::ffi::c_char;
         pgrx::pg_sys::get_share_path(exec, buf.as_mut_ptr());
@@ -153,6 +155,7 @@ fn share_dir() -> PathBuf {
 }
 
 fn pkglib_dir() -> PathBuf {
+    // SAFETY: pkglib_path is the server's NUL-terminated library directory, set at startup.
     unsafe {
         let p = std::ptr::addr_of!(pgrx::pg_sys::pkglib_path) as *const std::ffi::c_char;
         PathBuf::from(std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
@@ -188,6 +191,7 @@ pub fn graph_optimization() -> String {
 
 /// The cluster's data directory (owned by the server's OS user).
 pub fn data_dir() -> PathBuf {
+    // SAFETY: DataDir is NULL or the server's NUL-terminated data directory (set at startup).
     unsafe {
         let p = pgrx::pg_sys::DataDir;
         if p.is_null() {

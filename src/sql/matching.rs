@@ -5,7 +5,7 @@
 //! is upserted. Counters go to `songmatch.stats`.
 
 use super::guc;
-use super::models::{engine_config, register, with_cache};
+use super::models::{engine_config, with_cache};
 use super::privilege::as_owner;
 use super::vector::Vector;
 use super::OrReport;
@@ -82,48 +82,7 @@ impl Counters {
 // bundle and tracks
 // ------------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone)]
-pub struct Bundle {
-    pub hash: String,
-    pub name: String,
-    pub embedding: (String, String),
-    pub emotion: Option<(String, String)>,
-    pub reranker: Option<(String, String)>,
-    pub ranker: Option<(String, String)>,
-}
-
-/// The active bundle; when none is active, the installed `default` bundle is registered and
-/// activated. The row is read as JSON, so that this library also works on the schema of an
-/// earlier release until `ALTER EXTENSION songmatch UPDATE` runs (a column added since reads as
-/// NULL).
-pub fn active_bundle() -> Result<Bundle> {
-    let read = || -> Result<Option<Bundle>> {
-        let row =
-            super::plans::select("select to_jsonb(b) from songmatch.model_bundles b where b.is_active", &[], |mut t| match t.next() {
-                Some(r) => r.get::<JsonB>(1),
-                None => Ok(None),
-            })
-            .map_err(spi_err("cannot read the active bundle"))?;
-        Ok(row.map(|JsonB(v)| {
-            let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-            let pair = |a: &str, b: &str| s(a).zip(s(b));
-            Bundle {
-                hash: s("bundle_hash").unwrap_or_default(),
-                name: s("name").unwrap_or_default(),
-                embedding: pair("embedding_model", "embedding_model_version").unwrap_or_default(),
-                emotion: pair("emotion_model", "emotion_model_version"),
-                reranker: pair("reranker_model", "reranker_model_version"),
-                ranker: pair("ranker_model", "ranker_model_version"),
-            }
-        }))
-    };
-    if let Some(b) = read()? {
-        return Ok(b);
-    }
-    // the installed default bundle, registered by songmatch itself (the caller may be an API role)
-    as_owner(|| register("default", true))?;
-    read()?.ok_or_else(|| Error::Runtime("no active bundle after registering the default one".into()))
-}
+pub use super::bundle::{active_bundle, Bundle};
 
 #[derive(Debug, Clone)]
 pub struct TrackRow {
@@ -185,9 +144,57 @@ impl<T> Artifact<T> {
     }
 }
 
-/// Document embeddings of `rows` for the model (id, version): stored ones whose content hash
-/// is current are read; the others are computed in batches and upserted. Per-item failures
-/// (a malformed analysis) do not stop the others.
+/// The DB-first loop every track artifact goes through: a stored value whose content hash equals
+/// the track's current one is a hit; the others ("misses", in `rows` order) are computed by
+/// `compute` in one go (one result per miss: a failure stays that item's), and each computed value
+/// is stored by `store` with songmatch's rights. Counts `<kind>_hits` / `<kind>_misses`.
+fn ensure_artifacts<T>(
+    kind: &str,
+    rows: &[TrackRow],
+    hashes: &[String],
+    mut stored: HashMap<i64, (String, T)>,
+    compute: impl FnOnce(&[usize], &mut Counters) -> Result<Vec<Result<T>>>,
+    mut store: impl FnMut(&TrackRow, &str, &T) -> Result<()>,
+    counters: &mut Counters,
+) -> Result<Vec<(i64, Artifact<T>)>> {
+    let mut out: Vec<(i64, Artifact<T>)> = Vec::with_capacity(rows.len());
+    let mut misses: Vec<usize> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        match stored.remove(&r.id) {
+            Some((h, v)) if h == hashes[i] => out.push((r.id, Artifact::Hit(v))),
+            _ => {
+                misses.push(i);
+                out.push((r.id, Artifact::Failed(Error::Runtime("pending".into()))));
+            }
+        }
+    }
+    counters.add(&format!("{kind}_hits"), (rows.len() - misses.len()) as f64);
+    if misses.is_empty() {
+        return Ok(out);
+    }
+    counters.add(&format!("{kind}_misses"), misses.len() as f64);
+    let results = compute(&misses, counters)?;
+    if results.len() != misses.len() {
+        return Err(Error::Runtime(format!("{kind}: {} results for {} items", results.len(), misses.len())));
+    }
+    as_owner(|| {
+        for (&i, res) in misses.iter().zip(results) {
+            out[i].1 = match res {
+                Ok(v) => {
+                    store(&rows[i], &hashes[i], &v)?;
+                    Artifact::Computed(v)
+                }
+                Err(e) => Artifact::Failed(e),
+            };
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Document embeddings of `rows` for the model (id, version), DB first ([`ensure_artifacts`]):
+/// the misses are embedded in batches; a text that fails is isolated so that the others still
+/// get theirs.
 pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: &mut Counters) -> Result<Vec<(i64, Artifact<Vec<f32>>)>> {
     ensure_embeddings_known(rows, None, model, counters)
 }
@@ -202,19 +209,19 @@ pub fn ensure_embeddings_known(
     let (model_id, version) = model;
     let hashes: Vec<String> = rows.iter().map(|r| known.and_then(|k| k.get(&r.id).cloned()).unwrap_or_else(|| r.content_hash())).collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let stored: HashMap<i64, (String, Vector)> = Spi::connect(|c| {
+    let stored: HashMap<i64, (String, Vec<f32>)> = Spi::connect(|c| {
         let t = c.select(
             "select track_id, content_hash, embedding, embedding_half
                from songmatch.track_embeddings
               where embedding_kind = 'document' and model_name = $1 and model_version = $2 and track_id = any($3)",
             None,
-            &[model_id.as_str().into(), version.as_str().into(), ids.clone().into()],
+            &[model_id.as_str().into(), version.as_str().into(), ids.into()],
         )?;
         let mut m = HashMap::new();
         for r in t {
             let v = match r.get::<Vector>(3)? {
-                Some(v) => Some(v),
-                None => r.get::<super::vector::HalfVec>(4)?.map(|h| Vector(h.0.iter().map(|x| x.to_f32()).collect())),
+                Some(v) => Some(v.0),
+                None => r.get::<super::vector::HalfVec>(4)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect()),
             };
             if let (Some(id), Some(h), Some(v)) = (r.get::<i64>(1)?, r.get::<String>(2)?, v) {
                 m.insert(id, (h, v));
@@ -224,76 +231,52 @@ pub fn ensure_embeddings_known(
     })
     .map_err(spi_err("cannot read stored embeddings"))?;
 
-    let mut out: Vec<(i64, Artifact<Vec<f32>>)> = Vec::with_capacity(rows.len());
-    let mut todo: Vec<(usize, String)> = Vec::new(); // (index in out, document)
-    for (i, r) in rows.iter().enumerate() {
-        match stored.get(&r.id) {
-            Some((h, v)) if *h == hashes[i] => out.push((r.id, Artifact::Hit(v.0.clone()))),
-            _ => match r.document() {
-                Ok(doc) => {
-                    todo.push((out.len(), doc));
-                    out.push((r.id, Artifact::Failed(Error::Runtime("pending".into()))));
-                }
-                Err(e) => out.push((r.id, Artifact::Failed(e))),
-            },
-        }
-    }
-    counters.add("embedding_hits", out.iter().filter(|(_, a)| matches!(a, Artifact::Hit(_))).count() as f64);
-    if todo.is_empty() {
-        return Ok(out);
-    }
-    counters.add("embedding_misses", todo.len() as f64);
-    let cfg = engine_config();
-    let dir = guc::model_dir();
-    let lim = limits();
-    let (vectors, storage): (Vec<Result<Vec<f32>>>, Storage) = with_cache(|c| {
-        let m = c.get(&dir, model_id, &cfg)?;
-        let storage = m.model.manifest.storage();
-        let texts: Vec<String> = todo.iter().map(|(_, d)| embed::format_text(&m.model.manifest, Role::Document, None, d)).collect();
-        let all = embed::embed_texts(m, &texts, lim, &mut interrupts);
-        Ok(match all {
-            Ok(v) => (v.into_iter().map(Ok).collect(), storage),
-            // isolate the text that fails, so that the others still get their embedding
-            Err(_) => (
-                texts
+    let storage = std::cell::Cell::new(Storage::Vector);
+    let compute = |misses: &[usize], counters: &mut Counters| -> Result<Vec<Result<Vec<f32>>>> {
+        // a malformed analysis fails its own document, before any inference
+        let docs: Vec<Result<String>> = misses.iter().map(|&i| rows[i].document()).collect();
+        let cfg = engine_config();
+        let dir = guc::model_dir();
+        let lim = limits();
+        let mut computed: Vec<Result<Vec<f32>>> = with_cache(|c| {
+            let m = c.get(&dir, model_id, &cfg)?;
+            storage.set(m.model.manifest.storage());
+            let texts: Vec<String> = docs
+                .iter()
+                .filter_map(|d| d.as_ref().ok())
+                .map(|d| embed::format_text(&m.model.manifest, Role::Document, None, d))
+                .collect();
+            Ok(match embed::embed_texts(m, &texts, lim, &mut interrupts) {
+                Ok(v) => v.into_iter().map(Ok).collect(),
+                // isolate the text that fails, so that the others still get their embedding
+                Err(_) => texts
                     .iter()
                     .map(|t| embed::embed_texts(m, std::slice::from_ref(t), lim, &mut interrupts).map(|mut v| v.remove(0)))
                     .collect(),
-                storage,
-            ),
-        })
-    })?;
-    counters.add(&format!("inferences:{model_id}"), todo.len() as f64);
+            })
+        })?;
+        counters.add(&format!("inferences:{model_id}"), computed.len() as f64);
+        computed.reverse();
+        Ok(docs
+            .into_iter()
+            .map(|d| d.and_then(|_| computed.pop().unwrap_or_else(|| Err(Error::Runtime("missing embedding".into())))))
+            .collect())
+    };
     // no casts: the vector types are passed with their own type oids, found through pgvector's
     // schema, so this works whatever the caller's search_path is
-    let sql = if storage == Storage::HalfVec {
-        "select songmatch.upsert_track_embedding_half($1, 'document', $2, $3, $4, $5)"
-    } else {
-        "select songmatch.upsert_track_embedding($1, 'document', $2, $3, $4, $5)"
+    let store = |row: &TrackRow, hash: &str, v: &Vec<f32>| -> Result<()> {
+        let (sql, vector): (&str, pgrx::datum::DatumWithOid) = if storage.get() == Storage::HalfVec {
+            (
+                "select songmatch.upsert_track_embedding_half($1, 'document', $2, $3, $4, $5)",
+                super::vector::HalfVec::from(&Vector(v.clone())).into(),
+            )
+        } else {
+            ("select songmatch.upsert_track_embedding($1, 'document', $2, $3, $4, $5)", Vector(v.clone()).into())
+        };
+        Spi::run_with_args(sql, &[row.id.into(), model_id.as_str().into(), version.as_str().into(), hash.into(), vector])
+            .map_err(spi_err("cannot store an embedding"))
     };
-    as_owner(|| {
-        for ((idx, _), v) in todo.iter().zip(vectors) {
-            let row = &rows[*idx];
-            out[*idx].1 = match v {
-                Ok(v) => {
-                    let vector: pgrx::datum::DatumWithOid = if storage == Storage::HalfVec {
-                        super::vector::HalfVec::from(&Vector(v.clone())).into()
-                    } else {
-                        Vector(v.clone()).into()
-                    };
-                    Spi::run_with_args(
-                        sql,
-                        &[row.id.into(), model_id.as_str().into(), version.as_str().into(), hashes[*idx].clone().into(), vector],
-                    )
-                    .map_err(spi_err("cannot store an embedding"))?;
-                    Artifact::Computed(v)
-                }
-                Err(e) => Artifact::Failed(e),
-            };
-        }
-        Ok(())
-    })?;
-    Ok(out)
+    ensure_artifacts("embedding", rows, &hashes, stored, compute, store, counters)
 }
 
 /// `songmatch.embed_tracks(track_ids, model => NULL)`: make sure every track has a current
@@ -336,10 +319,10 @@ fn embed_tracks(
     TableIterator::new(out)
 }
 
-/// Emotions of `rows` with the bundle's emotion model, DB first like embeddings: stored rows of
-/// `track_emotions` with a current content hash are read, the others computed and upserted.
-/// An embedding-head model reuses the tracks' stored embeddings when it sits on the bundle's
-/// embedding model.
+/// Emotions of `rows` with the bundle's emotion model, DB first ([`ensure_artifacts`]): stored
+/// rows of `track_emotions` with a current content hash are read, the others computed and
+/// upserted. An embedding-head model reuses the tracks' stored embeddings when it sits on the
+/// bundle's embedding model.
 pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counters) -> Result<Vec<(i64, Artifact<Value>)>> {
     let Some((model_id, version)) = bundle.emotion.clone() else {
         return Err(Error::invalid(format!("the bundle \"{}\" has no emotion model", bundle.name)));
@@ -352,7 +335,7 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
                     'labels', labels, 'predicted', to_jsonb(predicted), 'ekman', ekman, 'sentiment', sentiment)
                from songmatch.track_emotions where model_name = $1 and model_version = $2 and track_id = any($3)",
             None,
-            &[model_id.as_str().into(), version.as_str().into(), ids.clone().into()],
+            &[model_id.as_str().into(), version.as_str().into(), ids.into()],
         )?;
         let mut m = HashMap::new();
         for r in t {
@@ -363,109 +346,64 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
         Ok::<_, pgrx::spi::SpiError>(m)
     })
     .map_err(spi_err("cannot read stored emotions"))?;
-    let mut out: Vec<(i64, Artifact<Value>)> = Vec::with_capacity(rows.len());
-    let mut todo: Vec<usize> = Vec::new();
-    for (i, r) in rows.iter().enumerate() {
-        match stored.get(&r.id) {
-            Some((h, v)) if *h == hashes[i] => out.push((r.id, Artifact::Hit(v.clone()))),
-            _ => {
-                todo.push(i);
-                out.push((r.id, Artifact::Failed(Error::Runtime("pending".into()))));
-            }
-        }
-    }
-    counters.add("emotion_hits", (rows.len() - todo.len()) as f64);
-    if todo.is_empty() {
-        return Ok(out);
-    }
-    counters.add("emotion_misses", todo.len() as f64);
-    let dir = guc::model_dir();
-    let cfg = engine_config();
-    let (kind, base) = with_cache(|c| {
-        let m = &c.registry(&dir)?.model(&model_id)?.manifest;
-        Ok((m.kind, m.base_model.clone()))
-    })?;
-    let miss_rows: Vec<TrackRow> = todo.iter().map(|&i| rows[i].clone()).collect();
-    let results: Vec<Result<Value>> = if kind == crate::core::models::manifest::ModelKind::EmbeddingHead
-        && base.as_deref() == Some(bundle.embedding.0.as_str())
-    {
-        let embs = ensure_embeddings(&miss_rows, &bundle.embedding, counters)?;
-        let good: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
-        let logits =
-            with_cache(|c| crate::core::models::classify::head_logits(c.get(&dir, &model_id, &cfg)?, &good, limits(), &mut interrupts))?;
-        let manifest = with_cache(|c| Ok(c.registry(&dir)?.model(&model_id)?.manifest.clone()))?;
-        let mut li = logits.into_iter();
-        embs.into_iter()
-            .map(|(_, a)| match a {
-                Artifact::Failed(e) => Err(e),
-                _ => li
-                    .next()
-                    .ok_or_else(|| Error::Runtime("missing logits".into()))
-                    .and_then(|l| crate::core::models::classify::emotions_json(&manifest, &l, None)),
-            })
-            .collect()
-    } else {
-        let docs: Vec<Result<String>> = miss_rows.iter().map(TrackRow::document).collect();
-        let good: Vec<String> = docs.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-        let mut vals = super::classify::emotions_with_model(&model_id, &good, None)?.into_iter();
-        docs.into_iter().map(|d| d.and_then(|_| vals.next().ok_or_else(|| Error::Runtime("missing emotions".into())))).collect()
-    };
-    counters.add(&format!("inferences:{model_id}"), results.iter().filter(|r| r.is_ok()).count() as f64);
-    as_owner(|| {
-        for (&i, res) in todo.iter().zip(results) {
-            out[i].1 = match res {
-                Ok(v) => {
-                    let predicted: Vec<String> = v["predicted"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
-                        .unwrap_or_default();
-                    Spi::run_with_args(
-                    "insert into songmatch.track_emotions as te (track_id, model_name, model_version, content_hash, labels, predicted, ekman, sentiment)
-                     values ($1, $2, $3, $4, $5, $6, $7, $8)
-                     on conflict (track_id, model_name, model_version) do update
-                        set content_hash = excluded.content_hash, labels = excluded.labels, predicted = excluded.predicted,
-                            ekman = excluded.ekman, sentiment = excluded.sentiment",
-                    &[
-                        rows[i].id.into(),
-                        model_id.as_str().into(),
-                        version.as_str().into(),
-                        hashes[i].as_str().into(),
-                        JsonB(v["labels"].clone()).into(),
-                        predicted.into(),
-                        JsonB(v.get("ekman").cloned().unwrap_or(json!({}))).into(),
-                        JsonB(v.get("sentiment").cloned().unwrap_or(json!({}))).into(),
-                    ],
-                )
-                .map_err(spi_err("cannot store emotions"))?;
-                    Artifact::Computed(v)
-                }
-                Err(e) => Artifact::Failed(e),
+    let compute = |misses: &[usize], counters: &mut Counters| -> Result<Vec<Result<Value>>> {
+        let dir = guc::model_dir();
+        let cfg = engine_config();
+        let (kind, base) = with_cache(|c| {
+            let m = &c.registry(&dir)?.model(&model_id)?.manifest;
+            Ok((m.kind, m.base_model.clone()))
+        })?;
+        let miss_rows: Vec<TrackRow> = misses.iter().map(|&i| rows[i].clone()).collect();
+        let results: Vec<Result<Value>> =
+            if kind == crate::core::models::manifest::ModelKind::EmbeddingHead && base.as_deref() == Some(bundle.embedding.0.as_str()) {
+                let embs = ensure_embeddings(&miss_rows, &bundle.embedding, counters)?;
+                let good: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
+                let logits = with_cache(|c| {
+                    crate::core::models::classify::head_logits(c.get(&dir, &model_id, &cfg)?, &good, limits(), &mut interrupts)
+                })?;
+                let manifest = with_cache(|c| Ok(c.registry(&dir)?.model(&model_id)?.manifest.clone()))?;
+                let mut li = logits.into_iter();
+                embs.into_iter()
+                    .map(|(_, a)| match a {
+                        Artifact::Failed(e) => Err(e),
+                        _ => li
+                            .next()
+                            .ok_or_else(|| Error::Runtime("missing logits".into()))
+                            .and_then(|l| crate::core::models::classify::emotions_json(&manifest, &l, None)),
+                    })
+                    .collect()
+            } else {
+                let docs: Vec<Result<String>> = miss_rows.iter().map(TrackRow::document).collect();
+                let good: Vec<String> = docs.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+                let mut vals = super::classify::emotions_with_model(&model_id, &good, None)?.into_iter();
+                docs.into_iter().map(|d| d.and_then(|_| vals.next().ok_or_else(|| Error::Runtime("missing emotions".into())))).collect()
             };
-        }
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-/// The Ekman distribution of an emotions JSON.
-fn ekman_of(v: &Value) -> BTreeMap<String, f64> {
-    v.get("ekman")
-        .and_then(Value::as_object)
-        .map(|o| o.iter().filter_map(|(k, x)| x.as_f64().map(|f| (k.clone(), f))).collect())
-        .unwrap_or_default()
-}
-
-/// Mean of Ekman distributions.
-fn mean_buckets(items: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
-    let mut m: BTreeMap<String, f64> = BTreeMap::new();
-    for d in items {
-        for (k, v) in d {
-            *m.entry(k.clone()).or_insert(0.0) += v;
-        }
-    }
-    let n = items.len().max(1) as f64;
-    m.values_mut().for_each(|v| *v = round6(*v / n));
-    m
+        counters.add(&format!("inferences:{model_id}"), results.iter().filter(|r| r.is_ok()).count() as f64);
+        Ok(results)
+    };
+    let store = |row: &TrackRow, hash: &str, v: &Value| -> Result<()> {
+        let predicted: Vec<String> =
+            v["predicted"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+        Spi::run_with_args(
+            "insert into songmatch.track_emotions as te (track_id, model_name, model_version, content_hash, labels, predicted, ekman, sentiment)
+             values ($1, $2, $3, $4, $5, $6, $7, $8)
+             on conflict (track_id, model_name, model_version) do update
+                set content_hash = excluded.content_hash, labels = excluded.labels, predicted = excluded.predicted,
+                    ekman = excluded.ekman, sentiment = excluded.sentiment",
+            &[
+                row.id.into(),
+                model_id.as_str().into(),
+                version.as_str().into(),
+                hash.into(),
+                JsonB(v["labels"].clone()).into(),
+                predicted.into(),
+                JsonB(v.get("ekman").cloned().unwrap_or(json!({}))).into(),
+                JsonB(v.get("sentiment").cloned().unwrap_or(json!({}))).into(),
+            ],
+        )
+        .map_err(spi_err("cannot store emotions"))
+    };
+    ensure_artifacts("emotion", rows, &hashes, stored, compute, store, counters)
 }
 
 /// `songmatch.classify_tracks(track_ids)`: make sure every track has current emotions for the
@@ -883,12 +821,12 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
     if use_emotions {
         let member_rows = load_tracks(&p.members)?;
         let me = ensure_emotions(&member_rows, bundle, counters)?;
-        signals.emotions = mean_buckets(&me.iter().filter_map(|(_, a)| a.value().map(ekman_of)).collect::<Vec<_>>());
+        signals.emotions = profile::mean_buckets(&me.iter().filter_map(|(_, a)| a.value().map(profile::ekman_of)).collect::<Vec<_>>());
         let cand_rows = load_tracks(&cands.iter().map(|c| c.track_id).collect::<Vec<_>>())?;
         let mut cand_emotions: HashMap<i64, BTreeMap<String, f64>> = HashMap::new();
         for (id, a) in ensure_emotions(&cand_rows, bundle, counters)? {
             if let Some(v) = a.value() {
-                cand_emotions.insert(id, ekman_of(v));
+                cand_emotions.insert(id, profile::ekman_of(v));
             }
         }
         for c in cands.iter_mut() {
@@ -932,12 +870,12 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
         let b = cfg.ranker_weight;
         for (j, (f, s)) in finals[..ranked].iter_mut().zip(&scores).enumerate() {
             f.ranker = Some((*s, j));
-            f.score = (1.0 - b) * f.score + b * ranker_features::squash(*s);
+            f.score = scoring::blend(f.score, Some(ranker_features::squash(*s)), b);
         }
         for f in finals[ranked..].iter_mut() {
-            f.score *= 1.0 - b;
+            f.score = scoring::blend(f.score, None, b);
         }
-        finals.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.id.cmp(&y.id)));
+        finals.sort_by(|x, y| scoring::best_first((x.id, x.score), (y.id, y.score)));
     }
     let mut reranked: Option<usize> = None;
     if let Some((rid, _)) = bundle.reranker.as_ref().filter(|_| !finals.is_empty()) {
@@ -956,13 +894,13 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
         let a = cfg.rerank_weight;
         for (f, s) in finals[..n].iter_mut().zip(scores) {
             f.rerank = Some(s);
-            f.score = (1.0 - a) * f.score + a * s;
+            f.score = scoring::blend(f.score, Some(s), a);
         }
         for f in finals[n..].iter_mut() {
             // keep reranked candidates ahead of the rest
-            f.score *= 1.0 - a;
+            f.score = scoring::blend(f.score, None, a);
         }
-        finals.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.id.cmp(&y.id)));
+        finals.sort_by(|x, y| scoring::best_first((x.id, x.score), (y.id, y.score)));
         reranked = Some(n);
     }
     let no_reranker = match &bundle.ranker {
@@ -1084,15 +1022,31 @@ fn match_candidates(
     let t_hash = started.elapsed();
 
     // the caller's own context (the hash includes the playlist's owner, whose playlist the caller
-    // could read above); counting the hit is songmatch's write
-    let cached: Option<i64> = as_owner(|| {
-        write_returning_i64(
-            "update songmatch.match_contexts set hit_count = hit_count + 1, last_used_at = pg_catalog.now()
-              where context_hash = $1 returning id",
-            &[context_hash.as_str().into()],
-        )
-        .map_err(spi_err("cannot read the match cache"))
-    })?;
+    // could read above): a read. Its `last_used_at` (and `hit_count`) are refreshed at most once a
+    // minute, by songmatch's own write, so that a repeated call does not rewrite the row every time
+    // (every hit is counted in songmatch.stats as context_hits).
+    let found: Option<(i64, bool)> = super::plans::select(
+        "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts where context_hash = $1",
+        &[context_hash.as_str().into()],
+        |mut t| match t.next() {
+            Some(r) => Ok(r.get::<i64>(1)?.map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false)))),
+            None => Ok(None),
+        },
+    )
+    .map_err(spi_err("cannot read the match cache"))?;
+    let cached: Option<i64> = match found {
+        Some((id, true)) => as_owner(|| {
+            write_returning_i64(
+                "update songmatch.match_contexts set hit_count = hit_count + 1, last_used_at = pg_catalog.now()
+                  where id = $1 returning id",
+                &[id.into()],
+            )
+            .map_err(spi_err("cannot refresh the match cache"))
+        })?
+        .or(Some(id)),
+        Some((id, false)) => Some(id),
+        None => None,
+    };
     if let Some(ctx) = cached {
         counters.add("context_hits", 1.0);
         let rows = if want_rows { read_results(ctx, p.id)? } else { Vec::new() };

@@ -3,6 +3,7 @@
 //! Rules: convert types, call the core, map [`crate::core::Error`] to a SQLSTATE with
 //! [`OrReport::or_report`]. No business logic lives here.
 
+pub mod bundle;
 pub mod classify;
 pub mod eval;
 pub mod guc;

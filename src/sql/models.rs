@@ -33,18 +33,7 @@ pub fn engine_config() -> EngineConfig {
 /// The embedding model to use: the named one, else the active bundle's, else the
 /// installed `default` bundle's.
 pub fn resolve_embedding_model(model: Option<&str>) -> Result<String> {
-    if let Some(m) = model {
-        if m.is_empty() {
-            return Err(Error::invalid("model must be NULL or a model id, not an empty string"));
-        }
-        return Ok(m.to_string());
-    }
-    let active = Spi::get_one::<String>("select embedding_model from songmatch.model_bundles where is_active").ok().flatten();
-    if let Some(a) = active {
-        return Ok(a);
-    }
-    let dir = guc::model_dir();
-    with_cache(|c| Ok(c.registry(&dir)?.bundle("default")?.embedding.clone()))
+    super::bundle::resolve_model(model, super::bundle::ModelRole::Embedding)
 }
 
 /// The request limits for texts (each under songmatch.max_text_length) and an instruction.

@@ -44,7 +44,15 @@ fn lookup_type_oid(typname: &str) -> pg_sys::Oid {
     Spi::get_one::<pg_sys::Oid>(&sql).ok().flatten().unwrap_or(pg_sys::InvalidOid)
 }
 
+/// The elements of a pgvector datum.
+///
+/// # Safety
+/// `datum` must be a non-NULL `vector` (`elem` = 4, T = f32) or `halfvec` (`elem` = 2, T = f16)
+/// datum. The element count is capped by the varlena's own size, so a malformed header cannot
+/// make this read past the value.
 unsafe fn read_elems<T: Copy>(datum: pg_sys::Datum, elem: usize) -> Vec<T> {
+    // SAFETY: see the function's contract; detoasting returns a palloc'd copy (freed below) or
+    // the datum itself, and the copy reads `dim * size_of::<T>()` bytes inside it.
     unsafe {
         let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
         let detoasted = pg_sys::pg_detoast_datum(raw);
@@ -63,8 +71,14 @@ unsafe fn read_elems<T: Copy>(datum: pg_sys::Datum, elem: usize) -> Vec<T> {
     }
 }
 
+/// A pgvector datum (palloc'd in the current memory context) holding `elems`.
+///
+/// # Safety
+/// T must be the element type of the pgvector type the datum is returned as (f32 or f16), and
+/// `elems.len()` at most pgvector's 16,000 dimensions (it fits the int16 header).
 unsafe fn write_elems<T: Copy>(elems: &[T]) -> pg_sys::Datum {
     let size = HEADER + std::mem::size_of_val(elems);
+    // SAFETY: the allocation is `size` bytes; the header and elements are written inside it.
     unsafe {
         let ptr = pg_sys::palloc0(size) as *mut u8;
         pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);
@@ -82,6 +96,7 @@ impl FromDatum for Vector {
         if is_null {
             None
         } else {
+            // SAFETY: a non-NULL datum of type vector (pgrx checks the type before calling this)
             Some(Vector(unsafe { read_elems::<f32>(datum, 4) }))
         }
     }
@@ -89,6 +104,7 @@ impl FromDatum for Vector {
 
 impl IntoDatum for Vector {
     fn into_datum(self) -> Option<pg_sys::Datum> {
+        // SAFETY: f32 elements for a vector; callers build vectors from model outputs (≤ 16,000 dims)
         Some(unsafe { write_elems(&self.0) })
     }
     fn type_oid() -> pg_sys::Oid {
@@ -101,6 +117,7 @@ impl FromDatum for HalfVec {
         if is_null {
             None
         } else {
+            // SAFETY: a non-NULL datum of type halfvec (pgrx checks the type before calling this)
             Some(HalfVec(unsafe { read_elems::<half::f16>(datum, 2) }))
         }
     }
@@ -108,6 +125,7 @@ impl FromDatum for HalfVec {
 
 impl IntoDatum for HalfVec {
     fn into_datum(self) -> Option<pg_sys::Datum> {
+        // SAFETY: f16 elements for a halfvec, built from vectors of ≤ 16,000 dims
         Some(unsafe { write_elems(&self.0) })
     }
     fn type_oid() -> pg_sys::Oid {
@@ -115,17 +133,24 @@ impl IntoDatum for HalfVec {
     }
 }
 
+// How pgrx passes these types as arguments and results (its own traits for its own types).
+// SAFETY: the traits' contracts are pgrx's: arguments come from a valid FcInfo of a function
+// declared with these SQL types, and results are palloc'd datums of the declared type.
 macro_rules! abi {
     ($t:ty) => {
+        // SAFETY: pgrx calls this with an argument of the function's declared SQL type ($t).
         unsafe impl<'fcx> ArgAbi<'fcx> for $t {
             unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
                 let index = arg.index();
+                // SAFETY: the argument's datum is of this type (the SQL signature says so)
                 unsafe { arg.unbox_arg_using_from_datum().unwrap_or_else(|| panic!("argument {index} must not be null")) }
             }
         }
+        // SAFETY: the datum returned is a palloc'd value of the declared result type ($t).
         unsafe impl BoxRet for $t {
             unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> pgrx::datum::Datum<'fcx> {
                 match self.into_datum() {
+                    // SAFETY: a datum of the function's declared result type
                     Some(datum) => unsafe { fcinfo.return_raw_datum(datum) },
                     None => fcinfo.return_null(),
                 }

@@ -3,6 +3,8 @@
 //! Everything here is plain Rust, unit-tested with `#[test]`, and usable from
 //! tools and benchmarks without a running PostgreSQL.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod catalogue;
 pub mod error;
 pub mod hash;

@@ -114,6 +114,28 @@ pub fn genres_of(analysis: &Value) -> BTreeMap<String, f64> {
     out
 }
 
+/// The Ekman-bucket distribution of an emotions JSON (`emotions_json`'s `ekman` object).
+pub fn ekman_of(v: &Value) -> BTreeMap<String, f64> {
+    v.get("ekman")
+        .and_then(Value::as_object)
+        .map(|o| o.iter().filter_map(|(k, x)| x.as_f64().map(|f| (k.clone(), f))).collect())
+        .unwrap_or_default()
+}
+
+/// The mean of bucket distributions (a bucket missing from one counts 0 there), rounded to 6
+/// decimals: a playlist's emotion profile from its members'.
+pub fn mean_buckets(items: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
+    let mut m: BTreeMap<String, f64> = BTreeMap::new();
+    for d in items {
+        for (k, v) in d {
+            *m.entry(k.clone()).or_insert(0.0) += v;
+        }
+    }
+    let n = items.len().max(1) as f64;
+    m.values_mut().for_each(|v| *v = round6(*v / n));
+    m
+}
+
 /// A playlist's genre distribution: member weights summed and normalised to 1.
 pub fn genre_distribution(tracks: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
     let mut d: BTreeMap<String, f64> = BTreeMap::new();
@@ -265,6 +287,17 @@ mod tests {
         let far = s.similarity(&audio_of(&json!({"audio": {"energy": 0.0}}))).unwrap();
         assert!((far - (-0.5f64 * 9.0).exp()).abs() < 1e-9, "{far}");
         assert_eq!(s.similarity(&[None; 9]), None);
+    }
+
+    #[test]
+    fn emotion_buckets() {
+        let a = ekman_of(&json!({"ekman": {"joy": 0.6, "sadness": 0.2, "bad": "x"}}));
+        assert_eq!(a, BTreeMap::from([("joy".into(), 0.6), ("sadness".into(), 0.2)]));
+        assert!(ekman_of(&json!({"labels": {}})).is_empty());
+        let b = BTreeMap::from([("joy".to_string(), 0.2), ("anger".to_string(), 0.4)]);
+        // joy (0.6 + 0.2) / 2, sadness 0.2 / 2, anger 0.4 / 2
+        assert_eq!(mean_buckets(&[a, b]), BTreeMap::from([("anger".into(), 0.2), ("joy".into(), 0.4), ("sadness".into(), 0.1)]));
+        assert!(mean_buckets(&[]).is_empty());
     }
 
     #[test]

@@ -355,7 +355,7 @@ pub fn stage1(p: &PlaylistSignals, cands: &[CandidateSignals], cfg: &Config) -> 
     } else {
         cands.iter().map(|c| score_one(p, &n, c, cfg)).collect()
     };
-    out.sort_by(|a, b| b.stage1.total_cmp(&a.stage1).then(a.track_id.cmp(&b.track_id)));
+    out.sort_by(|a, b| best_first((a.track_id, a.stage1), (b.track_id, b.stage1)));
     out
 }
 
@@ -378,11 +378,25 @@ fn pool() -> &'static rayon::ThreadPool {
 }
 
 fn block_signals() {
+    // SAFETY: a zeroed sigset_t is a valid argument to sigfillset, which fills it; the mask
+    // change applies to the calling (worker) thread only.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut set);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
+}
+
+/// Stage 2's blend (module doc): a candidate inside the stage-2 window, with stage-2 score `s`
+/// in [0, 1], gets (1 − w)·score + w·s; one outside it (None) gets (1 − w)·score, which keeps it
+/// below the window's candidates of equal stage-1 score.
+pub fn blend(score: f64, stage2: Option<f64>, w: f64) -> f64 {
+    (1.0 - w) * score + stage2.map(|s| w * s).unwrap_or(0.0)
+}
+
+/// The order of every ranking: best score first, ties by track id.
+pub fn best_first(a: (i64, f64), b: (i64, f64)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
 }
 
 /// The components JSON of a scored candidate.
@@ -477,6 +491,18 @@ mod tests {
             v
         };
         assert_eq!(par, seq);
+    }
+
+    #[test]
+    fn stage2_blend_and_order() {
+        // inside the window: (1 − w)·score + w·s; outside: (1 − w)·score
+        assert!((blend(0.6, Some(0.9), 0.8) - (0.2 * 0.6 + 0.8 * 0.9)).abs() < 1e-15);
+        assert!((blend(0.6, None, 0.8) - 0.12).abs() < 1e-15);
+        assert_eq!(blend(0.6, Some(0.1), 0.0), 0.6);
+        assert_eq!(blend(0.6, Some(0.1), 1.0), 0.1);
+        let mut v = [(3, 0.5), (1, 0.5), (2, 0.9), (4, f64::NAN)];
+        v.sort_by(|a, b| best_first(*a, *b));
+        assert_eq!(v.iter().map(|x| x.0).collect::<Vec<_>>(), vec![4, 2, 1, 3]);
     }
 
     #[test]

@@ -7,17 +7,14 @@
 //! so that a distribution sums to 1.
 
 use crate::error::{Error, Result};
-use crate::models::embed::{pad_batch, plan_batches, BatchLimits};
+use crate::models::batch::{run_batches, runtime_error, TokenInputs};
+use crate::models::embed::{plan_batches, BatchLimits};
 use crate::models::engine::LoadedModel;
 use crate::models::manifest::{Manifest, ModelKind};
 use crate::models::tokenize::Encoded;
 use ort::value::Tensor;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-
-fn rt(id: &str) -> impl Fn(ort::Error) -> Error + '_ {
-    move |e| Error::Runtime(format!("inference failed for model \"{id}\": {e}"))
-}
 
 /// Read a [n, k] float output and check its shape.
 fn take_2d(m: &Manifest, shape: &[i64], data: &[f32], n: usize) -> Result<Vec<Vec<f32>>> {
@@ -45,36 +42,24 @@ pub fn classify_texts(m: &mut LoadedModel, texts: &[String], limits: BatchLimits
 
 /// Run a text graph (classifier or cross-encoder) over encoded inputs; [n, k] outputs in order.
 pub fn run_encoded(m: &mut LoadedModel, encs: &[Encoded], limits: BatchLimits, between: &mut dyn FnMut()) -> Result<Vec<Vec<f32>>> {
-    let id = m.model.manifest.id.clone();
     let output = m.model.manifest.output.clone().unwrap_or_else(|| "logits".into());
-    let ids_name = m.input("input_ids").unwrap_or_else(|| "input_ids".into());
-    let mask_name = m.input("attention_mask");
-    let types_name = m.input("token_type_ids");
-    let pad = m.tok()?.pad_id as i64;
+    let manifest = m.model.manifest.clone();
     let lens: Vec<usize> = encs.iter().map(Encoded::len).collect();
     let mut result: Vec<Vec<f32>> = vec![Vec::new(); encs.len()];
-    for batch in plan_batches(&lens, limits) {
-        between();
-        let refs: Vec<&Encoded> = batch.iter().map(|&i| &encs[i]).collect();
-        let (ids, mask, types, seq) = pad_batch(&refs, pad, false);
-        let n = batch.len();
-        let shape = vec![n as i64, seq as i64];
-        let mut inputs: Vec<(String, ort::value::DynValue)> = Vec::with_capacity(3);
-        inputs.push((ids_name.clone(), Tensor::from_array((shape.clone(), ids)).map_err(rt(&id))?.into_dyn()));
-        if let Some(name) = &mask_name {
-            inputs.push((name.clone(), Tensor::from_array((shape.clone(), mask)).map_err(rt(&id))?.into_dyn()));
-        }
-        if let Some(name) = &types_name {
-            inputs.push((name.clone(), Tensor::from_array((shape.clone(), types)).map_err(rt(&id))?.into_dyn()));
-        }
-        let outputs = m.session.run(inputs).map_err(rt(&id))?;
-        let value =
-            outputs.get(output.as_str()).ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
-        let (oshape, data) = value.try_extract_tensor::<f32>().map_err(rt(&id))?;
-        for (k, row) in take_2d(&m.model.manifest, oshape, data, n)?.into_iter().enumerate() {
-            result[batch[k]] = row;
-        }
-    }
+    let inputs = TokenInputs::of(m, false)?;
+    run_batches(
+        m,
+        plan_batches(&lens, limits),
+        &output,
+        between,
+        |batch| inputs.build(encs, batch),
+        |batch, _, oshape, data| {
+            for (k, row) in take_2d(&manifest, oshape, data, batch.len())?.into_iter().enumerate() {
+                result[batch[k]] = row;
+            }
+            Ok(())
+        },
+    )?;
     Ok(result)
 }
 
@@ -83,18 +68,28 @@ pub fn head_logits(m: &mut LoadedModel, embeddings: &[Vec<f32>], limits: BatchLi
     let id = m.model.manifest.id.clone();
     let output = m.model.manifest.output.clone().unwrap_or_else(|| "logits".into());
     let input = m.input("embedding").unwrap_or_else(|| "embedding".into());
-    let mut out = Vec::with_capacity(embeddings.len());
-    for chunk in embeddings.chunks(limits.max_texts.max(1)) {
-        between();
-        let d = chunk.first().map(|v| v.len()).unwrap_or(0);
-        let flat: Vec<f32> = chunk.iter().flat_map(|v| v.iter().copied()).collect();
-        let t = Tensor::from_array((vec![chunk.len() as i64, d as i64], flat)).map_err(rt(&id))?;
-        let outputs = m.session.run(vec![(input.clone(), t.into_dyn())]).map_err(rt(&id))?;
-        let value =
-            outputs.get(output.as_str()).ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
-        let (oshape, data) = value.try_extract_tensor::<f32>().map_err(rt(&id))?;
-        out.extend(take_2d(&m.model.manifest, oshape, data, chunk.len())?);
-    }
+    let manifest = m.model.manifest.clone();
+    let size = limits.max_texts.max(1);
+    let batches: Vec<Vec<usize>> = (0..embeddings.len()).collect::<Vec<_>>().chunks(size).map(|c| c.to_vec()).collect();
+    let mut out = vec![Vec::new(); embeddings.len()];
+    run_batches(
+        m,
+        batches,
+        &output,
+        between,
+        |batch| {
+            let d = batch.first().map(|&i| embeddings[i].len()).unwrap_or(0);
+            let flat: Vec<f32> = batch.iter().flat_map(|&i| embeddings[i].iter().copied()).collect();
+            let t = Tensor::from_array((vec![batch.len() as i64, d as i64], flat)).map_err(runtime_error(&id))?;
+            Ok((vec![(input.clone(), t.into_dyn())], ()))
+        },
+        |batch, _, oshape, data| {
+            for (k, row) in take_2d(&manifest, oshape, data, batch.len())?.into_iter().enumerate() {
+                out[batch[k]] = row;
+            }
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 

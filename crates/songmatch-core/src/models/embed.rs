@@ -3,10 +3,10 @@
 //! (or CLS) and L2 normalisation. Output order is input order.
 
 use crate::error::{Error, Result};
+use crate::models::batch::{run_batches, TokenInputs};
 use crate::models::engine::LoadedModel;
 use crate::models::manifest::{Manifest, ModelKind};
 use crate::models::tokenize::Encoded;
-use ort::value::Tensor;
 
 /// Which side of retrieval a text is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,51 +152,37 @@ pub fn embed_texts(m: &mut LoadedModel, texts: &[String], limits: BatchLimits, b
     let cls = manifest.pooling.as_deref() == Some("cls");
     let normalize = manifest.normalize.unwrap_or(true);
     let output = manifest.output.clone().unwrap_or_else(|| "last_hidden_state".into());
-    let ids_name = m.input("input_ids").unwrap_or_else(|| "input_ids".into());
-    let mask_name = m.input("attention_mask");
-    let types_name = m.input("token_type_ids");
+    let id = manifest.id.clone();
     let encs: Vec<Encoded> = {
         let tok = m.tok()?;
         texts.iter().map(|t| tok.encode(t)).collect::<Result<_>>()?
     };
     let lens: Vec<usize> = encs.iter().map(Encoded::len).collect();
     let mut result: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-    let pad = m.tok()?.pad_id as i64;
-    for batch in plan_batches(&lens, limits) {
-        between_batches();
-        let refs: Vec<&Encoded> = batch.iter().map(|&i| &encs[i]).collect();
-        let (ids, mask, types, seq) = pad_batch(&refs, pad, false);
-        let n = batch.len();
-        let shape = vec![n as i64, seq as i64];
-        let rt = |e: ort::Error| Error::Runtime(format!("inference failed for model \"{}\": {e}", manifest.id));
-        let mut inputs: Vec<(String, ort::value::DynValue)> = Vec::with_capacity(3);
-        inputs.push((ids_name.clone(), Tensor::from_array((shape.clone(), ids)).map_err(rt)?.into_dyn()));
-        if let Some(name) = &mask_name {
-            inputs.push((name.clone(), Tensor::from_array((shape.clone(), mask.clone())).map_err(rt)?.into_dyn()));
-        }
-        if let Some(name) = &types_name {
-            inputs.push((name.clone(), Tensor::from_array((shape.clone(), types)).map_err(rt)?.into_dyn()));
-        }
-        let outputs = m.session.run(inputs).map_err(rt)?;
-        let value = outputs
-            .get(output.as_str())
-            .ok_or_else(|| Error::Runtime(format!("model \"{}\" produced no output \"{output}\"", manifest.id)))?;
-        let (oshape, hidden) = value.try_extract_tensor::<f32>().map_err(rt)?;
-        if oshape.len() != 3 || oshape[0] as usize != n || oshape[1] as usize != seq {
-            return Err(Error::Runtime(format!(
-                "model \"{}\": output \"{output}\" has shape {:?}, expected [{n}, {seq}, {dims}]",
-                manifest.id,
-                &oshape[..]
-            )));
-        }
-        let got = oshape[2] as usize;
-        if got != dims {
-            return Err(Error::DimensionMismatch { expected: dims, actual: got });
-        }
-        for (k, v) in pool(hidden, &mask, n, seq, dims, cls, normalize).into_iter().enumerate() {
-            result[batch[k]] = v;
-        }
-    }
+    let inputs = TokenInputs::of(m, false)?;
+    run_batches(
+        m,
+        plan_batches(&lens, limits),
+        &output,
+        between_batches,
+        |batch| inputs.build(&encs, batch),
+        |batch, padded, oshape, hidden| {
+            let (n, seq) = (batch.len(), padded.seq);
+            if oshape.len() != 3 || oshape[0] as usize != n || oshape[1] as usize != seq {
+                return Err(Error::Runtime(format!(
+                    "model \"{id}\": output \"{output}\" has shape {oshape:?}, expected [{n}, {seq}, {dims}]"
+                )));
+            }
+            let got = oshape[2] as usize;
+            if got != dims {
+                return Err(Error::DimensionMismatch { expected: dims, actual: got });
+            }
+            for (k, v) in pool(hidden, &padded.mask, n, seq, dims, cls, normalize).into_iter().enumerate() {
+                result[batch[k]] = v;
+            }
+            Ok(())
+        },
+    )?;
     Ok(result)
 }
 

@@ -71,6 +71,8 @@ pub fn new_session(model_path: &Path, cfg: &EngineConfig) -> Result<Session> {
     init_runtime(&cfg.library)?;
     let what = format!("cannot create a session for {}", model_path.display());
     let mut b = Session::builder().map_err(ort_err(&what))?;
+    // SAFETY: `b` owns a valid OrtSessionOptions (the builder just created it); the C API call
+    // only sets an option on it and returns a status that we release exactly once.
     unsafe {
         let status = (ort::api().DisableCpuMemArena)(b.ptr_mut());
         if !status.0.is_null() {

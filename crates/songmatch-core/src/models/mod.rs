@@ -6,6 +6,7 @@
 //! worker that holds one copy of each model for all backends can later replace the
 //! per-backend [`engine::ModelCache`] without touching callers.
 
+pub mod batch;
 pub mod classify;
 pub mod embed;
 pub mod engine;

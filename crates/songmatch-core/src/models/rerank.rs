@@ -3,12 +3,12 @@
 //! and `cross-encoder` (query/document pair encoding, score = logits[:, 0]).
 
 use crate::error::{Error, Result};
+use crate::models::batch::{run_batches, TokenInputs};
 use crate::models::classify::{run_encoded, sigmoid};
-use crate::models::embed::{fill_template, pad_batch, plan_batches, BatchLimits};
+use crate::models::embed::{fill_template, plan_batches, BatchLimits};
 use crate::models::engine::LoadedModel;
 use crate::models::manifest::ModelKind;
 use crate::models::tokenize::Encoded;
-use ort::value::Tensor;
 
 /// Most padded tokens in one causal-LM reranker run (see [`rerank`]).
 pub const CAUSAL_LM_MAX_BATCH_TOKENS: usize = 1024;
@@ -92,56 +92,36 @@ pub fn rerank(
                 })
                 .collect::<Result<_>>()?;
             let id = mf.id.clone();
-            let rt = |e: ort::Error| Error::Runtime(format!("inference failed for model \"{id}\": {e}"));
             let output = mf.output.clone().unwrap_or_else(|| "logits".into());
-            let ids_name = m.input("input_ids").unwrap_or_else(|| "input_ids".into());
-            let mask_name = m.input("attention_mask");
-            let pos_name = m.input("position_ids");
-            let pad = m.tok()?.pad_id as i64;
             let lens: Vec<usize> = prompts.iter().map(Encoded::len).collect();
             // The graph returns logits for every position and the whole vocabulary
             // ([n, seq, vocab], ~600 MB per 1k tokens for Qwen3's 152k vocabulary): keep batches small.
             let limits = BatchLimits { max_texts: limits.max_texts, max_tokens: limits.max_tokens.min(CAUSAL_LM_MAX_BATCH_TOKENS) };
             let mut scores = vec![f64::NAN; docs.len()];
-            for batch in plan_batches(&lens, limits) {
-                between();
-                let refs: Vec<&Encoded> = batch.iter().map(|&i| &prompts[i]).collect();
-                let (ids, mask, _, seq) = pad_batch(&refs, pad, true);
-                let n = batch.len();
-                let shape = vec![n as i64, seq as i64];
-                let mut pos = vec![0i64; n * seq];
-                for r in 0..n {
-                    let mut c = 0i64;
-                    for t in 0..seq {
-                        c += mask[r * seq + t];
-                        pos[r * seq + t] = (c - 1).max(0);
+            // left padding, with position ids that skip it
+            let inputs = TokenInputs::of(m, true)?;
+            run_batches(
+                m,
+                plan_batches(&lens, limits),
+                &output,
+                between,
+                |batch| inputs.build(&prompts, batch),
+                |batch, padded, oshape, data| {
+                    let (n, seq) = (batch.len(), padded.seq);
+                    if oshape.len() != 3 || oshape[0] as usize != n || oshape[1] as usize != seq {
+                        return Err(Error::Runtime(format!("model \"{id}\": logits have shape {oshape:?}")));
                     }
-                }
-                let mut inputs: Vec<(String, ort::value::DynValue)> = Vec::with_capacity(3);
-                inputs.push((ids_name.clone(), Tensor::from_array((shape.clone(), ids)).map_err(rt)?.into_dyn()));
-                if let Some(name) = &mask_name {
-                    inputs.push((name.clone(), Tensor::from_array((shape.clone(), mask)).map_err(rt)?.into_dyn()));
-                }
-                if let Some(name) = &pos_name {
-                    inputs.push((name.clone(), Tensor::from_array((shape.clone(), pos)).map_err(rt)?.into_dyn()));
-                }
-                let outputs = m.session.run(inputs).map_err(rt)?;
-                let value = outputs
-                    .get(output.as_str())
-                    .ok_or_else(|| Error::Runtime(format!("model \"{id}\" produced no output \"{output}\"")))?;
-                let (oshape, data) = value.try_extract_tensor::<f32>().map_err(rt)?;
-                if oshape.len() != 3 || oshape[0] as usize != n || oshape[1] as usize != seq {
-                    return Err(Error::Runtime(format!("model \"{id}\": logits have shape {:?}", &oshape[..])));
-                }
-                let vocab = oshape[2] as usize;
-                if yes as usize >= vocab || no as usize >= vocab {
-                    return Err(Error::Config(format!("model \"{id}\": yes/no token ids exceed the vocabulary ({vocab})")));
-                }
-                for (k, &i) in batch.iter().enumerate() {
-                    let last = &data[(k * seq + seq - 1) * vocab..(k * seq + seq) * vocab];
-                    scores[i] = sigmoid(last[yes as usize] - last[no as usize]) as f64;
-                }
-            }
+                    let vocab = oshape[2] as usize;
+                    if yes as usize >= vocab || no as usize >= vocab {
+                        return Err(Error::Config(format!("model \"{id}\": yes/no token ids exceed the vocabulary ({vocab})")));
+                    }
+                    for (k, &i) in batch.iter().enumerate() {
+                        let last = &data[(k * seq + seq - 1) * vocab..(k * seq + seq) * vocab];
+                        scores[i] = sigmoid(last[yes as usize] - last[no as usize]) as f64;
+                    }
+                    Ok(())
+                },
+            )?;
             Ok(scores)
         }
         other => Err(Error::invalid(format!(

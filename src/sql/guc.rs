@@ -87,8 +87,7 @@ pub fn init() {
         GucFlags::default(),
     );
     // songmatch.* is ours: a misspelt setting (songmatch.max_candidate) is an error, not a placeholder
-    // SAFETY: called once from _PG_init on the main thread with a NUL-terminated static string.
-    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"songmatch".as_ptr()) };
+    super::ffi::reserve_guc_prefix(c"songmatch");
 }
 
 /// The request limits (superuser-only settings; a DBA may set them per role with
@@ -143,30 +142,11 @@ fn string_setting(s: &GucSetting<Option<CString>>) -> Option<String> {
     s.get().and_then(|c| c.into_string().ok()).filter(|s| !s.is_empty())
 }
 
-fn share_dir() -> PathBuf {
-    let mut buf = vec![0 as std::ffi::c_char; pgrx::pg_sys::MAXPGPATH as usize];
-    // SAFETY: my_exec_path is the server's NUL-terminated executable path (set at startup);
-    // get_share_path writes at most MAXPGPATH bytes, NUL-terminated, into `buf`.
-    unsafe {
-        let exec = std::ptr::addr_of!(pgrx::pg_sys::my_exec_path) as *const std::ffi::c_char;
-        pgrx::pg_sys::get_share_path(exec, buf.as_mut_ptr());
-        PathBuf::from(std::ffi::CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned())
-    }
-}
-
-fn pkglib_dir() -> PathBuf {
-    // SAFETY: pkglib_path is the server's NUL-terminated library directory, set at startup.
-    unsafe {
-        let p = std::ptr::addr_of!(pgrx::pg_sys::pkglib_path) as *const std::ffi::c_char;
-        PathBuf::from(std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
-    }
-}
-
 /// The model directory in force.
 pub fn model_dir() -> PathBuf {
     match string_setting(&MODEL_DIR) {
         Some(s) => PathBuf::from(s),
-        None => share_dir().join("songmatch").join("models"),
+        None => super::ffi::share_dir().join("songmatch").join("models"),
     }
 }
 
@@ -174,7 +154,7 @@ pub fn model_dir() -> PathBuf {
 pub fn onnxruntime_library() -> PathBuf {
     match string_setting(&ONNXRUNTIME_LIBRARY) {
         Some(s) => PathBuf::from(s),
-        None => pkglib_dir().join("songmatch").join("libonnxruntime.so"),
+        None => super::ffi::pkglib_dir().join("songmatch").join("libonnxruntime.so"),
     }
 }
 
@@ -191,13 +171,5 @@ pub fn graph_optimization() -> String {
 
 /// The cluster's data directory (owned by the server's OS user).
 pub fn data_dir() -> PathBuf {
-    // SAFETY: DataDir is NULL or the server's NUL-terminated data directory (set at startup).
-    unsafe {
-        let p = pgrx::pg_sys::DataDir;
-        if p.is_null() {
-            std::env::temp_dir()
-        } else {
-            PathBuf::from(std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
-        }
-    }
+    super::ffi::data_dir()
 }

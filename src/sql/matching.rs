@@ -971,13 +971,15 @@ pub fn match_one(
     counters: &mut Counters,
     rows: bool,
 ) -> Result<(i64, Vec<MatchRow>)> {
+    let started = Instant::now();
     let p = load_playlist(playlist_id)?;
     let (cand_ids, cand_hashes) = candidates_of(&p, given)?;
-    match_candidates(&p, cand_ids, cand_hashes, top_k, config, counters, rows, None)
+    match_candidates(&p, cand_ids, cand_hashes, top_k, config, counters, rows, None, started)
 }
 
 /// [`match_one`] over candidates already chosen (by id, with their content hashes); `extra`
-/// goes into every result's components (how the candidates were found).
+/// goes into every result's components (how the candidates were found); `started`: when the
+/// call began (the timings in the debug lines count from there).
 #[allow(clippy::too_many_arguments)]
 fn match_candidates(
     p: &PlaylistInfo,
@@ -988,11 +990,11 @@ fn match_candidates(
     counters: &mut Counters,
     want_rows: bool,
     extra: Option<(&str, Value)>,
+    started: Instant,
 ) -> Result<(i64, Vec<MatchRow>)> {
     if top_k < 1 {
         return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
     }
-    let started = Instant::now();
     super::plans::local_setting("jit", "off").map_err(spi_err("cannot switch JIT off"))?;
     let bundle = active_bundle()?;
     let cfg = resolve_config(config, &bundle)?;
@@ -1163,6 +1165,17 @@ pub fn match_context(
     top_k: default!(Option<i32>, 20),
     config: default!(Option<JsonB>, "NULL"),
 ) -> i64 {
+    match_call(playlist_id, candidate_track_ids, top_k, config, false).0
+}
+
+/// One call of `match_context` / `match_playlist`: the arguments checked, the match, the counters.
+fn match_call(
+    playlist_id: Option<i64>,
+    candidate_track_ids: Option<Vec<Option<i64>>>,
+    top_k: Option<i32>,
+    config: Option<JsonB>,
+    rows: bool,
+) -> (i64, Vec<MatchRow>) {
     let playlist_id = super::required(playlist_id, "playlist_id");
     let top_k = super::required(top_k, "top_k");
     let lim = guc::limits();
@@ -1171,9 +1184,9 @@ pub fn match_context(
         lim.check_candidates("candidate_track_ids", c.len()).or_report();
     }
     let mut counters = Counters::default();
-    let (ctx, _) = match_one(playlist_id, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters, false).or_report();
+    let out = match_one(playlist_id, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters, rows).or_report();
     counters.flush().or_report();
-    ctx
+    out
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1341,7 +1354,7 @@ fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_l
         queries.len(),
         ids.len()
     );
-    let (ctx, _) = match_candidates(&p, ids, hashes, top_k, config, counters, false, Some(("discovery", info)))?;
+    let (ctx, _) = match_candidates(&p, ids, hashes, top_k, config, counters, false, Some(("discovery", info)), Instant::now())?;
     Ok(ctx)
 }
 
@@ -1378,16 +1391,7 @@ fn match_playlist(
     top_k: default!(Option<i32>, 20),
     config: default!(Option<JsonB>, "NULL"),
 ) -> TableIterator<'static, (name!(track_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB))> {
-    let playlist_id = super::required(playlist_id, "playlist_id");
-    let top_k = super::required(top_k, "top_k");
-    let lim = guc::limits();
-    lim.check_top_k(top_k.into()).or_report();
-    if let Some(c) = &candidate_track_ids {
-        lim.check_candidates("candidate_track_ids", c.len()).or_report();
-    }
-    let mut counters = Counters::default();
-    let (_, rows) = match_one(playlist_id, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters, true).or_report();
-    counters.flush().or_report();
+    let (_, rows) = match_call(playlist_id, candidate_track_ids, top_k, config, true);
     TableIterator::new(rows.into_iter().map(|r| (r.track_id, r.score, r.rank, JsonB(r.components))))
 }
 

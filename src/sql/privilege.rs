@@ -13,7 +13,7 @@
 //! caller's own rights: e.g. `match_playlist` loads the playlist under row-level security and only
 //! then stores its profile and results.
 //!
-//! The unsafe FFI calls of this layer's privilege handling live here and nowhere else.
+//! The FFI calls of the switch live in `ffi.rs` with the layer's other unsafe code.
 
 use crate::core::{Error, Result};
 use pgrx::pg_sys;
@@ -42,34 +42,9 @@ fn owner() -> Result<pg_sys::Oid> {
 /// SECURITY DEFINER function.
 pub fn as_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     let owner = owner()?;
-    let mut saved_user = pg_sys::InvalidOid;
-    let mut saved_context: i32 = 0;
-    // SAFETY: plain backend-local calls on the main thread: they read and set the current user
-    // id and security context (miscadmin.h) and open a GUC nesting level, as fmgr's
-    // security-definer path does. `set_config_option` gets NUL-terminated static strings.
-    let nest = unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-        let restricted = (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
-        pg_sys::SetUserIdAndSecContext(owner, saved_context | restricted);
-        let nest = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            c"pg_catalog, pg_temp".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-        nest
-    };
+    let switch = super::ffi::OwnerSwitch::enter(owner);
     let out = f();
-    // SAFETY: undoes the calls above in reverse order, with the values saved there.
-    unsafe {
-        pg_sys::AtEOXact_GUC(true, nest);
-        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
-    }
+    switch.leave();
     out
 }
 

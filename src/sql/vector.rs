@@ -18,8 +18,6 @@ pub struct HalfVec(pub Vec<half::f16>);
 pgrx::impl_sql_translatable!(Vector, "vector");
 pgrx::impl_sql_translatable!(HalfVec, "halfvec");
 
-const HEADER: usize = 8; // int32 vl_len_, int16 dim, int16 unused
-
 /// The OID of a pgvector type, found through the extension's own schema (so it works
 /// whatever the search_path is), cached for the backend's lifetime.
 fn pgvector_type_oid(typname: &'static str) -> pg_sys::Oid {
@@ -44,50 +42,6 @@ fn lookup_type_oid(typname: &str) -> pg_sys::Oid {
     Spi::get_one::<pg_sys::Oid>(&sql).ok().flatten().unwrap_or(pg_sys::InvalidOid)
 }
 
-/// The elements of a pgvector datum.
-///
-/// # Safety
-/// `datum` must be a non-NULL `vector` (`elem` = 4, T = f32) or `halfvec` (`elem` = 2, T = f16)
-/// datum. The element count is capped by the varlena's own size, so a malformed header cannot
-/// make this read past the value.
-unsafe fn read_elems<T: Copy>(datum: pg_sys::Datum, elem: usize) -> Vec<T> {
-    // SAFETY: see the function's contract; detoasting returns a palloc'd copy (freed below) or
-    // the datum itself, and the copy reads `dim * size_of::<T>()` bytes inside it.
-    unsafe {
-        let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
-        let detoasted = pg_sys::pg_detoast_datum(raw);
-        let base = detoasted as *const u8;
-        let dim = std::ptr::read_unaligned(base.add(4) as *const i16).max(0) as usize;
-        let total = pgrx::varsize_any(detoasted);
-        let dim = dim.min(total.saturating_sub(HEADER) / elem);
-        let mut out: Vec<T> = Vec::with_capacity(dim);
-        // one copy of the elements (the varlena data need not be aligned for T)
-        std::ptr::copy_nonoverlapping(base.add(HEADER), out.as_mut_ptr() as *mut u8, dim * std::mem::size_of::<T>());
-        out.set_len(dim);
-        if detoasted != raw {
-            pg_sys::pfree(detoasted.cast());
-        }
-        out
-    }
-}
-
-/// A pgvector datum (palloc'd in the current memory context) holding `elems`.
-///
-/// # Safety
-/// T must be the element type of the pgvector type the datum is returned as (f32 or f16), and
-/// `elems.len()` at most pgvector's 16,000 dimensions (it fits the int16 header).
-unsafe fn write_elems<T: Copy>(elems: &[T]) -> pg_sys::Datum {
-    let size = HEADER + std::mem::size_of_val(elems);
-    // SAFETY: the allocation is `size` bytes; the header and elements are written inside it.
-    unsafe {
-        let ptr = pg_sys::palloc0(size) as *mut u8;
-        pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);
-        std::ptr::write_unaligned(ptr.add(4) as *mut i16, elems.len() as i16);
-        std::ptr::copy_nonoverlapping(elems.as_ptr() as *const u8, ptr.add(HEADER), std::mem::size_of_val(elems));
-        pg_sys::Datum::from(ptr)
-    }
-}
-
 /// pgvector's own limit on dimensions.
 pub const MAX_DIM: usize = 16000;
 
@@ -97,15 +51,14 @@ impl FromDatum for Vector {
             None
         } else {
             // SAFETY: a non-NULL datum of type vector (pgrx checks the type before calling this)
-            Some(Vector(unsafe { read_elems::<f32>(datum, 4) }))
+            Some(Vector(unsafe { super::ffi::vector_elems::<f32>(datum) }))
         }
     }
 }
 
 impl IntoDatum for Vector {
     fn into_datum(self) -> Option<pg_sys::Datum> {
-        // SAFETY: f32 elements for a vector; callers build vectors from model outputs (≤ 16,000 dims)
-        Some(unsafe { write_elems(&self.0) })
+        Some(super::ffi::vector_datum(&self.0))
     }
     fn type_oid() -> pg_sys::Oid {
         pgvector_type_oid("vector")
@@ -118,15 +71,14 @@ impl FromDatum for HalfVec {
             None
         } else {
             // SAFETY: a non-NULL datum of type halfvec (pgrx checks the type before calling this)
-            Some(HalfVec(unsafe { read_elems::<half::f16>(datum, 2) }))
+            Some(HalfVec(unsafe { super::ffi::vector_elems::<half::f16>(datum) }))
         }
     }
 }
 
 impl IntoDatum for HalfVec {
     fn into_datum(self) -> Option<pg_sys::Datum> {
-        // SAFETY: f16 elements for a halfvec, built from vectors of ≤ 16,000 dims
-        Some(unsafe { write_elems(&self.0) })
+        Some(super::ffi::vector_datum(&self.0))
     }
     fn type_oid() -> pg_sys::Oid {
         pgvector_type_oid("halfvec")

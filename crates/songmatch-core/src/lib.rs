@@ -15,6 +15,7 @@ pub mod profile;
 pub mod ranker;
 pub mod scoring;
 pub mod signals;
+pub mod sys;
 pub mod text;
 pub mod versions;
 

@@ -188,15 +188,7 @@ pub fn centroid(vectors: &[&[f32]]) -> Option<Vec<f32>> {
 pub fn dot(a: &[f32], b: &[f32]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above), which is all `dot_avx2`
-            // needs; it reads only within the two slices, whose lengths are equal.
-            return unsafe { dot_avx2(a, b) };
-        }
-    }
-    dot_lanes(a, b)
+    crate::sys::dot_simd(a, b).unwrap_or_else(|| dot_lanes(a, b))
 }
 
 fn dot_lanes(a: &[f32], b: &[f32]) -> f64 {
@@ -213,36 +205,6 @@ fn dot_lanes(a: &[f32], b: &[f32]) -> f64 {
         s += *x as f64 * *y as f64;
     }
     s
-}
-
-/// [`dot`] with AVX2 + FMA: 8 floats a step, widened to two 4-lane f64 accumulators.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA, and `a.len() == b.len()`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f64 {
-    use std::arch::x86_64::*;
-    let n = a.len();
-    let chunks = n / 8;
-    // SAFETY: every load reads 8 floats at offset 8·i with i < n / 8, inside both slices
-    // (unaligned loads); the intrinsics need only the features this function enables.
-    unsafe {
-        let (mut lo, mut hi) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-        for i in 0..chunks {
-            let x = _mm256_loadu_ps(a.as_ptr().add(8 * i));
-            let y = _mm256_loadu_ps(b.as_ptr().add(8 * i));
-            lo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), _mm256_cvtps_pd(_mm256_castps256_ps128(y)), lo);
-            hi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1)), hi);
-        }
-        let mut lanes = [0f64; 4];
-        _mm256_storeu_pd(lanes.as_mut_ptr(), _mm256_add_pd(lo, hi));
-        let mut s = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
-        for i in 8 * chunks..n {
-            s += *a.get_unchecked(i) as f64 * *b.get_unchecked(i) as f64;
-        }
-        s
-    }
 }
 
 /// Euclidean norm in f64.

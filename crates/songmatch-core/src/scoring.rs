@@ -371,20 +371,10 @@ fn pool() -> &'static rayon::ThreadPool {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .thread_name(|i| format!("songmatch-score-{i}"))
-            .start_handler(|_| block_signals())
+            .start_handler(|_| crate::sys::block_signals())
             .build()
             .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"))
     })
-}
-
-fn block_signals() {
-    // SAFETY: a zeroed sigset_t is a valid argument to sigfillset, which fills it; the mask
-    // change applies to the calling (worker) thread only.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
 }
 
 /// Stage 2's blend (module doc): a candidate inside the stage-2 window, with stage-2 score `s`

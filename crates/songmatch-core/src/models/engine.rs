@@ -12,7 +12,6 @@ use crate::models::manifest::{InstalledModel, Registry};
 use crate::models::tokenize::TextTokenizer;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
-use ort::AsPointer;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -71,14 +70,7 @@ pub fn new_session(model_path: &Path, cfg: &EngineConfig) -> Result<Session> {
     init_runtime(&cfg.library)?;
     let what = format!("cannot create a session for {}", model_path.display());
     let mut b = Session::builder().map_err(ort_err(&what))?;
-    // SAFETY: `b` owns a valid OrtSessionOptions (the builder just created it); the C API call
-    // only sets an option on it and returns a status that we release exactly once.
-    unsafe {
-        let status = (ort::api().DisableCpuMemArena)(b.ptr_mut());
-        if !status.0.is_null() {
-            (ort::api().ReleaseStatus)(status.0);
-        }
-    }
+    crate::sys::disable_cpu_mem_arena(&mut b);
     let level = match cfg.graph_optimization.as_str() {
         "all" => GraphOptimizationLevel::All,
         "extended" => GraphOptimizationLevel::Level2,

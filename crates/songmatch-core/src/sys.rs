@@ -1,0 +1,75 @@
+//! Every `unsafe` of the core, each behind a safe function: the AVX2 dot product, the worker
+//! threads' signal mask, and one ONNX Runtime C-API call the `ort` crate does not wrap.
+
+use ort::session::builder::SessionBuilder;
+use ort::AsPointer;
+
+/// The dot product of two equally long slices in f64 with AVX2 and FMA, when the CPU has them
+/// (None otherwise, or for slices of different lengths).
+pub fn dot_simd(a: &[f32], b: &[f32]) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if a.len() == b.len() && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above), which is all `dot_avx2`
+            // needs; it reads only within the two slices, whose lengths are equal.
+            return Some(unsafe { dot_avx2(a, b) });
+        }
+    }
+    let _ = (a, b);
+    None
+}
+
+/// A dot product with AVX2 + FMA: 8 floats a step, widened to two 4-lane f64 accumulators.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA, and `a.len() == b.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f64 {
+    use std::arch::x86_64::*;
+    let n = a.len();
+    let chunks = n / 8;
+    // SAFETY: every load reads 8 floats at offset 8·i with i < n / 8, inside both slices
+    // (unaligned loads); the intrinsics need only the features this function enables.
+    unsafe {
+        let (mut lo, mut hi) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        for i in 0..chunks {
+            let x = _mm256_loadu_ps(a.as_ptr().add(8 * i));
+            let y = _mm256_loadu_ps(b.as_ptr().add(8 * i));
+            lo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), _mm256_cvtps_pd(_mm256_castps256_ps128(y)), lo);
+            hi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1)), hi);
+        }
+        let mut lanes = [0f64; 4];
+        _mm256_storeu_pd(lanes.as_mut_ptr(), _mm256_add_pd(lo, hi));
+        let mut s = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+        for i in 8 * chunks..n {
+            s += *a.get_unchecked(i) as f64 * *b.get_unchecked(i) as f64;
+        }
+        s
+    }
+}
+
+/// Block every signal on the calling thread (a worker thread of the backend: PostgreSQL's signal
+/// handlers must only ever run on the backend's own thread).
+pub fn block_signals() {
+    // SAFETY: a zeroed sigset_t is a valid argument to sigfillset, which fills it; the mask
+    // change applies to the calling thread only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// No CPU memory arena for sessions built by `b` (a server runs many backends: the arena keeps
+/// peak memory). A failure leaves the default, which is only a memory cost.
+pub fn disable_cpu_mem_arena(b: &mut SessionBuilder) {
+    // SAFETY: `b` owns a valid OrtSessionOptions (the builder created it); the C API call only
+    // sets an option on it and returns a status that is released exactly once.
+    unsafe {
+        let status = (ort::api().DisableCpuMemArena)(b.ptr_mut());
+        if !status.0.is_null() {
+            (ort::api().ReleaseStatus)(status.0);
+        }
+    }
+}

@@ -125,7 +125,7 @@ psql: db-start
 # the two commands
 # ---------------------------------------------------------------------------------------------
 demo: install db-start
-	@$(PSQL) -q -c "drop extension if exists songmatch cascade" -c "create extension songmatch cascade"
+	@$(PSQL) -q -c "set songmatch.allow_drop = on" -c "drop extension if exists songmatch cascade" -c "create extension songmatch cascade"
 	@$(PSQL) -q -f sql/demo/catalogue.sql
 	@$(PSQL) -f sql/demo/show.sql
 

@@ -440,3 +440,37 @@ create trigger tracks_content after insert or update on songmatch.tracks
     for each row execute function songmatch.refresh_track_content();
 create trigger track_analyses_content after insert or update or delete on songmatch.track_analyses
     for each row execute function songmatch.refresh_track_content();
+
+-------------------------------------------------------------------------------------------------
+-- DROP EXTENSION songmatch drops its tables, and the app's catalogue (tracks, playlists, likes,
+-- analyses) lives in them. So that nobody loses it by surprise, an event trigger refuses a
+-- DROP EXTENSION / DROP SCHEMA / DROP OWNED that names songmatch or cascades while the catalogue
+-- has rows, unless the session has set songmatch.allow_drop = on (README, "Upgrades").
+-------------------------------------------------------------------------------------------------
+create function songmatch.guard_catalogue_drop() returns event_trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if pg_catalog.current_setting('songmatch.allow_drop', true) = 'on' then
+        return;
+    end if;
+    -- (the targets of a DROP are not known before it runs: the statement names songmatch, or
+    -- cascades and may reach it through pgvector or its schema)
+    if pg_catalog.current_query() !~* '(\msongmatch\M|\mcascade\M)' then
+        return;
+    end if;
+    if not exists (select 1 from songmatch.tracks) and not exists (select 1 from songmatch.playlists)
+       and not exists (select 1 from songmatch.liked_tracks) then
+        return;
+    end if;
+    raise exception '% would delete songmatch''s catalogue: its tables (tracks, playlists, likes, analyses, artifacts, match cache) belong to the extension', tg_tag
+        using errcode = '55000',
+              hint = 'Keep a copy first (pg_dump), then SET songmatch.allow_drop = on in this session and run it again.';
+end
+$$;
+comment on function songmatch.guard_catalogue_drop() is
+    'Event trigger: refuses a DROP that would delete a non-empty songmatch catalogue unless songmatch.allow_drop is on.';
+create event trigger songmatch_guard_catalogue_drop on ddl_command_start
+    when tag in ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+    execute function songmatch.guard_catalogue_drop();

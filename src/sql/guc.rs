@@ -15,6 +15,8 @@ pub static MAX_TEXT_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(20_000);
 pub static MAX_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 pub static MAX_CANDIDATES: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 pub static MAX_TOP_K: GucSetting<i32> = GucSetting::<i32>::new(1_000);
+/// Read by the event trigger songmatch.guard_catalogue_drop (sql/schema.sql), not by Rust.
+pub static ALLOW_DROP: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// ONNX Runtime's graph optimisation level: an enum setting, so a bad value is refused when set.
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum GraphOptimization {
@@ -32,6 +34,14 @@ pub static GRAPH_OPTIMIZATION: GucSetting<GraphOptimization> = GucSetting::<Grap
 
 pub fn init() {
     define_limits();
+    GucRegistry::define_bool_guc(
+        c"songmatch.allow_drop",
+        c"Let DROP EXTENSION songmatch (or a DROP ... CASCADE reaching it) delete a non-empty catalogue.",
+        c"Off by default: the event trigger songmatch_guard_catalogue_drop refuses such a drop (55000). Set it in the session that drops, after keeping a copy.",
+        &ALLOW_DROP,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_enum_guc(
         c"songmatch.graph_optimization",
         c"ONNX Runtime graph optimisation for new sessions: all, extended, basic or none (superuser only).",

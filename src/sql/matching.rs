@@ -288,12 +288,7 @@ fn embed_tracks(
     track_ids: Option<Vec<Option<i64>>>,
     model: default!(Option<&str>, "NULL"),
 ) -> TableIterator<'static, (name!(track_id, i64), name!(status, String), name!(error, Option<String>))> {
-    let track_ids = super::required(track_ids, "track_ids");
-    guc::limits().check_batch("track_ids", track_ids.len()).or_report();
-    super::privilege::require_signed_in("storing artifacts").or_report();
-    let mut ids: Vec<i64> = track_ids.into_iter().flatten().collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = artifact_request(track_ids);
     let model = match model {
         Some(m) => {
             let dir = guc::model_dir();
@@ -306,17 +301,32 @@ fn embed_tracks(
     let mut counters = Counters::default();
     let res = ensure_embeddings(&rows, &model, &mut counters).or_report();
     counters.flush().or_report();
-    let found: HashMap<i64, Artifact<Vec<f32>>> = res.into_iter().collect();
-    let out: Vec<(i64, String, Option<String>)> = ids
-        .iter()
+    TableIterator::new(artifact_statuses(&ids, res))
+}
+
+/// The track ids of an `embed_tracks` / `classify_tracks` call: required, within
+/// songmatch.max_batch_size, from a signed-in caller, distinct and sorted.
+fn artifact_request(track_ids: Option<Vec<Option<i64>>>) -> Vec<i64> {
+    let track_ids = super::required(track_ids, "track_ids");
+    guc::limits().check_batch("track_ids", track_ids.len()).or_report();
+    super::privilege::require_signed_in("storing artifacts").or_report();
+    let mut ids: Vec<i64> = track_ids.into_iter().flatten().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// One row per id: `hit`, `computed`, `failed` (with the error) or `missing`.
+fn artifact_statuses<T>(ids: &[i64], res: Vec<(i64, Artifact<T>)>) -> Vec<(i64, String, Option<String>)> {
+    let found: HashMap<i64, Artifact<T>> = res.into_iter().collect();
+    ids.iter()
         .map(|id| match found.get(id) {
             None => (*id, "missing".to_string(), Some(format!("track {id} does not exist"))),
             Some(Artifact::Hit(_)) => (*id, "hit".to_string(), None),
             Some(Artifact::Computed(_)) => (*id, "computed".to_string(), None),
             Some(Artifact::Failed(e)) => (*id, "failed".to_string(), Some(e.to_string())),
         })
-        .collect();
-    TableIterator::new(out)
+        .collect()
 }
 
 /// Emotions of `rows` with the bundle's emotion model, DB first ([`ensure_artifacts`]): stored
@@ -413,28 +423,13 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
 fn classify_tracks(
     track_ids: Option<Vec<Option<i64>>>,
 ) -> TableIterator<'static, (name!(track_id, i64), name!(status, String), name!(error, Option<String>))> {
-    let track_ids = super::required(track_ids, "track_ids");
-    guc::limits().check_batch("track_ids", track_ids.len()).or_report();
-    super::privilege::require_signed_in("storing artifacts").or_report();
-    let mut ids: Vec<i64> = track_ids.into_iter().flatten().collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = artifact_request(track_ids);
     let bundle = active_bundle().or_report();
     let rows = load_tracks(&ids).or_report();
     let mut counters = Counters::default();
     let res = ensure_emotions(&rows, &bundle, &mut counters).or_report();
     counters.flush().or_report();
-    let found: HashMap<i64, Artifact<Value>> = res.into_iter().collect();
-    TableIterator::new(
-        ids.iter()
-            .map(|id| match found.get(id) {
-                None => (*id, "missing".to_string(), Some(format!("track {id} does not exist"))),
-                Some(Artifact::Hit(_)) => (*id, "hit".to_string(), None),
-                Some(Artifact::Computed(_)) => (*id, "computed".to_string(), None),
-                Some(Artifact::Failed(e)) => (*id, "failed".to_string(), Some(e.to_string())),
-            })
-            .collect::<Vec<_>>(),
-    )
+    TableIterator::new(artifact_statuses(&ids, res))
 }
 
 /// `songmatch.track_content_hash(track_id)`: the `te_v1_` hash of a stored track's content.

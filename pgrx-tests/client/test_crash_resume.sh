@@ -13,7 +13,9 @@ N=300
 setup_db "${N}"
 sql "select songmatch.stats_reset()" >/dev/null
 
-sql_log "call songmatch.backfill('embeddings', batch_size => 20)" "${WORK}/run1.log" bf_runner_1 &
+# (the development server runs with synchronous_commit = off, which may lose the last commits of
+# any session in a crash; the runner asks for durable commits, as a production server has them)
+PGOPTIONS="-c synchronous_commit=on" sql_log "call songmatch.backfill('embeddings', batch_size => 20)" "${WORK}/run1.log" bf_runner_1 &
 BG_PIDS+=($!)
 RUNNER=$!
 wait_for "done >= 60" 300 "select coalesce(max(done), 0) >= 60 from songmatch.analysis_jobs where job_type = 'embeddings'"

@@ -969,7 +969,14 @@ pub fn match_one(
     let started = Instant::now();
     let p = load_playlist(playlist_id)?;
     let (cand_ids, cand_hashes) = candidates_of(&p, given)?;
-    match_candidates(&p, cand_ids, cand_hashes, top_k, config, counters, rows, None, started)
+    match_candidates(&p, cand_ids, cand_hashes, top_k, Resolved::Config(config), counters, rows, None, started)
+}
+
+/// What a call has already resolved: only the config it was given, or (discovery) the bundle,
+/// the config and the playlist's profile.
+enum Resolved<'a> {
+    Config(Option<&'a Value>),
+    All(Box<(Bundle, Config, Profile)>),
 }
 
 /// [`match_one`] over candidates already chosen (by id, with their content hashes); `extra`
@@ -981,7 +988,7 @@ fn match_candidates(
     cand_ids: Vec<i64>,
     cand_hashes: Vec<String>,
     top_k: i32,
-    config: Option<&Value>,
+    resolved: Resolved<'_>,
     counters: &mut Counters,
     want_rows: bool,
     extra: Option<(&str, Value)>,
@@ -990,9 +997,18 @@ fn match_candidates(
     if top_k < 1 {
         return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
     }
-    super::plans::local_setting("jit", "off").map_err(spi_err("cannot switch JIT off"))?;
-    let bundle = active_bundle()?;
-    let cfg = resolve_config(config, &bundle)?;
+    let (bundle, cfg, mut profile) = match resolved {
+        Resolved::Config(config) => {
+            super::plans::local_setting("jit", "off").map_err(spi_err("cannot switch JIT off"))?;
+            let bundle = active_bundle()?;
+            let cfg = resolve_config(config, &bundle)?;
+            (bundle, cfg, None)
+        }
+        Resolved::All(all) => {
+            let (bundle, cfg, profile) = *all;
+            (bundle, cfg, Some(profile))
+        }
+    };
     guc::limits().check_candidates("the candidate set", cand_ids.len())?;
     let member_hashes = fill_hashes(&p.members, p.member_hashes.clone())?;
     let config_hash = cfg.hash();
@@ -1057,7 +1073,10 @@ fn match_candidates(
     counters.add("context_misses", 1.0);
 
     // stage 0: artifacts (persisted; only misses run a model)
-    let prof = playlist_profile(p, &bundle, counters)?;
+    let prof = match profile.take() {
+        Some(prof) => prof,
+        None => playlist_profile(p, &bundle, counters)?,
+    };
     pgrx::debug1!("songmatch: profile of playlist {} read in {:?}", p.id, started.elapsed() - t_hash);
     let cands = read_candidates(&cand_ids, &bundle.embedding, counters)?;
     let t_artifacts = started.elapsed();
@@ -1203,6 +1222,9 @@ fn vector_schema() -> Result<String> {
 /// bundle's vector index, minus its members (and the owner's liked tracks when asked), then
 /// stage 1 + stage 2 and the match cache as for `match_playlist`. Returns the context id.
 fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_liked: bool, counters: &mut Counters) -> Result<i64> {
+    if top_k < 1 {
+        return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
+    }
     let started = Instant::now();
     super::plans::local_setting("jit", "off").map_err(spi_err("cannot switch JIT off"))?;
     let p = load_playlist(playlist_id)?;
@@ -1349,7 +1371,8 @@ fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_l
         queries.len(),
         ids.len()
     );
-    let (ctx, _) = match_candidates(&p, ids, hashes, top_k, config, counters, false, Some(("discovery", info)), Instant::now())?;
+    let resolved = Resolved::All(Box::new((bundle, cfg, prof)));
+    let (ctx, _) = match_candidates(&p, ids, hashes, top_k, resolved, counters, false, Some(("discovery", info)), Instant::now())?;
     Ok(ctx)
 }
 

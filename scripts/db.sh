@@ -75,6 +75,21 @@ full_page_writes = off
 log_min_messages = warning
 CONF
     fi
+    # the inference service (songmatch's background worker) needs songmatch preloaded; the line
+    # is added once the library is installed (a server cannot start preloading a missing library)
+    local lib; lib="$("${PG_CONFIG}" --pkglibdir)/songmatch.so"
+    if [[ -f "${lib}" ]] && ! as_pg grep -q "^shared_preload_libraries = 'songmatch'" "${dir}/data/postgresql.conf"; then
+        echo "shared_preload_libraries = 'songmatch'   # the inference service: one copy of each model for all backends" \
+            | as_pg tee -a "${dir}/data/postgresql.conf" >/dev/null
+        log "songmatch preloaded (shared_preload_libraries): the server starts its inference service"
+    fi
+    # a preloaded library is mapped by the postmaster: a newer installed one needs a restart
+    if status && [[ -f "${lib}" ]] && { [[ "${lib}" -nt "${dir}/data/postmaster.pid" ]] \
+            || ! psql_admin -tAc "show shared_preload_libraries" 2>/dev/null | grep -qw songmatch; }; then
+        log "restarting the server: the installed songmatch library is newer than the server (or not preloaded yet)"
+        as_pg "$(bindir)/pg_ctl" -D "${dir}/data" -l "${dir}/postgres.log" -m fast -w -t 60 restart >/dev/null \
+            || { tail -20 "${dir}/postgres.log" >&2; die "server did not restart"; }
+    fi
     if status; then
         log "server already running on port ${PG_PORT}"
     else

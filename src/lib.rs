@@ -29,10 +29,12 @@ pgrx::extension_sql_file!(
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 /// Called once when the library is loaded (in the postmaster under shared_preload_libraries,
-/// or in a backend). Only settings are registered here: no ONNX Runtime, no threads.
+/// or in a backend). Settings are registered, and under shared_preload_libraries the inference
+/// supervisor (a background worker); no ONNX Runtime and no threads here.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     sql::guc::init();
+    sql::service::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -54,7 +56,9 @@ mod tests {
 pub mod pg_test {
     pub fn setup(_options: Vec<&str>) {}
 
+    /// The test server preloads songmatch, so the tests run with the inference service
+    /// (`songmatch.inference = auto`); the reference tests also run in backend mode.
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        vec!["shared_preload_libraries = 'songmatch'"]
     }
 }

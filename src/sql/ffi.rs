@@ -1,6 +1,7 @@
 //! Every `unsafe` of the SQL layer that touches raw server state, each behind a safe function:
 //! the user switch of songmatch's writes (`privilege.rs`), pgvector's binary layout
-//! (`vector.rs`), the server's own paths, and reserving the `songmatch.` settings prefix.
+//! (`vector.rs`), the server's own paths, reserving the `songmatch.` settings prefix, and the
+//! process management of the inference supervisor (fork, wait, signals: `service.rs`).
 //! All of it runs on the backend's main thread (worker threads never call into PostgreSQL).
 
 use pgrx::pg_sys;
@@ -137,4 +138,107 @@ pub fn data_dir() -> PathBuf {
 pub fn reserve_guc_prefix(prefix: &CStr) {
     // SAFETY: called from _PG_init on the main thread with a NUL-terminated string.
     unsafe { pg_sys::MarkGUCPrefixReserved(prefix.as_ptr()) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// the inference supervisor's process management (src/sql/service.rs)
+// ---------------------------------------------------------------------------------------------
+
+extern "C" {
+    /// sysv_shmem.c: unmap the main shared memory segment from this process (local only).
+    fn PGSharedMemoryDetach();
+}
+
+/// Is this library being loaded by shared_preload_libraries (in the postmaster)?
+pub fn loading_preload_libraries() -> bool {
+    // SAFETY: a plain read of a server global set by the postmaster while it preloads libraries.
+    unsafe { pg_sys::process_shared_preload_libraries_in_progress }
+}
+
+/// Re-read the configuration file (a background worker's SIGHUP).
+pub fn reload_config_file() {
+    // SAFETY: called on a background worker's main thread outside any transaction, as
+    // PostgreSQL's own workers do after SIGHUP.
+    unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+}
+
+/// Set the activity part of this process's `ps` title.
+pub fn set_ps_display(activity: &CStr) {
+    // SAFETY: a NUL-terminated string; set_ps_display only writes this process's title buffer.
+    unsafe { pg_sys::set_ps_display(activity.as_ptr()) };
+}
+
+/// fork(2): `Ok(None)` in the child, `Ok(Some(pid))` in the parent. The caller (the supervisor's
+/// main thread) is single-threaded, so the child starts in a consistent state.
+pub fn fork() -> std::io::Result<Option<i32>> {
+    // SAFETY: fork has no memory-safety preconditions; the supervisor runs no other threads,
+    // so no lock can be held by a thread that does not exist in the child.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Some(pid)),
+    }
+}
+
+/// In a child just forked from a background worker: stop being a PostgreSQL process. Every
+/// signal back to its default (PostgreSQL's handlers would touch shared memory), SIGPIPE ignored
+/// (a caller that hung up is an error on write, not a death), all signals unblocked, SIGKILL when
+/// `parent` dies, `name` as the process name, and the shared memory segment unmapped, so that
+/// nothing this process does can touch the server's shared state. Returns false when the parent
+/// is already gone.
+pub fn become_plain_process(name: &CStr, parent: i32) -> bool {
+    // SAFETY: plain process-local system calls with valid arguments: signal dispositions,
+    // the signal mask, prctl options with a NUL-terminated name of at most 16 bytes (longer is
+    // cut by the kernel), and PGSharedMemoryDetach, which only unmaps this process's mapping
+    // (the segment itself stays for the server; this process never touches it afterwards).
+    unsafe {
+        for sig in 1..libc::SIGRTMIN() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0);
+        PGSharedMemoryDetach();
+        libc::getppid() == parent
+    }
+}
+
+/// End this process at once, without exit handlers (a forked child must not run the server's).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and runs no handlers.
+    unsafe { libc::_exit(code) }
+}
+
+/// This process's pid.
+pub fn my_pid() -> i32 {
+    std::process::id() as i32
+}
+
+/// Reap `pid` if it has ended: how it ended, in words.
+pub fn try_wait(pid: i32) -> Option<String> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: waitpid with WNOHANG on our own child, writing into a local int.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if r == pid {
+        Some(if libc::WIFSIGNALED(status) {
+            format!("killed by signal {}", libc::WTERMSIG(status))
+        } else {
+            format!("exited with code {}", libc::WEXITSTATUS(status))
+        })
+    } else if r == -1 {
+        Some("lost (waitpid failed)".into())
+    } else {
+        None
+    }
+}
+
+/// Send `sig` to `pid`.
+pub fn send_signal(pid: i32, sig: i32) {
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    unsafe { libc::kill(pid, sig) };
 }

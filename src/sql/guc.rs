@@ -32,8 +32,51 @@ pub enum GraphOptimization {
 
 pub static GRAPH_OPTIMIZATION: GucSetting<GraphOptimization> = GucSetting::<GraphOptimization>::new(GraphOptimization::All);
 
+/// Where this session's inference runs (see `service::use_service`).
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum InferenceMode {
+    #[name = c"auto"]
+    Auto,
+    #[name = c"service"]
+    Service,
+    #[name = c"backend"]
+    Backend,
+}
+
+pub static INFERENCE: GucSetting<InferenceMode> = GucSetting::<InferenceMode>::new(InferenceMode::Auto);
+pub static INFERENCE_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
+pub static INFERENCE_BATCH_WAIT_US: GucSetting<i32> = GucSetting::<i32>::new(2000);
+
 pub fn init() {
     define_limits();
+    GucRegistry::define_enum_guc(
+        c"songmatch.inference",
+        c"Where models run: auto (the inference service when songmatch is preloaded, else this backend), service or backend (superuser only).",
+        c"'service' makes a service that does not run an error (57P03); 'backend' loads the models into this session's own process.",
+        &INFERENCE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"songmatch.inference_threads",
+        c"Threads of the inference service's model runs (0: all cores). Needs a restart.",
+        c"",
+        &INFERENCE_THREADS,
+        0,
+        1024,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"songmatch.inference_batch_wait_us",
+        c"How long (microseconds) the inference service may wait for other sessions' requests to batch with a request (superuser only).",
+        c"The wait ends early once every connected session has a request queued.",
+        &INFERENCE_BATCH_WAIT_US,
+        0,
+        100_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"songmatch.allow_drop",
         c"Let DROP EXTENSION songmatch (or a DROP ... CASCADE reaching it) delete a non-empty catalogue.",

@@ -5,15 +5,15 @@
 //! is upserted. Counters go to `songmatch.stats`.
 
 use super::guc;
-use super::models::{engine_config, with_cache};
+use super::infer;
+use super::models::with_cache;
 use super::privilege::as_owner;
 use super::vector::Vector;
 use super::OrReport;
 use crate::core::catalogue;
 use crate::core::hash::{content_hash, id_set_hash, match_context_hash, ContentKind, IdSetKind, MatchContextInputs};
-use crate::core::models::embed::{self, BatchLimits, Role};
+use crate::core::models::embed::{self, Role};
 use crate::core::models::manifest::Storage;
-use crate::core::models::rerank;
 use crate::core::profile::{self, round6};
 use crate::core::ranker::{self as ranker_features, FEATURES};
 use crate::core::scoring::{self, CandidateSignals, Config, PlaylistNorms, PlaylistSignals};
@@ -35,15 +35,6 @@ fn write_returning_i64(sql: &'static str, args: &[pgrx::datum::DatumWithOid<'_>]
         Some(r) => r.get::<i64>(1),
         None => Ok(None),
     })
-}
-
-fn interrupts() {
-    pgrx::check_for_interrupts!();
-}
-
-fn limits() -> BatchLimits {
-    let cfg = engine_config();
-    BatchLimits { max_texts: cfg.max_batch_texts, max_tokens: cfg.max_batch_tokens }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -235,26 +226,17 @@ pub fn ensure_embeddings_known(
     let compute = |misses: &[usize], counters: &mut Counters| -> Result<Vec<Result<Vec<f32>>>> {
         // a malformed analysis fails its own document, before any inference
         let docs: Vec<Result<String>> = misses.iter().map(|&i| rows[i].document()).collect();
-        let cfg = engine_config();
-        let dir = guc::model_dir();
-        let lim = limits();
-        let mut computed: Vec<Result<Vec<f32>>> = with_cache(|c| {
-            let m = c.get(&dir, model_id, &cfg)?;
-            storage.set(m.model.manifest.storage());
-            let texts: Vec<String> = docs
-                .iter()
-                .filter_map(|d| d.as_ref().ok())
-                .map(|d| embed::format_text(&m.model.manifest, Role::Document, None, d))
-                .collect();
-            Ok(match embed::embed_texts(m, &texts, lim, &mut interrupts) {
-                Ok(v) => v.into_iter().map(Ok).collect(),
-                // isolate the text that fails, so that the others still get their embedding
-                Err(_) => texts
-                    .iter()
-                    .map(|t| embed::embed_texts(m, std::slice::from_ref(t), lim, &mut interrupts).map(|mut v| v.remove(0)))
-                    .collect(),
-            })
-        })?;
+        let manifest = infer::manifest(model_id)?;
+        storage.set(manifest.storage());
+        let texts: Vec<String> =
+            docs.iter().filter_map(|d| d.as_ref().ok()).map(|d| embed::format_text(&manifest, Role::Document, None, d)).collect();
+        let mut computed: Vec<Result<Vec<f32>>> = match infer::embed(model_id, &texts) {
+            Ok(v) => v.into_iter().map(Ok).collect(),
+            // the service being unreachable is not a property of any one text
+            Err(e @ Error::Unavailable(_)) => return Err(e),
+            // isolate the text that fails, so that the others still get their embedding
+            Err(_) => texts.iter().map(|t| infer::embed(model_id, std::slice::from_ref(t)).map(|mut v| v.remove(0))).collect(),
+        };
         counters.add(&format!("inferences:{model_id}"), computed.len() as f64);
         computed.reverse();
         Ok(docs
@@ -357,21 +339,17 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
     })
     .map_err(spi_err("cannot read stored emotions"))?;
     let compute = |misses: &[usize], counters: &mut Counters| -> Result<Vec<Result<Value>>> {
-        let dir = guc::model_dir();
-        let cfg = engine_config();
-        let (kind, base) = with_cache(|c| {
-            let m = &c.registry(&dir)?.model(&model_id)?.manifest;
-            Ok((m.kind, m.base_model.clone()))
-        })?;
+        let (kind, base) = {
+            let m = infer::manifest(&model_id)?;
+            (m.kind, m.base_model)
+        };
         let miss_rows: Vec<TrackRow> = misses.iter().map(|&i| rows[i].clone()).collect();
         let results: Vec<Result<Value>> =
             if kind == crate::core::models::manifest::ModelKind::EmbeddingHead && base.as_deref() == Some(bundle.embedding.0.as_str()) {
                 let embs = ensure_embeddings(&miss_rows, &bundle.embedding, counters)?;
                 let good: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
-                let logits = with_cache(|c| {
-                    crate::core::models::classify::head_logits(c.get(&dir, &model_id, &cfg)?, &good, limits(), &mut interrupts)
-                })?;
-                let manifest = with_cache(|c| Ok(c.registry(&dir)?.model(&model_id)?.manifest.clone()))?;
+                let logits = infer::head(&model_id, &good)?;
+                let manifest = infer::manifest(&model_id)?;
                 let mut li = logits.into_iter();
                 embs.into_iter()
                     .map(|(_, a)| match a {
@@ -638,13 +616,8 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     // recompute: the playlist's own query text is embedded once per content hash
     let started = Instant::now();
     let query_text = text::playlist_query(&p.playlist, &p.analysis)?;
-    let cfg = engine_config();
-    let dir = guc::model_dir();
-    let query = with_cache(|c| {
-        let m = c.get(&dir, &bundle.embedding.0, &cfg)?;
-        let t = embed::format_text(&m.model.manifest, Role::Query, None, &query_text);
-        Ok(embed::embed_texts(m, &[t], limits(), &mut interrupts)?.pop())
-    })?;
+    let t = embed::format_text(&infer::manifest(&bundle.embedding.0)?, Role::Query, None, &query_text);
+    let query = infer::embed(&bundle.embedding.0, &[t])?.pop();
     counters.add(&format!("inferences:{}", bundle.embedding.0), 1.0);
     counters.add("profile_recomputes", 1.0);
     let (audio_mean, audio_std) = audio.to_json();
@@ -856,9 +829,7 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
         let norms = PlaylistNorms::of(signals);
         feats = finals[..ranked].iter().map(|f| ranker_features::features_normed(signals, &norms, &cands[at[&f.id]])).collect();
         let t0 = Instant::now();
-        let dir = guc::model_dir();
-        let ecfg = engine_config();
-        let scores = with_cache(|c| crate::core::models::ranker::score(c.get(&dir, kid, &ecfg)?, &feats, &mut interrupts))?;
+        let scores = infer::ranker(kid, &feats)?;
         counters.add("ranker_calls", 1.0);
         counters.add("ranker_ms", t0.elapsed().as_secs_f64() * 1000.0);
         counters.add(&format!("inferences:{kid}"), ranked as f64);
@@ -880,9 +851,7 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
         let by_id: HashMap<i64, &TrackRow> = top_rows.iter().map(|r| (r.id, r)).collect();
         let docs: Vec<String> = finals[..n].iter().map(|f| by_id.get(&f.id).and_then(|r| r.document().ok()).unwrap_or_default()).collect();
         let t0 = Instant::now();
-        let dir = guc::model_dir();
-        let ecfg = engine_config();
-        let scores = with_cache(|c| rerank::rerank(c.get(&dir, rid, &ecfg)?, &query, &docs, None, limits(), &mut interrupts))?;
+        let scores = infer::rerank(rid, &query, &docs, None)?;
         counters.add("rerank_calls", 1.0);
         counters.add("rerank_ms", t0.elapsed().as_secs_f64() * 1000.0);
         counters.add(&format!("inferences:{rid}"), n as f64);
@@ -1567,14 +1536,9 @@ fn offline(
         None
     } else {
         let q = text::playlist_query(&p.playlist, &p.analysis)?;
-        let cfg_e = engine_config();
-        let dir = guc::model_dir();
         counters.add(&format!("inferences:{}", bundle.embedding.0), 1.0);
-        with_cache(|c| {
-            let m = c.get(&dir, &bundle.embedding.0, &cfg_e)?;
-            let t = embed::format_text(&m.model.manifest, Role::Query, None, &q);
-            Ok(embed::embed_texts(m, &[t], limits(), &mut interrupts)?.pop())
-        })?
+        let t = embed::format_text(&infer::manifest(&bundle.embedding.0)?, Role::Query, None, &q);
+        infer::embed(&bundle.embedding.0, &[t])?.pop()
     };
     let signals = PlaylistSignals {
         centroid: profile::centroid(&refs),

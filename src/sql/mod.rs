@@ -9,10 +9,12 @@ pub mod eval;
 pub mod ffi;
 pub mod guc;
 pub mod hashing;
+pub mod infer;
 pub mod matching;
 pub mod models;
 pub mod plans;
 pub mod privilege;
+pub mod service;
 pub mod vector;
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -35,6 +37,7 @@ pub fn error_code(e: &Error) -> PgSqlErrorCode {
         Error::Config(_) => PgSqlErrorCode::ERRCODE_CONFIG_FILE_ERROR,
         Error::Unsupported(_) => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
         Error::Runtime(_) => PgSqlErrorCode::ERRCODE_SYSTEM_ERROR,
+        Error::Unavailable(_) => PgSqlErrorCode::ERRCODE_CANNOT_CONNECT_NOW,
         Error::Io { .. } => PgSqlErrorCode::ERRCODE_IO_ERROR,
     }
 }

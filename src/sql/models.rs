@@ -3,7 +3,7 @@
 use super::guc;
 use super::vector::Vector;
 use super::OrReport;
-use crate::core::models::embed::{self, BatchLimits, Role};
+use crate::core::models::embed::{self, Role};
 use crate::core::models::engine::{EngineConfig, ModelCache};
 use crate::core::{versions, Error, Result};
 use once_cell::sync::Lazy;
@@ -56,17 +56,10 @@ pub fn check_inputs<'a>(texts: impl IntoIterator<Item = Option<&'a str>>, instru
 fn embed_many(texts: &[String], kind: &str, model: Option<&str>, instruction: Option<&str>) -> Result<(String, Vec<Vec<f32>>)> {
     let role = Role::parse(kind)?;
     let id = resolve_embedding_model(model)?;
-    let cfg = engine_config();
-    let dir = guc::model_dir();
-    let limits = BatchLimits { max_texts: cfg.max_batch_texts, max_tokens: cfg.max_batch_tokens };
-    with_cache(|c| {
-        let m = c.get(&dir, &id, &cfg)?;
-        let formatted: Vec<String> = texts.iter().map(|t| embed::format_text(&m.model.manifest, role, instruction, t)).collect();
-        let out = embed::embed_texts(m, &formatted, limits, &mut || {
-            pgrx::check_for_interrupts!();
-        })?;
-        Ok((id.clone(), out))
-    })
+    let manifest = super::infer::manifest(&id)?;
+    let formatted: Vec<String> = texts.iter().map(|t| embed::format_text(&manifest, role, instruction, t)).collect();
+    let out = super::infer::embed(&id, &formatted)?;
+    Ok((id, out))
 }
 
 /// `songmatch.embed(text, kind => 'document'|'query', model => NULL, instruction => NULL)`:
@@ -145,8 +138,10 @@ fn models() -> TableIterator<
     ),
 > {
     let dir = guc::model_dir();
+    let in_service = if super::service::use_service() { super::service::loaded_models(&dir) } else { Vec::new() };
     let rows = with_cache(|c| {
-        let loaded = c.loaded_ids();
+        let mut loaded = c.loaded_ids();
+        loaded.extend(in_service);
         let r = c.registry(&dir)?;
         Ok(r.models
             .values()
@@ -261,7 +256,8 @@ pub fn register(name: &str, activate: bool) -> Result<String> {
     Ok(hash)
 }
 
-/// `songmatch.reload_models()`: forget this backend's registry and loaded sessions.
+/// `songmatch.reload_models()`: forget this backend's registry and loaded sessions, and the
+/// inference service's (models reinstalled in place are read again on their next use).
 #[pg_extern(volatile)]
 fn reload_models() -> bool {
     with_cache(|c| {
@@ -269,6 +265,7 @@ fn reload_models() -> bool {
         Ok(())
     })
     .or_report();
+    super::service::reload().or_report();
     true
 }
 
@@ -279,9 +276,7 @@ fn tokenize(text: Option<&str>, model: default!(Option<&str>, "NULL")) -> Option
     let text = text?;
     check_inputs([Some(text)], None).or_report();
     let id = resolve_embedding_model(model).or_report();
-    let dir = guc::model_dir();
-    let cfg = engine_config();
-    Some(with_cache(|c| c.get(&dir, &id, &cfg)?.tok()?.encode(text).map(|e| e.ids)).or_report())
+    Some(super::infer::tokenize(&id, text).or_report())
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -296,41 +291,46 @@ mod tests {
 
     #[pg_test]
     fn embed_matches_python_reference() {
-        let r: Value = serde_json::from_str(REFERENCE).unwrap();
-        let texts: Vec<String> = r["texts"].as_array().unwrap().iter().map(|t| t["text"].as_str().unwrap().to_string()).collect();
-        assert!(texts.len() >= 20);
-        // one batched call: mixed lengths in one padded batch must not change any embedding
-        let rows: Vec<(i32, Vec<f32>)> = Spi::connect(|c| {
-            c.select(
-                "select ord, embedding::real[] from songmatch.embed_batch($1, model => 'all-minilm-l6-v2-int8') order by ord",
-                None,
-                &[texts.clone().into()],
-            )
-            .unwrap()
-            .map(|row| (row.get::<i32>(1).unwrap().unwrap(), row.get::<Vec<f32>>(2).unwrap().unwrap()))
-            .collect()
+        crate::sql::testing::in_both_modes(|| {
+            let r: Value = serde_json::from_str(REFERENCE).unwrap();
+            let texts: Vec<String> = r["texts"].as_array().unwrap().iter().map(|t| t["text"].as_str().unwrap().to_string()).collect();
+            assert!(texts.len() >= 20);
+            // one batched call: mixed lengths in one padded batch must not change any embedding
+            let rows: Vec<(i32, Vec<f32>)> = Spi::connect(|c| {
+                c.select(
+                    "select ord, embedding::real[] from songmatch.embed_batch($1, model => 'all-minilm-l6-v2-int8') order by ord",
+                    None,
+                    &[texts.clone().into()],
+                )
+                .unwrap()
+                .map(|row| (row.get::<i32>(1).unwrap().unwrap(), row.get::<Vec<f32>>(2).unwrap().unwrap()))
+                .collect()
+            });
+            assert_eq!(rows.len(), texts.len());
+            for (i, t) in r["texts"].as_array().unwrap().iter().enumerate() {
+                assert_eq!(rows[i].0, i as i32 + 1);
+                let reference: Vec<f32> = t["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+                let got = &rows[i].1;
+                assert_eq!(got.len(), 384);
+                let cos: f32 = got.iter().zip(&reference).map(|(a, b)| a * b).sum::<f32>()
+                    / (got.iter().map(|a| a * a).sum::<f32>().sqrt() * reference.iter().map(|a| a * a).sum::<f32>().sqrt());
+                assert!(cos >= 0.9999, "text {i} {:?}: cosine {cos}", texts[i]);
+                // token ids equal the Python tokenizer's (over-length text truncated to 256)
+                let ids = Spi::get_one_with_args::<Vec<i64>>(
+                    "select songmatch.tokenize($1, 'all-minilm-l6-v2-int8')",
+                    &[texts[i].clone().into()],
+                )
+                .unwrap()
+                .unwrap();
+                let ref_ids: Vec<i64> = t["token_ids"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+                assert_eq!(ids, ref_ids, "token ids of text {i}");
+            }
+            // the single-text form agrees with the batch form
+            let single =
+                Spi::get_one_with_args::<Vec<f32>>("select songmatch.embed($1)::real[]", &[texts[0].clone().into()]).unwrap().unwrap();
+            let cos: f32 = single.iter().zip(&rows[0].1).map(|(a, b)| a * b).sum();
+            assert!(cos > 0.99999, "single vs batch cosine {cos}");
         });
-        assert_eq!(rows.len(), texts.len());
-        for (i, t) in r["texts"].as_array().unwrap().iter().enumerate() {
-            assert_eq!(rows[i].0, i as i32 + 1);
-            let reference: Vec<f32> = t["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
-            let got = &rows[i].1;
-            assert_eq!(got.len(), 384);
-            let cos: f32 = got.iter().zip(&reference).map(|(a, b)| a * b).sum::<f32>()
-                / (got.iter().map(|a| a * a).sum::<f32>().sqrt() * reference.iter().map(|a| a * a).sum::<f32>().sqrt());
-            assert!(cos >= 0.9999, "text {i} {:?}: cosine {cos}", texts[i]);
-            // token ids equal the Python tokenizer's (over-length text truncated to 256)
-            let ids =
-                Spi::get_one_with_args::<Vec<i64>>("select songmatch.tokenize($1, 'all-minilm-l6-v2-int8')", &[texts[i].clone().into()])
-                    .unwrap()
-                    .unwrap();
-            let ref_ids: Vec<i64> = t["token_ids"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
-            assert_eq!(ids, ref_ids, "token ids of text {i}");
-        }
-        // the single-text form agrees with the batch form
-        let single = Spi::get_one_with_args::<Vec<f32>>("select songmatch.embed($1)::real[]", &[texts[0].clone().into()]).unwrap().unwrap();
-        let cos: f32 = single.iter().zip(&rows[0].1).map(|(a, b)| a * b).sum();
-        assert!(cos > 0.99999, "single vs batch cosine {cos}");
     }
 
     #[pg_test]
@@ -353,15 +353,20 @@ mod tests {
 
     #[pg_test]
     fn embed_errors_carry_sqlstates() {
-        assert_eq!(
-            sqlstate_of("select songmatch.embed('x', model => 'nope')"),
-            "22023 unknown model \"nope\"; available models: all-minilm-l6-v2-int8, minilm-goemotions-head, songmatch-ranker-v1"
-        );
-        assert_eq!(
-            sqlstate_of("select songmatch.embed('x', kind => 'passage')"),
-            "22023 kind must be 'document' or 'query', got 'passage'"
-        );
-        assert_eq!(sqlstate_of("select songmatch.embed('x', model => '')"), "22023 model must be NULL or a model id, not an empty string");
+        crate::sql::testing::in_both_modes(|| {
+            assert_eq!(
+                sqlstate_of("select songmatch.embed('x', model => 'nope')"),
+                "22023 unknown model \"nope\"; available models: all-minilm-l6-v2-int8, minilm-goemotions-head, songmatch-ranker-v1"
+            );
+            assert_eq!(
+                sqlstate_of("select songmatch.embed('x', kind => 'passage')"),
+                "22023 kind must be 'document' or 'query', got 'passage'"
+            );
+            assert_eq!(
+                sqlstate_of("select songmatch.embed('x', model => '')"),
+                "22023 model must be NULL or a model id, not an empty string"
+            );
+        });
     }
 
     fn fake_model_dir(name: &str, tamper: bool, drop_model: bool) -> String {
@@ -385,23 +390,25 @@ mod tests {
 
     #[pg_test]
     fn missing_and_tampered_files() {
-        let missing = fake_model_dir("missing", false, true);
-        let tampered = fake_model_dir("tampered", true, false);
-        let dir = missing;
-        Spi::run(&format!("set songmatch.model_dir = '{dir}'")).unwrap();
-        Spi::run("select songmatch.reload_models()").unwrap();
-        let s = sqlstate_of("select songmatch.embed('x', model => 'all-minilm-l6-v2-int8')");
-        assert_eq!(s, format!("58P01 file not found: {dir}/all-minilm-l6-v2-int8/model.onnx"));
+        crate::sql::testing::in_both_modes(|| {
+            let missing = fake_model_dir("missing", false, true);
+            let tampered = fake_model_dir("tampered", true, false);
+            let dir = missing;
+            Spi::run(&format!("set songmatch.model_dir = '{dir}'")).unwrap();
+            Spi::run("select songmatch.reload_models()").unwrap();
+            let s = sqlstate_of("select songmatch.embed('x', model => 'all-minilm-l6-v2-int8')");
+            assert_eq!(s, format!("58P01 file not found: {dir}/all-minilm-l6-v2-int8/model.onnx"));
 
-        let dir = tampered;
-        Spi::run(&format!("set songmatch.model_dir = '{dir}'")).unwrap();
-        Spi::run("select songmatch.reload_models()").unwrap();
-        let s = sqlstate_of("select songmatch.embed('x', model => 'all-minilm-l6-v2-int8')");
-        assert!(s.starts_with(&format!("XX001 sha256 mismatch for {dir}/all-minilm-l6-v2-int8/model.onnx: expected 8199be6f")), "{s}");
-        let loaded = Spi::get_one::<i64>("select count(*) from songmatch.models() where loaded").unwrap().unwrap();
-        assert_eq!(loaded, 0, "nothing is loaded after a failed verification");
-        Spi::run("reset songmatch.model_dir").unwrap();
-        Spi::run("select songmatch.reload_models()").unwrap();
+            let dir = tampered;
+            Spi::run(&format!("set songmatch.model_dir = '{dir}'")).unwrap();
+            Spi::run("select songmatch.reload_models()").unwrap();
+            let s = sqlstate_of("select songmatch.embed('x', model => 'all-minilm-l6-v2-int8')");
+            assert!(s.starts_with(&format!("XX001 sha256 mismatch for {dir}/all-minilm-l6-v2-int8/model.onnx: expected 8199be6f")), "{s}");
+            let loaded = Spi::get_one::<i64>("select count(*) from songmatch.models() where loaded").unwrap().unwrap();
+            assert_eq!(loaded, 0, "nothing is loaded after a failed verification");
+            Spi::run("reset songmatch.model_dir").unwrap();
+            Spi::run("select songmatch.reload_models()").unwrap();
+        });
     }
 
     const XLMR_REFERENCE: &str = include_str!("../../models/fixtures/fixture-xlmr-e5/reference.json");
@@ -410,41 +417,43 @@ mod tests {
     /// matches PyTorch within 1e-4, in one padded batch of mixed lengths.
     #[pg_test]
     fn fixture_xlmr_e5_matches_pytorch() {
-        crate::sql::testing::use_fixtures();
-        let r: Value = serde_json::from_str(XLMR_REFERENCE).unwrap();
-        let items = r["items"].as_array().unwrap();
-        for role in ["query", "document"] {
-            let sel: Vec<&Value> = items.iter().filter(|i| i["role"] == role).collect();
-            let texts: Vec<String> = sel.iter().map(|i| i["text"].as_str().unwrap().to_string()).collect();
-            let rows: Vec<Vec<f32>> = Spi::connect(|c| {
-                c.select(
-                    "select embedding::real[] from songmatch.embed_batch($1, kind => $2, model => 'fixture-xlmr-e5') order by ord",
-                    None,
-                    &[texts.clone().into(), role.into()],
-                )
-                .unwrap()
-                .map(|row| row.get::<Vec<f32>>(1).unwrap().unwrap())
-                .collect()
-            });
-            assert_eq!(rows.len(), sel.len());
-            for (item, got) in sel.iter().zip(&rows) {
-                let want: Vec<f32> = item["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
-                assert_eq!(got.len(), 64);
-                let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-                assert!(max <= 1e-4, "{role} {:?}: max abs diff {max}", item["text"]);
-                // the token ids of the formatted input equal the Python tokenizer's
-                let ids = Spi::get_one_with_args::<Vec<i64>>(
-                    "select songmatch.tokenize($1, 'fixture-xlmr-e5')",
-                    &[item["input"].as_str().unwrap().into()],
-                )
-                .unwrap()
-                .unwrap();
-                let want_ids: Vec<i64> = item["token_ids"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
-                assert_eq!(ids, want_ids, "token ids of {:?}", item["text"]);
+        crate::sql::testing::in_both_modes(|| {
+            crate::sql::testing::use_fixtures();
+            let r: Value = serde_json::from_str(XLMR_REFERENCE).unwrap();
+            let items = r["items"].as_array().unwrap();
+            for role in ["query", "document"] {
+                let sel: Vec<&Value> = items.iter().filter(|i| i["role"] == role).collect();
+                let texts: Vec<String> = sel.iter().map(|i| i["text"].as_str().unwrap().to_string()).collect();
+                let rows: Vec<Vec<f32>> = Spi::connect(|c| {
+                    c.select(
+                        "select embedding::real[] from songmatch.embed_batch($1, kind => $2, model => 'fixture-xlmr-e5') order by ord",
+                        None,
+                        &[texts.clone().into(), role.into()],
+                    )
+                    .unwrap()
+                    .map(|row| row.get::<Vec<f32>>(1).unwrap().unwrap())
+                    .collect()
+                });
+                assert_eq!(rows.len(), sel.len());
+                for (item, got) in sel.iter().zip(&rows) {
+                    let want: Vec<f32> = item["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+                    assert_eq!(got.len(), 64);
+                    let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                    assert!(max <= 1e-4, "{role} {:?}: max abs diff {max}", item["text"]);
+                    // the token ids of the formatted input equal the Python tokenizer's
+                    let ids = Spi::get_one_with_args::<Vec<i64>>(
+                        "select songmatch.tokenize($1, 'fixture-xlmr-e5')",
+                        &[item["input"].as_str().unwrap().into()],
+                    )
+                    .unwrap()
+                    .unwrap();
+                    let want_ids: Vec<i64> = item["token_ids"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+                    assert_eq!(ids, want_ids, "token ids of {:?}", item["text"]);
+                }
             }
-        }
-        Spi::run("reset songmatch.model_dir").unwrap();
-        Spi::run("select songmatch.reload_models()").unwrap();
+            Spi::run("reset songmatch.model_dir").unwrap();
+            Spi::run("select songmatch.reload_models()").unwrap();
+        });
     }
 
     /// A model whose output does not have its manifest's dimension is refused, never padded or cut.

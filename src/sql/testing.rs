@@ -18,3 +18,18 @@ pub fn use_fixtures() {
     Spi::run(&format!("set songmatch.model_dir = '{}'", dir.display())).unwrap();
     Spi::run("select songmatch.reload_models()").unwrap();
 }
+
+/// Run a reference test in both inference modes: through the inference service (the test
+/// server preloads songmatch) and in this backend. Parity with the references must hold in both.
+pub fn in_both_modes(f: impl Fn()) {
+    for mode in ["service", "backend"] {
+        Spi::run(&format!("set songmatch.inference = '{mode}'")).unwrap();
+        let s = Spi::get_one::<pgrx::JsonB>("select songmatch.inference_status()").unwrap().unwrap().0;
+        assert_eq!(s["mode"], mode, "{s}");
+        if mode == "service" {
+            assert_eq!(s["service"]["running"], true, "the test server runs the inference service: {s}");
+        }
+        f();
+    }
+    Spi::run("reset songmatch.inference").unwrap();
+}

@@ -55,6 +55,11 @@ pub enum Error {
     #[error("{0}")]
     Runtime(String),
 
+    /// The inference service cannot be reached or restarted while handling the request
+    /// (SQLSTATE 57P03, "cannot connect now": retry the call).
+    #[error("{0}")]
+    Unavailable(String),
+
     /// An I/O error other than a missing file (SQLSTATE 58030).
     #[error("I/O error on {}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -74,6 +79,7 @@ impl Error {
             Error::Config(_) => "F0000",
             Error::Unsupported(_) => "0A000",
             Error::Runtime(_) => "58000",
+            Error::Unavailable(_) => "57P03",
             Error::Io { .. } => "58030",
         }
     }

@@ -14,6 +14,7 @@ pub mod models;
 pub mod profile;
 pub mod ranker;
 pub mod scoring;
+pub mod service;
 pub mod signals;
 pub mod sys;
 pub mod text;

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The inference service (issue 12): the server preloads songmatch, so one model process serves
+# every backend.
+#  1. kill -9 of the model process while 4 connections stream single-text embed calls: no
+#     connection is lost, every call succeeds or fails with 57P03 (the documented error), the
+#     supervisor restarts the process, and calls succeed again within 3 s;
+#  2. a request queued behind a long one is cancelled (pg_cancel_backend), times out
+#     (statement_timeout) and is terminated (pg_terminate_backend), each within 50 ms, and the
+#     service drops the abandoned work (a cancelled running request stops at its next batch);
+#  3. results equal the in-backend path (songmatch.inference = 'backend') bit for bit on this
+#     machine, and a text's embedding does not depend on the batch it lands in.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+setup_db 20 2
+status() { sql "select songmatch.inference_status() #>> '{$1}'"; }
+[[ "$(status preloaded)" == "true" ]] || skip "songmatch is not in shared_preload_libraries on this server"
+check "mode" "service" "$(status mode)"
+sql "select songmatch.embed('warm up')" >/dev/null
+check "service running" "true" "$(status service,running)"
+PID0="$(status service,pid)"
+R0="$(status service,restarts)"
+say "model process ${PID0}, restarts so far ${R0}"
+PSQL_V() { "${PSQL}" "$(dsn) application_name=$1" -X -q -At -v ON_ERROR_STOP=0 -v VERBOSITY=verbose "${@:2}"; }
+
+# --- 1. kill -9 during a stream of requests from 4 connections ------------------------------------
+N=150
+for c in 1 2 3 4; do
+    for i in $(seq 1 ${N}); do echo "select 'ok', vector_dims(songmatch.embed('stream ${c} text ${i} ' || repeat('la ', ${i} % 40)));"; done \
+        | PSQL_V "svc_stream_${c}" >"${WORK}/stream${c}.out" 2>"${WORK}/stream${c}.err" &
+    BG_PIDS+=($!)
+done
+sleep 0.5
+kill -9 "${PID0}"
+T_KILL=$(date +%s%N)
+# a call from another connection succeeds again within 3 s
+until sql "select songmatch.embed('after the kill') is not null" >/dev/null 2>&1; do
+    (( ($(date +%s%N) - T_KILL) / 1000000 < 3000 )) || fail "no successful call within 3 s of the kill"
+    sleep 0.02
+done
+BACK_MS=$(( ($(date +%s%N) - T_KILL) / 1000000 ))
+say "a call succeeded again ${BACK_MS} ms after kill -9"
+((BACK_MS < 3000)) || fail "calls resumed only after ${BACK_MS} ms"
+sleep 0.3
+PID1="$(status service,pid)"
+kill -9 "${PID1}"   # a second kill, while the streams still run
+for p in "${BG_PIDS[@]}"; do wait "${p}" || fail "a streaming connection failed (psql exit status $?)"; done
+BG_PIDS=()
+OK=0
+ERRS=0
+for c in 1 2 3 4; do
+    n=$(grep -c '^ok|384$' "${WORK}/stream${c}.out" || true)
+    e=$(grep -c '^ERROR' "${WORK}/stream${c}.err" || true)
+    bad=$(grep '^ERROR' "${WORK}/stream${c}.err" | grep -v '^ERROR:  57P03: the songmatch inference service restarted while handling this request' || true)
+    [[ -z "${bad}" ]] || fail "connection ${c}: an error other than the documented one: ${bad}"
+    grep -qi 'server closed the connection\|connection to server was lost\|terminating connection' "${WORK}/stream${c}.err" && fail "connection ${c} was lost: $(head -3 "${WORK}/stream${c}.err")"
+    check "connection ${c}: calls answered (ok + 57P03)" "${N}" "$((n + e))"
+    OK=$((OK + n)); ERRS=$((ERRS + e))
+done
+say "${OK} calls succeeded, ${ERRS} failed with 57P03 (the retry hides most restarts)"
+((OK >= 4 * N - 8)) || fail "too many failed calls: ${ERRS}"
+PID2="$(status service,pid)"
+[[ "${PID2}" != "${PID0}" && "${PID2}" != "${PID1}" ]] || fail "the model process was not replaced (${PID0} ${PID1} ${PID2})"
+check "restarts counted" "$((R0 + 2))" "$(status service,restarts)"
+sql "select songmatch.inference_status() #>> '{service,last_error}'" | grep -q "killed by signal 9" || fail "last_error does not name the kill"
+check_sql "the database stayed up (no server restart)" "t" \
+    "select pg_postmaster_start_time() < now() - interval '1 second'"
+
+# --- 2. cancel, statement_timeout and terminate of a queued request ------------------------------
+# a long request keeps the model busy; a short one from another session queues behind it
+LONG="select count(*) from songmatch.embed_batch(array(select repeat('a long document about rain and love ', 25) || g from generate_series(1, 1000) g))"
+measure() {  # measure what app_name: the time from the signal to the session being idle (or gone)
+    sql "do \$\$
+declare t0 timestamptz; p int; st text;
+begin
+  select pid into p from pg_stat_activity where application_name = '$2' and datname = current_database();
+  t0 := clock_timestamp();
+  perform $1(p);
+  loop
+    perform pg_stat_clear_snapshot();
+    select state into st from pg_stat_activity where pid = p;
+    exit when st is distinct from 'active';
+    exit when clock_timestamp() - t0 > interval '5 seconds';
+    perform pg_sleep(0.0005);
+  end loop;
+  raise notice 'ms=%', round((extract(epoch from clock_timestamp() - t0) * 1000)::numeric, 1);
+end \$\$" 2>&1 | sed -n 's/.*ms=\([0-9.]*\).*/\1/p'
+}
+queued_session() {  # app_name [setting]: a short request queued behind the long one
+    PSQL_V "$1" -c "${2:-select 1}" -c "select songmatch.embed('queued request')" >"${WORK}/$1.out" 2>&1 &
+    BG_PIDS+=($!)
+}
+wait_active() {
+    wait_for "$1 waiting" 10 "select count(*) = 1 from pg_stat_activity where application_name = '$1' and state = 'active' and query like '%embed(''queued%'"
+}
+PSQL_V svc_long -c "${LONG}" >"${WORK}/long.out" 2>&1 &
+LONG_PID=$!
+wait_for "the long request running" 10 "select count(*) = 1 from pg_stat_activity where application_name = 'svc_long' and state = 'active'"
+sleep 0.2
+queued_session svc_cancel
+wait_active svc_cancel
+sleep 0.1
+depth="$(status service,queue_depth)"
+((depth >= 1)) || fail "the short request is not queued (queue depth ${depth})"
+MS="$(measure pg_cancel_backend svc_cancel)"
+say "cancel of a queued request took effect in ${MS} ms"
+awk -v m="${MS}" 'BEGIN { exit !(m != "" && m < 50) }' || fail "cancel took ${MS} ms (bound 50)"
+wait "${BG_PIDS[-1]}" || true
+grep -q "57014" "${WORK}/svc_cancel.out" || fail "the cancelled session did not get 57014: $(cat "${WORK}/svc_cancel.out")"
+
+queued_session svc_terminate
+wait_active svc_terminate
+sleep 0.1
+MS="$(measure pg_terminate_backend svc_terminate)"
+say "pg_terminate_backend of a queued request took effect in ${MS} ms"
+awk -v m="${MS}" 'BEGIN { exit !(m != "" && m < 50) }' || fail "terminate took ${MS} ms (bound 50)"
+
+# statement_timeout: psql's own timing of the statement, minus the timeout
+PSQL_V svc_timeout -c "set statement_timeout = 300" -c '\timing on' -c "select songmatch.embed('queued request')" >"${WORK}/timeout.out" 2>&1 || true
+grep -q "57014" "${WORK}/timeout.out" || fail "no statement timeout: $(cat "${WORK}/timeout.out")"
+T="$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' "${WORK}/timeout.out" | tail -1)"
+say "statement_timeout 300 ms: the statement ended after ${T} ms"
+awk -v t="${T}" 'BEGIN { exit !(t != "" && t < 350) }' || fail "statement_timeout took ${T} ms (bound 300 + 50)"
+# the long request itself is cancelled: the service abandons its run at the next batch boundary
+# (it would take a minute or more), and the next request is served at once
+MS="$(measure pg_cancel_backend svc_long)"
+say "cancel of the running request took effect in ${MS} ms"
+awk -v m="${MS}" 'BEGIN { exit !(m != "" && m < 50) }' || fail "cancel took ${MS} ms (bound 50)"
+wait "${LONG_PID}" || true
+grep -q "57014" "${WORK}/long.out" || fail "the long request was not cancelled: $(cat "${WORK}/long.out")"
+T0=$(date +%s%N)
+sql "select songmatch.embed('after the abandoned run') is not null" >/dev/null
+T="$(( ($(date +%s%N) - T0) / 1000000 ))"
+say "the next request was served ${T} ms later (the abandoned run finishes at most its current model run)"
+((T < 8000)) || fail "the abandoned run still held the model for ${T} ms (1000 texts would take a minute or more)"
+((  $(status service,dropped) >= 2 )) || fail "the service did not drop the abandoned requests (dropped $(status service,dropped))"
+check "the service's queue is empty" "0" "$(status service,queue_depth)"
+
+# --- 3. parity with the in-backend path, whatever the batch -------------------------------------------
+check_sql "service = backend (embeddings of the catalogue's documents, bit for bit)" "t" "
+create temp table svc as select t.id, songmatch.embed(songmatch.track_document(to_jsonb(t), a.analysis)) e
+  from songmatch.tracks t join songmatch.track_analyses a on a.track_id = t.id;
+set songmatch.inference = 'backend';
+select bool_and(songmatch.embed(songmatch.track_document(to_jsonb(t), a.analysis)) = s.e)
+  from songmatch.tracks t join songmatch.track_analyses a on a.track_id = t.id join svc s on s.id = t.id"
+check_sql "a text's embedding does not depend on its batch (cosine >= 0.999999)" "t" "
+with texts as (select g, repeat('word' || g || ' ', g) t from generate_series(1, 30) g),
+     batch as (select ord, embedding from songmatch.embed_batch(array(select t from texts order by g)))
+select bool_and(1 - (b.embedding <=> songmatch.embed(x.t)) >= 0.999999) from texts x join batch b on b.ord = x.g"
+check_sql "mode 'service' on a preloaded server" "service" "set songmatch.inference = 'service'; select songmatch.inference_status()->>'mode'"
+pass

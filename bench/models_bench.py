@@ -43,7 +43,9 @@ def log(msg: str) -> None:
 
 
 def connect(dsn: str, threads: int, batch: int, model_dir: str | None = None) -> psycopg.Connection:
-    opts = f"-c songmatch.intra_op_threads={threads} -c songmatch.max_batch_texts={batch}"
+    # in-backend inference, one thread: the comparison with raw onnxruntime these rows have always made
+    # (the inference service is measured by bench/service_bench.py)
+    opts = f"-c songmatch.inference=backend -c songmatch.intra_op_threads={threads} -c songmatch.max_batch_texts={batch}"
     if model_dir:
         opts += f" -c songmatch.model_dir={model_dir}"
     return psycopg.connect(dsn, autocommit=True, options=opts)
@@ -138,6 +140,8 @@ def main() -> None:
     with psycopg.connect(args.dsn, autocommit=True) as a:
         a.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(args.db)))
         a.execute(sql.SQL("create database {}").format(sql.Identifier(args.db)))
+        # the background refresher stays off: these measure their own calls
+        a.execute(sql.SQL("alter database {} set songmatch.auto_refresh = off").format(sql.Identifier(args.db)))
     dsn = make_conninfo(args.dsn, dbname=args.db)
     try:
         with connect(dsn, args.threads, args.batch) as c:

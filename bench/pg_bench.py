@@ -23,7 +23,9 @@ import psycopg
 
 
 def connect(dsn: str, threads: int, batch: int) -> psycopg.Connection:
-    opts = f"-c songmatch.intra_op_threads={threads} -c songmatch.max_batch_texts={batch}"
+    # in-backend inference, one thread: the comparison with raw onnxruntime these rows have always made
+    # (the inference service is measured by bench/service_bench.py)
+    opts = f"-c songmatch.inference=backend -c songmatch.intra_op_threads={threads} -c songmatch.max_batch_texts={batch}"
     return psycopg.connect(dsn, autocommit=True, options=opts)
 
 

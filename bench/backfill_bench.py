@@ -69,7 +69,7 @@ def unit(k: int) -> sql.Composable:
     return sql.SQL("(abs(hashint8(g * 64 + {k})) % 1000) / 1000.0").format(k=sql.Literal(k))
 
 
-def load_catalogue(c: psycopg.Connection, n: int) -> None:
+def load_catalogue(c: psycopg.Connection, n: int, offset: int = 0) -> None:
     words = sql.SQL(", ").join(sql.SQL("{} as {}").format(arr(w), sql.Identifier(nm)) for nm, w in
                                [("adj", ADJ), ("noun", NOUN), ("first", FIRST), ("last", LAST), ("genres", GENRES),
                                 ("moods", MOODS), ("themes", THEMES), ("instr", INSTR), ("verbs", VERBS)])
@@ -82,9 +82,9 @@ def load_catalogue(c: psycopg.Connection, n: int) -> None:
                (1965 + abs(hashint8(g * 64 + 10)) % 60)::text,
                (abs(hashint8(g * 64 + 11)) % 100)::int,
                (120000 + abs(hashint8(g * 64 + 12)) % 210000)::int
-          from (select {words}) w, generate_series(1, {n}) g
+          from (select {words}) w, generate_series({o} + 1, {o} + {n}) g
     """).format(a1=pick("adj", 1), n1=pick("noun", 2), f=pick("first", 3), l=pick("last", 4), a2=pick("adj", 5),
-                n2=pick("noun", 6), a3=pick("adj", 7), n3=pick("noun", 8), words=words, n=sql.Literal(n)))
+                n2=pick("noun", 6), a3=pick("adj", 7), n3=pick("noun", 8), words=words, n=sql.Literal(n), o=sql.Literal(offset)))
     c.execute(sql.SQL("""
         insert into songmatch.track_analyses (track_id, analysis)
         select g, jsonb_build_object(
@@ -98,12 +98,12 @@ def load_catalogue(c: psycopg.Connection, n: int) -> None:
                        'instrumentalness', {u5} / 4, 'speechiness', {u6} / 10, 'liveness', {u7} / 3,
                        'tempo', 60 + abs(hashint8(g * 64 + 40)) % 120, 'loudness', -20 + {u8} * 16,
                        'key', abs(hashint8(g * 64 + 41)) % 12, 'mode', abs(hashint8(g * 64 + 42)) % 2))
-          from (select {words}) w, generate_series(1, {n}) g
+          from (select {words}) w, generate_series({o} + 1, {o} + {n}) g
     """).format(m1=pick("moods", 20), m2=pick("moods", 21), g1=pick("genres", 22), g2=pick("genres", 23),
                 i1=pick("instr", 24), v=pick("verbs", 25), t1=pick("themes", 26), t2=pick("themes", 27),
                 u1=unit(30), u2=unit(31), u3=unit(32), u4=unit(33), u5=unit(34), u6=unit(35), u7=unit(36),
-                u8=unit(37), words=words, n=sql.Literal(n)))
-    c.execute("select setval(pg_get_serial_sequence('songmatch.tracks', 'id'), %s)", (n,))
+                u8=unit(37), words=words, n=sql.Literal(n), o=sql.Literal(offset)))
+    c.execute("select setval(pg_get_serial_sequence('songmatch.tracks', 'id'), %s)", (offset + n,))
     c.execute("analyze songmatch.tracks, songmatch.track_analyses")
 
 
@@ -127,12 +127,16 @@ def main() -> None:
         print(f"    {msg}  (load {' '.join(f'{x:.2f}' for x in os.getloadavg())})", file=sys.stderr, flush=True)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the database is dropped
-    opts = f"-c songmatch.intra_op_threads={args.threads} -c songmatch.max_batch_texts={args.batch}"
+    # in-backend inference, one thread: the comparison with raw onnxruntime these rows have always made
+    # (the inference service is measured by bench/service_bench.py)
+    opts = f"-c songmatch.inference=backend -c songmatch.intra_op_threads={args.threads} -c songmatch.max_batch_texts={args.batch}"
     res: dict = {"backfill_n": args.n, "backfill_batch_size": args.batch_size}
     t_all = time.perf_counter()
     with psycopg.connect(args.dsn, autocommit=True) as a:
         a.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(args.db)))
         a.execute(sql.SQL("create database {}").format(sql.Identifier(args.db)))
+        # the background refresher stays off: these measure their own calls
+        a.execute(sql.SQL("alter database {} set songmatch.auto_refresh = off").format(sql.Identifier(args.db)))
     dsn = make_conninfo(args.dsn, dbname=args.db)
     try:
         with psycopg.connect(dsn, autocommit=True, options=opts) as c:

@@ -161,6 +161,8 @@ def create_db(admin_dsn: str, db: str) -> None:
     with connect(admin_dsn) as a:
         a.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(db)))
         a.execute(sql.SQL("create database {}").format(sql.Identifier(db)))
+        # the background refresher stays off: these measure their own calls
+        a.execute(sql.SQL("alter database {} set songmatch.auto_refresh = off").format(sql.Identifier(db)))
 
 
 def drop_db(admin_dsn: str, db: str) -> None:

@@ -27,6 +27,10 @@ def num(v) -> str:
     return str(v)
 
 
+def signed(v) -> str:
+    return "n/a" if v is None else ("+" if v >= 0 else "-") + num(abs(v))
+
+
 def ms_fmt(v) -> str:
     return "n/a" if v is None else num(v) + " ms"
 
@@ -156,6 +160,26 @@ def models_rows(m: dict) -> list[tuple[str, str, str, str]]:
     ]
 
 
+REFRESH_KEYS = ["refresh_5000_s", "backfill_5000_s", "refresh_vs_backfill", "match_p50_idle_ms", "match_p50_refreshing_ms"]
+
+
+def refresh_rows(r: dict, goal) -> list[tuple[str, str, str, str]]:
+    """Table rows of refresh_bench.py's measurements."""
+    if r.get("refresh_error"):
+        return [("background refresh", "n/a", "", r["refresh_error"])]
+    v = r.get("refresh_vs_backfill")
+    n = r.get("refresh_n", 5000)
+    return [
+        (f"background refresh of {n:,} new tracks (no CALL)", f"{num(r.get('refresh_5000_s'))} s", "",
+         f"embeddings, emotions, genres; {num(r.get('refresh_items_per_s_1m'))} items/s in pipeline_status"),
+        (f"CALL backfill('stale') of {n:,} tracks", f"{num(r.get('backfill_5000_s'))} s", "", "the same work, in the foreground"),
+        ("refresh_vs_backfill (backfill time / refresh time)", "n/a" if v is None else f"{v:.3f}", ">= 0.9",
+         goal(None if v is None else v >= 0.9)),
+        ("match_playlist p50, idle / while the refresher runs", f"{num(r.get('match_p50_idle_ms'))} / {num(r.get('match_p50_refreshing_ms'))} ms",
+         "", f"200 stored candidates, cache misses; {r.get('match_calls_refreshing')} calls during the refresh"),
+    ]
+
+
 def backfill_rows(b: dict, goal) -> list[tuple[str, str, str, str]]:
     """Table rows of backfill_bench.py's measurements."""
     r = b.get("backfill_vs_ort")
@@ -171,6 +195,116 @@ def backfill_rows(b: dict, goal) -> list[tuple[str, str, str, str]]:
     ]
 
 
+SERVICE_KEYS = ["service_running", "service_threads", "service_first_call_ms", "backend_first_call_ms",
+                "service_pss_mb_{n}", "backend_pss_mb_{n}", "service_texts_per_s_{n}", "backend_texts_per_s_{n}",
+                "ort_batch_texts_per_s", "service_vs_ort_batch", "service_vs_backend", "service_p50_ms_{n}",
+                "service_p99_ms_{n}", "backend_p50_ms_{n}", "backend_p99_ms_{n}", "service_model_memory_mb",
+                "large_model_id", "large_model_generation_s", "large_service_pss_mb_{m}", "large_backend_pss_mb_{m}_projected",
+                "large_service_load_ms", "large_backend_load_ms"]
+
+
+def service_keys(s: dict) -> dict:
+    """The summary keys of service_bench.py ({n}: its client count, 16; {m}: the large model's, 8)."""
+    n, m = s.get("clients", 16), s.get("large_clients", 8)
+    out = {k.format(n=n, m=m): s.get(k.format(n=n, m=m)) for k in SERVICE_KEYS}
+    out["service_mean_batch_size"] = (s.get("service_batching") or {}).get("mean_batch_size")
+    return out
+
+
+def service_rows(s: dict, goal) -> list[tuple[str, str, str, str]]:
+    """Table rows of service_bench.py's measurements (issue 12: the inference service)."""
+    n, m = s.get("clients", 16), s.get("large_clients", 8)
+    off = "" if s.get("service_running") else "SERVICE NOT RUNNING (see below)"
+    rows = []
+
+    def fc_note(mode: str) -> str:
+        d = s.get(f"{mode}_first_call_detail") or {}
+        return f"runs {d.get('runs_ms')}; connect {num(d.get('connect_ms'))} ms" if d else off
+
+    v = s.get("service_first_call_ms")
+    rows.append(("service_first_call_ms (fresh connection)", ms_fmt(v), "< 20",
+                 (goal(None if v is None else v < 20) + "  " + fc_note("service")).strip()))
+    rows.append(("backend_first_call_ms (fresh, in-backend)", ms_fmt(s.get("backend_first_call_ms")), "",
+                 fc_note("backend")))
+
+    # memory: the goal is checked without shared memory (shared_buffers pages touched by earlier work
+    # are in every process's PSS sum, whatever the inference mode)
+    sd = s.get(f"service_pss_detail_{n}") or {}
+    bd = s.get(f"backend_pss_detail_{n}") or {}
+    model_mb = s.get("service_model_memory_mb")
+    if model_mb is None and sd:
+        model_mb = (sd.get("parts_mb") or {}).get("service")
+    v = s.get(f"service_pss_mb_{n}")
+    limit = None if model_mb is None else model_mb + n * 10
+    other_mb = s.get("service_other_models_memory_mb") or 0  # models an earlier run left in the service
+    checked = None if not sd else round(sd["total_mb"] - sd.get("shmem_mb", 0) - other_mb, 1)
+    note = off
+    if sd:
+        p = sd.get("parts_mb", {})
+        note = (f"service process {num(p.get('service'))}, {n} backends {num(p.get('bench_backends'))} (median"
+                f" {num(sd.get('bench_backend_pss_mb_median'))} each), postmaster {num(p.get('postmaster'))}, other"
+                f" {num(p.get('other'))}; shared memory {num(sd.get('shmem_mb'))} MB"
+                + (f" and other models in the service {num(other_mb)} MB" if other_mb else "")
+                + f" not in the goal check: {num(checked)} MB vs limit {num(limit)} = model {num(model_mb)} + {n} x 10")
+    rows.append((f"service_pss_mb_{n} (server PSS, {n} conns)", "n/a" if v is None else f"{num(v)} MB",
+                 "<= model + %d" % (n * 10), (goal(None if checked is None or limit is None else checked <= limit)
+                                              + "  " + note).strip()))
+    v = s.get(f"backend_pss_mb_{n}")
+    note = ""
+    if bd:
+        p = bd.get("parts_mb", {})
+        note = (f"{n} backends {num(p.get('bench_backends'))} (median {num(bd.get('bench_backend_pss_mb_median'))} each),"
+                f" shared memory {num(bd.get('shmem_mb'))} MB; the idle service process ({num(p.get('service'))} MB) left out")
+    rows.append((f"backend_pss_mb_{n} (server PSS, {n} conns)", "n/a" if v is None else f"{num(v)} MB", "", note))
+
+    # throughput
+    tp = lambda k: "n/a" if s.get(k) is None else f"{num(s.get(k))} texts/s"  # noqa: E731
+    sb = s.get("service_batching") or {}
+    rows.append((f"service_texts_per_s_{n} (1 text/call)", tp(f"service_texts_per_s_{n}"), "",
+                 (f"{n} connections, {s.get('total_calls')} calls; p50 {num(s.get(f'service_p50_ms_{n}'))} ms, p99"
+                  f" {num(s.get(f'service_p99_ms_{n}'))} ms; mean batch {num(sb.get('mean_batch_size'))}"
+                  f" ({sb.get('requests')} requests in {sb.get('batches')} batches); {s.get('service_threads')} threads;"
+                  f" best of {len((s.get(f'service_throughput_detail_{n}') or {}).get('runs_s') or [])}, median"
+                  f" {num((s.get(f'service_throughput_detail_{n}') or {}).get('texts_per_s_median'))}")
+                 if s.get("service_running") else off))
+    rows.append((f"backend_texts_per_s_{n} (1 text/call)", tp(f"backend_texts_per_s_{n}"), "",
+                 f"p50 {num(s.get(f'backend_p50_ms_{n}'))} ms, p99 {num(s.get(f'backend_p99_ms_{n}'))} ms; median"
+                 f" {num((s.get(f'backend_throughput_detail_{n}') or {}).get('texts_per_s_median'))};"
+                 f" intra_op_threads {(s.get('settings') or {}).get('songmatch.intra_op_threads')} per backend"))
+    od = s.get("ort_batch_detail") or {}
+    rows.append(("ort_batch_texts_per_s (Python, batch)", tp("ort_batch_texts_per_s"), "",
+                 f"batch {od.get('batch')}, {od.get('threads')} intra-op threads (the service's), in input order;"
+                 f" median {num(od.get('ort_texts_per_s_median'))}"))
+    r = s.get("service_vs_ort_batch")
+    rows.append(("service_vs_ort_batch", "n/a" if r is None else f"{r:.3f}", ">= 0.9", goal(None if r is None else r >= 0.9)))
+    r = s.get("service_vs_backend")
+    rows.append(("service_vs_backend", "n/a" if r is None else f"{r:.2f}x", ">= 2", goal(None if r is None else r >= 2)))
+
+    # the production-size model
+    if s.get("large_model_id"):
+        gb = (s.get("large_model_bytes") or 0) / 1e9
+        gen = s.get("large_model_generation_s")
+        v = s.get(f"large_service_pss_mb_{m}")
+        ld = s.get("large_service_detail") or {}
+        rows.append((f"large_service_pss_mb_{m} ({m} conns)", "n/a" if v is None else f"{num(v)} MB", "",
+                     (f"{s['large_model_id']} ({gb:.2f} GB on disk, generated in {num(gen)} s); service process"
+                      f" {num((ld.get('parts_mb') or {}).get('service'))} MB ({signed(s.get('large_service_process_growth_mb'))} MB by"
+                      f" this step), model memory_mb {num(s.get('large_service_model_memory_mb'))};"
+                      f" {'first call (already loaded by an earlier run)' if s.get('large_service_was_loaded') else 'load'}"
+                      f" {num(s.get('large_service_load_ms'))} ms,"
+                      f" later first calls {num(s.get('large_service_later_first_calls_ms'))} ms")
+                     if v is not None else f"{s['large_model_id']}: " + (off or ("ERROR (see below)" if (s.get("errors") or {}).get("large_service") else "not measured"))))
+        v = s.get(f"large_backend_pss_mb_{m}_projected")
+        g = s.get("large_backend_growth_mb") or {}
+        rows.append((f"large_backend_pss_mb_{m}_projected", "n/a" if v is None else f"{num(v)} MB", "",
+                     f"ONE backend loaded it in {num(s.get('large_backend_load_ms'))} ms: +{num(g.get('pss'))} MB"
+                     f" (anon {num(g.get('anon'))}, file {num(g.get('file'))}); projection = base"
+                     f" {num(s.get('large_backend_base_mb'))} + {m} x (bare backend {num(s.get('large_backend_bare_mb'))}"
+                     f" + anon growth) + file growth once; naive {m} x PSS growth:"
+                     f" {num(s.get(f'large_backend_pss_mb_{m}_projected_naive'))} MB"))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pg", required=True)
@@ -179,6 +313,8 @@ def main() -> None:
     ap.add_argument("--match", help="match_bench.py's JSON (matching latency); optional")
     ap.add_argument("--models", help="models_bench.py's JSON (emotions, rerankers); optional")
     ap.add_argument("--backfill", help="backfill_bench.py's JSON; optional")
+    ap.add_argument("--service", help="service_bench.py's JSON (inference service vs in-backend); optional")
+    ap.add_argument("--refresh", help="refresh_bench.py's JSON (background refresh vs CALL backfill); optional")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args()
@@ -188,6 +324,8 @@ def main() -> None:
     match = json.load(open(args.match)) if args.match else None
     models = json.load(open(args.models)) if args.models else None
     backfill = json.load(open(args.backfill)) if args.backfill else None
+    service = json.load(open(args.service)) if args.service else None
+    refresh = json.load(open(args.refresh)) if args.refresh else None
 
     e, o, h = pg["embed_texts_per_s"], ort["ort_texts_per_s"], http["http_texts_per_s"]
     summary = {
@@ -224,12 +362,18 @@ def main() -> None:
             f" Python process +{fmt(ort.get('ort_rss_growth_mb'))} MB"
             if rss is not None else "")),
     ]
+    if service is not None:
+        summary.update(service_keys(service))
+        rows += service_rows(service, goal)
     if models is not None:
         summary.update({k: models.get(k) for k in MODELS_KEYS})
         rows += models_rows(models)
     if backfill is not None:
         summary.update({k: backfill.get(k) for k in BACKFILL_KEYS})
         rows += backfill_rows(backfill, goal)
+    if refresh is not None:
+        summary.update({k: refresh.get(k) for k in REFRESH_KEYS})
+        rows += refresh_rows(refresh, goal)
     if match is not None:
         summary.update({k: match.get(k) for k in MATCH_KEYS})
         rows += match_rows(match, goal)
@@ -250,6 +394,15 @@ def main() -> None:
               f" min cosine {pg['parity_min_cosine']:.6f}")
     if pg.get("settings"):
         print("  songmatch settings: " + ", ".join(f"{k.split('.')[1]}={v}" for k, v in sorted(pg["settings"].items())))
+    if service is not None and not service.get("service_running"):
+        print(f"  inference service NOT RUNNING ({service.get('service_not_running_reason')}): service keys are null")
+    if service is not None:
+        for name, msg in (service.get("errors") or {}).items():
+            print(f"  inference service bench: ERROR in {name}: {msg} (its keys are null)")
+        if service.get("service_other_models"):
+            print(f"  the inference service also held {service['service_other_models']}"
+                  f" ({num(service.get('service_other_models_memory_mb'))} MB; from an earlier run?) during the"
+                  " measurement: in its PSS, left out of the goal check")
     if backfill is not None:
         print(f"  backfill data: {backfill.get('backfill_n'):,} generated tracks with analyses"
               f" ({backfill.get('backfill_distinct_documents'):,} distinct documents), loaded in"

@@ -23,7 +23,18 @@
 # 537 s for the CALL, 541 s for Python; the measurement prints its own time),
 # BENCH_BACKFILL_BATCH (256), BENCH_BACKFILL_DB (songmatch_bench_backfill), BENCH_REF_LIB and
 # BENCH_REF_VERSION (a library built from an earlier release: match_playlist through the API path,
-# current vs that release, bench/api_path_bench.sh).
+# current vs that release, bench/api_path_bench.sh),
+# BENCH_SERVICE (1; 0 skips the inference service vs in-backend comparison, bench/service_bench.py:
+# first call, server PSS with BENCH_SERVICE_CLIENTS (16) connections, texts/s of single-text calls
+# from 16 connections vs raw onnxruntime batches with the service's thread count),
+# BENCH_SERVICE_CALLS (1024 single-text calls per throughput run), BENCH_LARGE_MODEL (1: the
+# production-size random-weight model, models/fixtures/generate_large.py, generated once under
+# target/bench-models/ if missing, a few minutes and 2.2 GB, building target/venv-fixtures if
+# needed; auto: only when already generated; 0: skip), BENCH_LARGE_ROOT (/var/tmp/songmatch-bench-models:
+# where it is installed for the server to read; 8 service-mode connections load it, the backend-mode
+# figure for 8 is projected from one backend), BENCH_REFRESH (1; 0 skips the background refresh of
+# BENCH_BACKFILL_N new tracks vs CALL backfill('stale'), bench/refresh_bench.py), BENCH_REFRESH_DB
+# (songmatch_bench_refresh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,6 +65,15 @@ BACKFILL_N="${BENCH_BACKFILL_N:-5000}"
 BACKFILL_BATCH="${BENCH_BACKFILL_BATCH:-256}"
 BACKFILL_DB="${BENCH_BACKFILL_DB:-songmatch_bench_backfill}"
 SHAREDIR="$("${PG_CONFIG}" --sharedir)/songmatch"
+SERVICE="${BENCH_SERVICE:-1}"
+REFRESH="${BENCH_REFRESH:-1}"
+REFRESH_DB="${BENCH_REFRESH_DB:-songmatch_bench_refresh}"
+SERVICE_CLIENTS="${BENCH_SERVICE_CLIENTS:-16}"
+SERVICE_CALLS="${BENCH_SERVICE_CALLS:-1024}"
+LARGE="${BENCH_LARGE_MODEL:-1}"
+LARGE_DIR="${ROOT}/target/bench-models/bench-xlmr-large-e5"
+LARGE_ROOT="${BENCH_LARGE_ROOT:-/var/tmp/songmatch-bench-models}"
+FIXTURES_VENV="${ROOT}/target/venv-fixtures"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -104,6 +124,46 @@ log "raw onnxruntime (Python)"
 "${PY}" bench/ort_bench.py --model-dir "${MODEL_DIR}" --texts "${OUT}/texts.txt" \
     --threads "${THREADS}" --batch "${BATCH}" --runs "${RUNS}" > "${OUT}/ort.json"
 
+# --- the inference service (issue 12) vs in-backend inference ---------------------------------
+# The production-size model is generated once (models/fixtures/generate_large.py) and kept under
+# target/bench-models/; it is never committed.
+generate_large() {
+    if [[ ! -x "${FIXTURES_VENV}/bin/python" ]]; then
+        log "creating ${FIXTURES_VENV} (models/fixtures/requirements.txt: torch and friends, several GB)"
+        python3 -m venv "${FIXTURES_VENV}" || return 1
+        "${FIXTURES_VENV}/bin/python" -m pip install --quiet --disable-pip-version-check \
+            -r models/fixtures/requirements.txt || return 1
+    fi
+    log "generating the large random-weight model into ${LARGE_DIR} (log: target/bench/large-gen.log)"
+    mkdir -p "$(dirname "${LARGE_DIR}")"
+    "${FIXTURES_VENV}/bin/python" models/fixtures/generate_large.py --out "${LARGE_DIR}" \
+        > "${OUT}/large-gen.log" 2>&1 || { tail -5 "${OUT}/large-gen.log" >&2; return 1; }
+    tail -1 "${OUT}/large-gen.log" >&2
+}
+rm -f "${OUT}/service.json"
+if [[ "${SERVICE}" != "0" ]]; then
+    large_args=()
+    if [[ "${LARGE}" != "0" ]]; then
+        if [[ ! -f "${LARGE_DIR}/manifest.json" && "${LARGE}" == "1" ]]; then
+            generate_large || log "large model: SKIPPED (could not build ${FIXTURES_VENV} or generate the model; see above)"
+        fi
+        if [[ -f "${LARGE_DIR}/manifest.json" ]]; then
+            large_args=(--large-model "${LARGE_DIR}" --large-root "${LARGE_ROOT}")
+        elif [[ "${LARGE}" == "auto" ]]; then
+            log "large model: not generated yet, skipped (BENCH_LARGE_MODEL=1 generates it once: a few minutes, 2.2 GB under target/)"
+        fi
+    fi
+    log "inference service vs in-backend: ${SERVICE_CLIENTS} connections; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    "${PY}" bench/service_bench.py --dsn "${DSN}" --texts "${OUT}/texts.txt" --model-dir "${MODEL_DIR}" \
+        --clients "${SERVICE_CLIENTS}" --total "${SERVICE_CALLS}" --batch "${BATCH}" --runs "${RUNS}" \
+        "${large_args[@]}" > "${OUT}/service.json" &
+    CLIENT_PID=$!
+    if ! wait "${CLIENT_PID}"; then
+        die "the inference service measurement failed"
+    fi
+    CLIENT_PID=""
+fi
+
 # --- 3: the HTTP service -----------------------------------------------------------------------
 log "HTTP JSON service, one text per request"
 rm -f "${OUT}/http.port"
@@ -149,6 +209,18 @@ if [[ "${BACKFILL}" != "0" ]]; then
     CLIENT_PID=""
 fi
 
+# --- background refresh (issue 13): the refresher vs CALL backfill('stale'), match latency meanwhile ---
+rm -f "${OUT}/refresh.json"
+if [[ "${REFRESH}" != "0" ]]; then
+    log "background refresh of ${BACKFILL_N} new tracks vs CALL backfill (database ${REFRESH_DB}); load $(cut -d' ' -f1-3 /proc/loadavg)"
+    "${PY}" bench/refresh_bench.py --dsn "${DSN}" --db "${REFRESH_DB}" --n "${BACKFILL_N}" > "${OUT}/refresh.json" &
+    CLIENT_PID=$!
+    if ! wait "${CLIENT_PID}"; then
+        die "the refresh measurement failed"
+    fi
+    CLIENT_PID=""
+fi
+
 # --- 6-9: matching (the HTTP service stays up for the end-to-end seed design) ---------------------
 rm -f "${OUT}/match.json"
 if [[ "${MATCH}" != "0" ]]; then
@@ -172,8 +244,10 @@ fi
 
 # --- report ------------------------------------------------------------------------------------
 extra_args=()
+[[ -f "${OUT}/service.json" ]] && extra_args+=(--service "${OUT}/service.json")
 [[ -f "${OUT}/models.json" ]] && extra_args+=(--models "${OUT}/models.json")
 [[ -f "${OUT}/backfill.json" ]] && extra_args+=(--backfill "${OUT}/backfill.json")
+[[ -f "${OUT}/refresh.json" ]] && extra_args+=(--refresh "${OUT}/refresh.json")
 [[ -f "${OUT}/match.json" ]] && extra_args+=(--match "${OUT}/match.json")
 "${PY}" bench/report.py --pg "${OUT}/pg.json" --ort "${OUT}/ort.json" --http "${OUT}/http.json" \
     "${extra_args[@]}" --threads "${THREADS}" --batch "${BATCH}" | tee "${OUT}/report.txt"

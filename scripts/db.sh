@@ -79,9 +79,10 @@ CONF
     # is added once the library is installed (a server cannot start preloading a missing library)
     local lib; lib="$("${PG_CONFIG}" --pkglibdir)/songmatch.so"
     if [[ -f "${lib}" ]] && ! as_pg grep -q "^shared_preload_libraries = 'songmatch'" "${dir}/data/postgresql.conf"; then
-        echo "shared_preload_libraries = 'songmatch'   # the inference service: one copy of each model for all backends" \
+        printf '%s\n' "shared_preload_libraries = 'songmatch'   # the inference service and the background refresh" \
+            "max_worker_processes = 32   # the inference supervisor, the refresh launcher, a refresher per database" \
             | as_pg tee -a "${dir}/data/postgresql.conf" >/dev/null
-        log "songmatch preloaded (shared_preload_libraries): the server starts its inference service"
+        log "songmatch preloaded (shared_preload_libraries): the server runs its inference service and refreshers"
     fi
     # a preloaded library is mapped by the postmaster: a newer installed one needs a restart
     if status && [[ -f "${lib}" ]] && { [[ "${lib}" -nt "${dir}/data/postmaster.pid" ]] \

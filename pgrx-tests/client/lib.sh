@@ -101,11 +101,18 @@ cleanup() {
 trap '_LAST_LINE=${LINENO}' ERR
 trap cleanup EXIT
 
+# create_test_db NAME [on|off]: a new database whose background refresher (songmatch.auto_refresh)
+# is off unless asked for: these tests count inferences and stale marks themselves
+create_test_db() {
+    sql_admin "create database $1" >/dev/null
+    sql_admin "alter database $1 set songmatch.auto_refresh = ${2:-off}" >/dev/null
+}
+
 # setup_db [n_tracks] [n_playlists]: a fresh database with the extension, the backfill objects
 # and a generated catalogue
 setup_db() {
     sql_admin "drop database if exists ${DB} with (force)" >/dev/null
-    sql_admin "create database ${DB}" >/dev/null
+    create_test_db "${DB}" "${REFRESH:-off}"
     # SONGMATCH_TEST_EXTENSION: another extension name with the same script (to test a build
     # before it is installed as songmatch)
     sql "set client_min_messages = warning; create extension ${SONGMATCH_TEST_EXTENSION:-songmatch} cascade" >/dev/null

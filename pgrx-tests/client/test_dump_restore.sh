@@ -32,7 +32,7 @@ BEFORE=$(counts "${DB}")
 
 "${PG_BIN}/pg_dump" "$(dsn)" -Fc -f "${WORK}/dump" 2>"${WORK}/dump.log" || fail "pg_dump: $(tail -3 "${WORK}/dump.log")"
 sql_admin "drop database if exists ${RESTORED} with (force)" >/dev/null
-sql_admin "create database ${RESTORED}" >/dev/null
+create_test_db "${RESTORED}"
 trap 'sql_admin "drop database if exists ${RESTORED} with (force)" >/dev/null 2>&1 || true; cleanup' EXIT
 "${PG_BIN}/pg_restore" -d "$(dsn "${RESTORED}")" --exit-on-error "${WORK}/dump" 2>"${WORK}/restore.log" \
     || fail "pg_restore: $(tail -3 "${WORK}/restore.log")"

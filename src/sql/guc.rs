@@ -46,6 +46,10 @@ pub enum InferenceMode {
 pub static INFERENCE: GucSetting<InferenceMode> = GucSetting::<InferenceMode>::new(InferenceMode::Auto);
 pub static INFERENCE_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static INFERENCE_BATCH_WAIT_US: GucSetting<i32> = GucSetting::<i32>::new(2000);
+pub static AUTO_REFRESH: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static REFRESH_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(64);
+pub static REFRESH_NAPTIME_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+pub static REFRESH_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(1);
 
 pub fn init() {
     define_limits();
@@ -59,12 +63,50 @@ pub fn init() {
     );
     GucRegistry::define_int_guc(
         c"songmatch.inference_threads",
-        c"Threads of the inference service's model runs (0: all cores). Needs a restart.",
-        c"",
+        c"Threads of the inference service's model runs (0: all cores).",
+        c"Read when the model process starts: reload the configuration, then restart the model process (or the server).",
         &INFERENCE_THREADS,
         0,
         1024,
-        GucContext::Postmaster,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"songmatch.auto_refresh",
+        c"Let the background refresher make stale artifacts current (with songmatch preloaded).",
+        c"Per database with ALTER DATABASE ... SET; takes effect within songmatch.refresh_naptime, without a restart.",
+        &AUTO_REFRESH,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"songmatch.refresh_batch_size",
+        c"Stale items per background refresh batch (one transaction).",
+        c"",
+        &REFRESH_BATCH_SIZE,
+        1,
+        10_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"songmatch.refresh_naptime",
+        c"How long the refresher sleeps when nothing is stale, and how often the launcher looks for databases.",
+        c"",
+        &REFRESH_NAPTIME_MS,
+        10,
+        3_600_000,
+        GucContext::Suset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"songmatch.refresh_workers",
+        c"Background refreshers per database (they split the work; 0: none).",
+        c"Per database with ALTER DATABASE ... SET; each takes a background worker slot (max_worker_processes).",
+        &REFRESH_WORKERS,
+        0,
+        16,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

@@ -14,6 +14,7 @@ pub mod matching;
 pub mod models;
 pub mod plans;
 pub mod privilege;
+pub mod refresh;
 pub mod service;
 pub mod vector;
 

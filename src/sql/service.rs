@@ -47,6 +47,7 @@ pub fn init() {
         .set_start_time(BgWorkerStartTime::PostmasterStart)
         .set_restart_time(Some(Duration::from_secs(1)))
         .load();
+    super::refresh::init();
 }
 
 /// Does this session use the service? `backend`: never; `service`: always (an error when it

@@ -482,7 +482,12 @@ mod tests {
         req.texts = (0..texts).map(|i| format!("t{i}")).collect();
         req.cfg.max_batch_texts = 32;
         req.batch_wait_us = wait_us;
-        Job { conn: Arc::new(Conn { writer: Mutex::new(a), gone: AtomicBool::new(gone) }), req, payload: Vec::new(), arrived: Instant::now() }
+        Job {
+            conn: Arc::new(Conn { writer: Mutex::new(a), gone: AtomicBool::new(gone) }),
+            req,
+            payload: Vec::new(),
+            arrived: Instant::now(),
+        }
     }
 
     #[test]

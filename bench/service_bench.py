@@ -468,6 +468,9 @@ def large_service(dsn: str, root: Path, mid: str, clients: int, server: Server, 
         st = json.loads(st) if isinstance(st, str) else st
     finally:
         close_all(conns, pids)
+        # unload it again (reload_models empties the service): later measurements and runs start clean
+        with connect(dsn, "service") as c:
+            c.execute("select songmatch.reload_models()")
     models = {m.get("id"): m.get("memory_mb") for m in service_info(st).get("models") or []}
     out = {
         "large_service_load_ms": round(times[0], 1),

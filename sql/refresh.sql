@@ -65,6 +65,12 @@ begin
         perform songmatch.register_bundle('default', true);
         select * into strict b from songmatch.model_bundles mb where mb.is_active;
     end if;
+    -- a CALL backfill that is creating or joining its job waits for this batch (and this batch
+    -- yields to one that is doing so): the job then sees what this batch made current
+    if not (select bool_and(pg_catalog.pg_try_advisory_xact_lock(1397572167, pg_catalog.hashtext(t || '/' || b.bundle_hash)))
+              from unnest(array['embeddings', 'emotions', 'genres', 'profiles', 'stale']) t) then
+        return;
+    end if;
     foreach k in array array['embedding', 'emotions', 'genres', 'profile'] loop
         select array_agg(c.item_id order by c.item_id), array_agg(c.marked_at order by c.item_id)
           into ids, marks

@@ -8,6 +8,7 @@
 #  3. members added to a playlist: its profile is current within seconds;
 #  4. a poison row is retried with backoff and parked (pipeline_status shows it and its error) while
 #     the rest completes; fixing the row re-queues it;
+#  4b. a CALL backfill('stale') while the refresher runs: every changed item computed once;
 #  5. kill -9 of the refresher mid-batch (the server restarts): nothing lost, nothing duplicated,
 #     and the refresh resumes by itself;
 #  6. a database created after the server started is served without configuration.
@@ -69,6 +70,14 @@ check_sql "nothing else stale" "0" "select count(*) from songmatch.stale_items w
 sql "update songmatch.track_analyses set analysis = jsonb_set(analysis, '{moods}', '[\"calm\"]') where track_id = 460" >/dev/null
 wait_for "the fixed row current" 30 "select (${current_sql}) = 500 and not exists (select 1 from songmatch.stale_items)"
 check_sql "its failures cleared" "0" "select count(*) from songmatch.refresh_failures"
+
+# --- 4b. a CALL backfill while the refresher runs: no item is computed twice ------------------------------------
+sql "select songmatch.stats_reset()" >/dev/null
+sql "update songmatch.track_analyses set analysis = jsonb_set(analysis, '{summary}', to_jsonb('Third summary of ' || track_id)) where track_id between 201 and 400" >/dev/null
+sql_log "call songmatch.backfill('stale', batch_size => 16)" "${WORK}/concurrent.log" || fail "backfill failed: $(tail -3 "${WORK}/concurrent.log")"
+wait_for "the 200 changed tracks current" 60 "select (${current_sql}) = 500 and not exists (select 1 from songmatch.stale_items)"
+check "embeddings computed for 200 changed tracks (refresher and CALL together)" "200" "$(infer "${EMB}")"
+check "emotions computed for them" "200" "$(infer "${EMO}")"
 
 # --- 5. kill -9 of the refresher in the middle of a batch -------------------------------------------------
 sql "insert into songmatch.tracks (id, external_id, name, artist, album, release_date, popularity, duration_ms)

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 HERE = Path(__file__).resolve().parent
 SHORT_TEXT = "A wistful piano piece about rainy mornings"
@@ -506,12 +507,29 @@ def main() -> None:
     ap.add_argument("--large-root", default="/var/tmp/songmatch-bench-models")
     ap.add_argument("--large-clients", type=int, default=8)
     ap.add_argument("--skip-backend", action="store_true", help="service measurements only")
+    ap.add_argument("--db", default="songmatch_bench_service", help="the database it creates and drops")
     args = ap.parse_args()
 
     texts = [l.rstrip("\n") for l in open(args.texts, encoding="utf-8") if l.strip()]
     n = args.clients
     res: dict = {"clients": n, "n_texts": len(texts), "total_calls": args.total, "cpus": os.cpu_count()}
 
+    # a database of its own, with the extension as installed now (its refresher off)
+    with psycopg.connect(args.dsn, autocommit=True) as a:
+        a.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(args.db)))
+        a.execute(sql.SQL("create database {}").format(sql.Identifier(args.db)))
+        a.execute(sql.SQL("alter database {} set songmatch.auto_refresh = off").format(sql.Identifier(args.db)))
+    admin_dsn = args.dsn
+    args.dsn = make_conninfo(args.dsn, dbname=args.db)
+    try:
+        run(args, texts, n, res)
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as a:
+            a.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(args.db)))
+    print(json.dumps(res))
+
+
+def run(args: argparse.Namespace, texts: list[str], n: int, res: dict) -> None:
     with connect(args.dsn, None) as c:
         c.execute("create extension if not exists songmatch cascade")
         data_dir = args.data_dir or c.execute("select current_setting('data_directory')").fetchone()[0]
@@ -649,7 +667,6 @@ def main() -> None:
             if ls:
                 res[f"large_service_pss_mb_{m}"] = ls.pop("large_service_pss_mb", None)
                 res.update(ls)
-    print(json.dumps(res))
 
 
 if __name__ == "__main__":

@@ -242,3 +242,9 @@ pub fn send_signal(pid: i32, sig: i32) {
     // SAFETY: kill(2) on our own child's pid; no memory is involved.
     unsafe { libc::kill(pid, sig) };
 }
+
+/// Is this process a background worker (a refresher) rather than a client's backend?
+pub fn is_background_worker() -> bool {
+    // SAFETY: a plain read of a process-local server global, set once at the worker's start.
+    !unsafe { pg_sys::MyBgworkerEntry }.is_null()
+}

@@ -192,6 +192,8 @@ pub fn request(op: Op, dir: &Path, id: &str, sha: Option<String>) -> Request {
     r.sha = sha;
     r.cfg = request_config();
     r.batch_wait_us = guc::INFERENCE_BATCH_WAIT_US.get().max(0) as u64;
+    // a refresher's work yields to users' requests between model runs
+    r.background = ffi::is_background_worker();
     r
 }
 

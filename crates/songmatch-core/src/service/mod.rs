@@ -93,6 +93,9 @@ pub struct Request {
     /// How long the service may wait for other sessions' requests to batch with (µs).
     #[serde(default)]
     pub batch_wait_us: u64,
+    /// Background work (a refresher's): it yields to interactive requests between model runs.
+    #[serde(default)]
+    pub background: bool,
 }
 
 impl Request {

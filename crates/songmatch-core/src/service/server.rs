@@ -63,9 +63,25 @@ struct Job {
     req: Request,
     payload: Vec<u8>,
     arrived: Instant,
+    /// A bulk job's progress: its texts longest first, how many are done, the results so far.
+    progress: Option<Progress>,
+}
+
+struct Progress {
+    order: Vec<usize>,
+    next: usize,
+    out: Vec<Vec<f32>>,
 }
 
 impl Job {
+    /// A bulk job (a background worker's request, or more texts than one model run takes) runs one
+    /// model run at a time, and interactive requests go first between its runs: a user's request
+    /// never waits behind more than one run of bulk work.
+    fn bulk(&self) -> bool {
+        matches!(self.req.op, Some(Op::Embed) | Some(Op::Classify))
+            && (self.req.background || self.req.items() > self.req.cfg.max_batch_texts.max(1))
+    }
+
     fn same_batch(&self, other: &Job) -> bool {
         let (a, b) = (&self.req, &other.req);
         a.op == b.op && a.dir == b.dir && a.model == b.model && a.cfg == b.cfg && a.cols == b.cols
@@ -168,7 +184,7 @@ fn serve_connection(shared: &Arc<Shared>, mut stream: UnixStream) {
             }
             Some(_) => {
                 let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-                q.push_back(Job { conn: Arc::clone(&conn), req, payload, arrived: Instant::now() });
+                q.push_back(Job { conn: Arc::clone(&conn), req, payload, arrived: Instant::now(), progress: None });
                 shared.ready.notify_all();
             }
             None => conn.reply(&Response::failed(&Error::Runtime("inference request without an operation".into())), &[]),
@@ -226,19 +242,22 @@ fn next_group(shared: &Shared) -> Vec<Job> {
         while q.is_empty() {
             q = shared.ready.wait(q).unwrap_or_else(|p| p.into_inner());
         }
-        let first = q.pop_front().expect("not empty");
+        // interactive requests first; bulk work when there is nothing else
+        let at = q.iter().position(|j| !j.bulk()).unwrap_or(0);
+        let first = q.remove(at).expect("in range");
         if first.conn.gone.load(Ordering::Relaxed) {
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        if !first.req.op.is_some_and(Op::batchable) {
+        if first.bulk() || !first.req.op.is_some_and(Op::batchable) {
             return vec![first];
         }
         // the longest union worth waiting for: a few model runs' worth of items
         let cap = first.req.cfg.max_batch_texts.max(1) * 4;
         let deadline = first.arrived + Duration::from_micros(first.req.batch_wait_us.min(100_000));
         loop {
-            let matching: Vec<&Job> = q.iter().filter(|j| first.same_batch(j) && !j.conn.gone.load(Ordering::Relaxed)).collect();
+            let matching: Vec<&Job> =
+                q.iter().filter(|j| first.same_batch(j) && !j.bulk() && !j.conn.gone.load(Ordering::Relaxed)).collect();
             let items: usize = first.req.items() + matching.iter().map(|j| j.req.items()).sum::<usize>();
             let now = Instant::now();
             if matching.len() + 1 >= shared.connections.load(Ordering::SeqCst) || items >= cap || now >= deadline {
@@ -252,7 +271,7 @@ fn next_group(shared: &Shared) -> Vec<Job> {
         for j in q.drain(..) {
             if j.conn.gone.load(Ordering::Relaxed) {
                 shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            } else if group[0].same_batch(&j) && items + j.req.items() <= cap.max(items + 1) {
+            } else if group[0].same_batch(&j) && !j.bulk() && items + j.req.items() <= cap.max(items + 1) {
                 items += j.req.items();
                 group.push(j);
             } else {
@@ -267,8 +286,13 @@ fn next_group(shared: &Shared) -> Vec<Job> {
 fn executor(shared: &Arc<Shared>) {
     let mut caches: HashMap<PathBuf, ModelCache> = HashMap::new();
     loop {
-        let group = next_group(shared);
+        let mut group = next_group(shared);
         let c = &shared.counters;
+        if group.len() == 1 && group[0].bulk() {
+            let job = group.pop().expect("one");
+            run_bulk_step(shared, &mut caches, job);
+            continue;
+        }
         c.requests.fetch_add(group.len() as u64, Ordering::Relaxed);
         c.batches.fetch_add(1, Ordering::Relaxed);
         c.items.fetch_add(group.iter().map(|j| j.req.items() as u64).sum(), Ordering::Relaxed);
@@ -304,6 +328,62 @@ fn executor(shared: &Arc<Shared>) {
                     j.conn.reply(&Response::failed(&e), &[]);
                 }
             }
+        }
+    }
+}
+
+/// One model run of a bulk job (its longest remaining texts, a quarter of max_batch_texts); the job
+/// goes back to the front of the queue until it is done, then it is answered.
+fn run_bulk_step(shared: &Shared, caches: &mut HashMap<PathBuf, ModelCache>, mut job: Job) {
+    let c = &shared.counters;
+    let n = job.req.texts.len();
+    if job.progress.is_none() {
+        c.requests.fetch_add(1, Ordering::Relaxed);
+        let mut order: Vec<usize> = (0..n).collect();
+        let texts = &job.req.texts;
+        order.sort_by(|&a, &b| texts[b].len().cmp(&texts[a].len()).then(a.cmp(&b)));
+        job.progress = Some(Progress { order, next: 0, out: vec![Vec::new(); n] });
+    }
+    let (idx, take) = {
+        let p = job.progress.as_ref().expect("set above");
+        // a quarter of a full run: a user's request waits for at most that much bulk work
+        let take = (job.req.cfg.max_batch_texts / 4).max(1).min(n - p.next);
+        (p.order[p.next..p.next + take].to_vec(), take)
+    };
+    let mut step = Request { texts: idx.iter().map(|&i| job.req.texts[i].clone()).collect(), ..job.req.clone() };
+    step.background = false;
+    c.batches.fetch_add(1, Ordering::Relaxed);
+    c.items.fetch_add(take as u64, Ordering::Relaxed);
+    let piece = Job { conn: Arc::clone(&job.conn), req: step, payload: Vec::new(), arrived: job.arrived, progress: None };
+    match run_union(shared, caches, std::slice::from_ref(&piece)) {
+        Ok(Some(rows)) if rows.len() == take => {
+            let done = {
+                let p = job.progress.as_mut().expect("set above");
+                for (i, row) in idx.into_iter().zip(rows) {
+                    p.out[i] = row;
+                }
+                p.next += take;
+                p.next >= n
+            };
+            if done {
+                reply_rows(&job.conn, &job.progress.as_ref().expect("set above").out);
+            } else {
+                let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+                q.push_front(job);
+            }
+        }
+        Ok(Some(rows)) => {
+            job.conn.reply(&Response::failed(&Error::Runtime(format!("inference returned {} rows for {take} texts", rows.len()))), &[])
+        }
+        Ok(None) => {
+            c.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => {
+            c.errors.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut le) = shared.last_error.lock() {
+                *le = Some(e.to_string());
+            }
+            job.conn.reply(&Response::failed(&e), &[]);
         }
     }
 }
@@ -487,6 +567,7 @@ mod tests {
             req,
             payload: Vec::new(),
             arrived: Instant::now(),
+            progress: None,
         }
     }
 
@@ -524,6 +605,25 @@ mod tests {
             q.push_back(job(Op::Rerank, "r", 2, false, 50_000));
         }
         assert_eq!(next_group(&s).len(), 1);
+    }
+
+    #[test]
+    fn interactive_requests_go_before_bulk_work() {
+        let s = shared(3);
+        {
+            let mut q = s.queue.lock().unwrap();
+            q.push_back(job(Op::Embed, "a", 100, false, 0)); // more texts than one run: bulk
+            let mut bg = job(Op::Embed, "a", 2, false, 0);
+            bg.req.background = true; // a refresher's: bulk
+            q.push_back(bg);
+            q.push_back(job(Op::Embed, "a", 1, false, 0));
+            q.push_back(job(Op::Embed, "a", 2, false, 0));
+        }
+        let g = next_group(&s);
+        assert_eq!(g.iter().map(|j| j.req.texts.len()).collect::<Vec<_>>(), vec![1, 2], "the two small requests, batched");
+        let g = next_group(&s);
+        assert_eq!((g.len(), g[0].req.texts.len()), (1, 100), "then the bulk job, alone");
+        assert!(g[0].bulk());
     }
 
     #[test]

@@ -107,6 +107,21 @@ struct Shared {
     /// Loaded models: "dir/id" → {id, dir, memory_mb, loaded_at}.
     models: Mutex<BTreeMap<String, Value>>,
     last_error: Mutex<Option<String>>,
+    /// When an interactive request was last taken (ms since `epoch`): bulk work runs in small
+    /// steps while users are active, in full model runs otherwise.
+    last_interactive_ms: AtomicU64,
+    epoch: Instant,
+}
+
+impl Shared {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn users_active(&self) -> bool {
+        let last = self.last_interactive_ms.load(Ordering::Relaxed);
+        last != 0 && self.now_ms().saturating_sub(last) < 1000
+    }
 }
 
 /// The cancellation marker a run unwinds with when all its callers left.
@@ -131,6 +146,8 @@ pub fn run(cfg: ServiceConfig) -> Result<()> {
         connections: AtomicUsize::new(0),
         counters: Counters::default(),
         models: Mutex::new(BTreeMap::new()),
+        last_interactive_ms: AtomicU64::new(0),
+        epoch: Instant::now(),
     });
     let exec = Arc::clone(&shared);
     std::thread::Builder::new()
@@ -249,6 +266,9 @@ fn next_group(shared: &Shared) -> Vec<Job> {
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
+        if !first.bulk() {
+            shared.last_interactive_ms.store(shared.now_ms().max(1), Ordering::Relaxed);
+        }
         if first.bulk() || !first.req.op.is_some_and(Op::batchable) {
             return vec![first];
         }
@@ -332,8 +352,9 @@ fn executor(shared: &Arc<Shared>) {
     }
 }
 
-/// One model run of a bulk job (its longest remaining texts, a quarter of max_batch_texts); the job
-/// goes back to the front of the queue until it is done, then it is answered.
+/// One model run of a bulk job (its longest remaining texts: max_batch_texts of them, a quarter of
+/// that while users are active); the job goes back to the front of the queue until it is done, then
+/// it is answered.
 fn run_bulk_step(shared: &Shared, caches: &mut HashMap<PathBuf, ModelCache>, mut job: Job) {
     let c = &shared.counters;
     let n = job.req.texts.len();
@@ -346,8 +367,11 @@ fn run_bulk_step(shared: &Shared, caches: &mut HashMap<PathBuf, ModelCache>, mut
     }
     let (idx, take) = {
         let p = job.progress.as_ref().expect("set above");
-        // a quarter of a full run: a user's request waits for at most that much bulk work
-        let take = (job.req.cfg.max_batch_texts / 4).max(1).min(n - p.next);
+        // while users are active (a request in the last second), a quarter of a full run: a user's
+        // request then waits for at most that much bulk work; otherwise full runs
+        let full = job.req.cfg.max_batch_texts.max(1);
+        let step = if shared.users_active() { (full / 4).max(1) } else { full };
+        let take = step.min(n - p.next);
         (p.order[p.next..p.next + take].to_vec(), take)
     };
     let mut step = Request { texts: idx.iter().map(|&i| job.req.texts[i].clone()).collect(), ..job.req.clone() };
@@ -552,6 +576,8 @@ mod tests {
             counters: Counters::default(),
             models: Mutex::new(BTreeMap::new()),
             last_error: Mutex::new(None),
+            last_interactive_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 

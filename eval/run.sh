@@ -72,7 +72,8 @@ log "creating database ${DB}"
 "${PSQL}" "${ADMIN_DSN}" -X -q -v ON_ERROR_STOP=1 \
     -c "set client_min_messages = warning" \
     -c "drop database if exists ${DB} with (force)" \
-    -c "create database ${DB}"
+    -c "create database ${DB}" \
+    -c "alter database ${DB} set songmatch.auto_refresh = off"   # the evaluation embeds what it needs itself
 psql_eval -c "set client_min_messages = warning" -c "create extension songmatch cascade"
 
 # --- load ---------------------------------------------------------------------------------------

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Without shared_preload_libraries (a server that was not restarted after installing songmatch):
+# CREATE EXTENSION works, inference runs in the backend as before (mode 'backend', the same
+# embedding as the service path), no background worker is started, and songmatch.inference =
+# 'service' is a clear 57P03 error. Runs its own throw-away cluster (initdb) on a spare port.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+PORT="${SONGMATCH_NOPRELOAD_PORT:-54398}"
+OS_USER="${PG_OS_USER:-postgres}"
+as_pg() { if [[ "$(id -un)" == "${OS_USER}" ]]; then "$@"; else sudo -u "${OS_USER}" -- "$@"; fi; }
+id "${OS_USER}" >/dev/null 2>&1 || skip "no OS user ${OS_USER}"
+[[ -x "${PG_BINDIR}/initdb" ]] || skip "no initdb in ${PG_BINDIR}"
+CL="$(mktemp -d /var/tmp/songmatch-nopreload.XXXXXX)"
+chown "${OS_USER}:" "${CL}"
+stop_cluster() {
+    as_pg "${PG_BINDIR}/pg_ctl" -D "${CL}/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "${CL}"
+}
+trap 'stop_cluster; cleanup' EXIT
+as_pg "${PG_BINDIR}/initdb" -D "${CL}/data" -U postgres --auth=trust >/dev/null 2>&1 || fail "initdb failed"
+as_pg "${PG_BINDIR}/pg_ctl" -D "${CL}/data" -l "${CL}/log" -w -t 60 \
+    -o "-p ${PORT} -k ${CL} -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null || fail "the cluster did not start: $(tail -5 "${CL}/log")"
+Q() { "${PSQL}" "host=127.0.0.1 port=${PORT} user=postgres dbname=postgres" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose "$@" 2>&1; }
+check "shared_preload_libraries" "" "$(Q -c "show shared_preload_libraries")"
+check "create extension" "" "$(Q -c "set client_min_messages = warning" -c "create extension songmatch cascade")"
+check "embedding dimensions" "384" "$(Q -c "select vector_dims(songmatch.embed('rainy day acoustic folk'))")"
+check "mode" "backend false" "$(Q -c "select songmatch.inference_status() ->> 'mode', songmatch.inference_status() ->> 'preloaded'" | tr '|' ' ')"
+check "no songmatch background workers" "0" "$(Q -c "select count(*) from pg_stat_activity where backend_type like 'songmatch%'")"
+setup_db 5 1   # (a database on the main server, whose songmatch is preloaded: the service path)
+check "the same embedding as the service path on the main server" "t" \
+    "$(Q -c "select songmatch.embed('rainy day acoustic folk')::text = '$(sql "select songmatch.embed('rainy day acoustic folk')::text")'")"
+err="$(Q -c "set songmatch.inference = 'service'" -c "select songmatch.embed('x')" || true)"
+[[ "${err}" == *"57P03"*"the songmatch inference service is not running: songmatch is not in shared_preload_libraries"* ]] \
+    || fail "mode 'service' without the service: ${err}"
+say "ok   mode 'service' without preload is 57P03"
+pass

@@ -66,7 +66,8 @@ check_sql "the database stayed up (no server restart)" "t" \
     "select pg_postmaster_start_time() < now() - interval '1 second'"
 
 # --- 2. cancel, statement_timeout and terminate of a queued request ------------------------------
-# a long request keeps the model busy; a short one from another session queues behind it
+# a long request keeps the model busy; a short one from another session queues behind it (under
+# other settings, so the two are not batched together)
 LONG="select count(*) from songmatch.embed_batch(array(select repeat('a long document about rain and love ', 25) || g from generate_series(1, 1000) g))"
 measure() {  # measure what app_name: the time from the signal to the session being idle (or gone)
     sql "do \$\$
@@ -92,7 +93,10 @@ queued_session() {  # app_name [setting]: a short request queued behind the long
 wait_active() {
     wait_for "$1 waiting" 10 "select count(*) = 1 from pg_stat_activity where application_name = '$1' and state = 'active' and query like '%embed(''queued%'"
 }
-PSQL_V svc_long -c "${LONG}" >"${WORK}/long.out" 2>&1 &
+# (max_batch_texts raised for it: a request of more texts than one run takes is bulk work, which
+# the service interleaves with other sessions' requests; this one must hold the model, as a user's
+# request does)
+PSQL_V svc_long -c "set songmatch.max_batch_texts = 1000" -c "${LONG}" >"${WORK}/long.out" 2>&1 &
 LONG_PID=$!
 wait_for "the long request running" 10 "select count(*) = 1 from pg_stat_activity where application_name = 'svc_long' and state = 'active'"
 sleep 0.2

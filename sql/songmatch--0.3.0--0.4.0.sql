@@ -17,20 +17,7 @@ AS 'MODULE_PATHNAME', 'inference_status_wrapper';
 alter function songmatch.inference_status() owner to songmatch_owner;
 revoke execute on function songmatch.inference_status() from public;
 
--- management roles (those that may reload models) get it
-do $$
-declare
-    r name;
-begin
-    for r in
-        select a.rolname from pg_catalog.pg_roles a
-         where a.rolname <> 'songmatch_owner' and not a.rolsuper
-           and has_function_privilege(a.oid, 'songmatch.reload_models()', 'EXECUTE')
-    loop
-        execute format('grant execute on function songmatch.inference_status() to %I', r);
-    end loop;
-end
-$$;
+-- (granted to management roles at the end of this script)
 
 -- ------------------------------------------------------------------------------------------
 -- sql/refresh.sql of 0.4.0, as it is
@@ -206,7 +193,7 @@ alter view songmatch.pipeline_status owner to songmatch_owner;
 alter function songmatch.refresh_batch(integer) owner to songmatch_owner;
 revoke execute on function songmatch.refresh_batch(integer) from public;
 
--- management roles (those that may reload models) get the new operator objects
+-- management roles (those that may reload models) get the new operator functions and objects
 do $$
 declare
     r name;
@@ -216,7 +203,7 @@ begin
          where a.rolname <> 'songmatch_owner' and not a.rolsuper
            and has_function_privilege(a.oid, 'songmatch.reload_models()', 'EXECUTE')
     loop
-        execute format('grant execute on function songmatch.refresh_batch(integer) to %I', r);
+        execute format('grant execute on function songmatch.inference_status(), songmatch.refresh_batch(integer) to %I', r);
         execute format('grant select, insert, update, delete, truncate on songmatch.refresh_failures, songmatch.refresh_log,
                         songmatch.pipeline_status to %I', r);
     end loop;

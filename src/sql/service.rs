@@ -215,9 +215,8 @@ pub fn call(req: &Request, payload: &[u8]) -> Result<(Response, Vec<u8>)> {
                 }
                 return Ok((resp, data));
             }
-            Err(CallError::Gone(e)) if attempt == 0 => {
+            Err(CallError::Gone(_)) if attempt == 0 => {
                 attempt += 1;
-                let _ = e;
                 client = connect(true)?;
             }
             Err(CallError::Gone(e)) => {
@@ -232,9 +231,6 @@ pub fn call(req: &Request, payload: &[u8]) -> Result<(Response, Vec<u8>)> {
 
 /// The service's status (`None` when it is not reachable).
 fn service_status() -> Option<serde_json::Value> {
-    if !PRELOADED.load(Ordering::Relaxed) && Client::connect(Path::new(SOCKET_NAME)).is_err() {
-        return None;
-    }
     let mut c = Client::connect(Path::new(SOCKET_NAME)).ok()?;
     let (resp, _) = c.call(&Request::new(Op::Status), &[], &mut interrupts).ok()?;
     Some(resp.status)

@@ -4,7 +4,9 @@
 # embedding as the service path), no background worker is started, and songmatch.inference =
 # 'service' is a clear 57P03 error. Runs its own throw-away cluster (initdb) on a spare port.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PORT="${SONGMATCH_NOPRELOAD_PORT:-54398}"
+# (a port below the ephemeral range, where a client connection may hold any port for a while;
+# the next ones are tried if it is taken)
+PORT="${SONGMATCH_NOPRELOAD_PORT:-25432}"
 OS_USER="${PG_OS_USER:-postgres}"
 as_pg() { if [[ "$(id -un)" == "${OS_USER}" ]]; then "$@"; else sudo -u "${OS_USER}" -- "$@"; fi; }
 id "${OS_USER}" >/dev/null 2>&1 || skip "no OS user ${OS_USER}"
@@ -17,8 +19,15 @@ stop_cluster() {
 }
 trap 'stop_cluster; cleanup' EXIT
 as_pg "${PG_BINDIR}/initdb" -D "${CL}/data" -U postgres --auth=trust >/dev/null 2>&1 || fail "initdb failed"
-as_pg "${PG_BINDIR}/pg_ctl" -D "${CL}/data" -l "${CL}/log" -w -t 60 \
-    -o "-p ${PORT} -k ${CL} -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null || fail "the cluster did not start: $(tail -5 "${CL}/log")"
+started=0
+for try in 0 1 2 3 4 5 6 7; do
+    if as_pg "${PG_BINDIR}/pg_ctl" -D "${CL}/data" -l "${CL}/log" -w -t 60 \
+        -o "-p $((PORT + try)) -k ${CL} -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null 2>&1; then
+        PORT=$((PORT + try)); started=1; break
+    fi
+    grep -q "Address already in use" "${CL}/log" || break
+done
+((started)) || fail "the cluster did not start: $(tail -5 "${CL}/log")"
 Q() { "${PSQL}" "host=127.0.0.1 port=${PORT} user=postgres dbname=postgres" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose "$@" 2>&1; }
 check "shared_preload_libraries" "" "$(Q -c "show shared_preload_libraries")"
 check "create extension" "" "$(Q -c "set client_min_messages = warning" -c "create extension songmatch cascade")"

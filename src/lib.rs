@@ -22,6 +22,7 @@ pgrx::extension_sql_file!("../sql/security.sql", name = "security");
 pgrx::extension_sql_file!("../sql/backfill.sql", name = "backfill", requires = ["schema"]);
 pgrx::extension_sql_file!("../sql/eval.sql", name = "eval", requires = ["schema"]);
 pgrx::extension_sql_file!("../sql/refresh.sql", name = "refresh", requires = ["backfill"]);
+pgrx::extension_sql_file!("../sql/cache.sql", name = "cache", requires = ["schema"]);
 pgrx::extension_sql_file!(
     "../sql/matching.sql",
     name = "matching",

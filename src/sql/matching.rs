@@ -11,7 +11,9 @@ use super::privilege::as_owner;
 use super::vector::Vector;
 use super::OrReport;
 use crate::core::catalogue;
-use crate::core::hash::{content_hash, id_set_hash, match_context_hash, ContentKind, IdSetKind, MatchContextInputs};
+use crate::core::hash::{
+    content_hash, id_set_hash, match_context_hash, match_stamp, ContentKind, IdSetKind, MatchContextInputs, MatchStampInputs,
+};
 use crate::core::models::embed::{self, Role};
 use crate::core::models::manifest::Storage;
 use crate::core::profile::{self, round6};
@@ -936,9 +938,125 @@ pub fn match_one(
     rows: bool,
 ) -> Result<(i64, Vec<MatchRow>)> {
     let started = Instant::now();
+    // the fast path: a call whose stamp (arguments, bundle, config, generation counters) is
+    // stored with a context is answered by it, without reading or hashing its inputs. Anything
+    // wrong with the call is left to the full path, which reports it as before.
+    let stamp = if top_k >= 1 { call_stamp(playlist_id, given.as_deref(), top_k, config).ok().flatten() } else { None };
+    let t_stamp = started.elapsed();
+    if let Some(stamp) = &stamp {
+        let found: Option<(i64, bool)> = super::plans::select(
+            "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts
+              where fast_key = $1 limit 1",
+            &[stamp.as_str().into()],
+            |mut t| match t.next() {
+                Some(r) => Ok(r.get::<i64>(1)?.map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false)))),
+                None => Ok(None),
+            },
+        )
+        .map_err(spi_err("cannot read the match cache"))?;
+        if let Some(found) = found {
+            let ctx = touch_context(found)?;
+            counters.add("context_hits", 1.0);
+            counters.add("context_stamp_hits", 1.0);
+            let out = if rows { read_results(ctx, playlist_id)? } else { Vec::new() };
+            pgrx::debug1!(
+                "songmatch: match_playlist({playlist_id}) stamp {stamp} computed in {t_stamp:?}; served from cache in {:?}",
+                started.elapsed()
+            );
+            return Ok((ctx, out));
+        }
+    }
     let p = load_playlist(playlist_id)?;
     let (cand_ids, cand_hashes) = candidates_of(&p, given)?;
-    match_candidates(&p, cand_ids, cand_hashes, top_k, Resolved::Config(config), counters, rows, None, started)
+    let (ctx, out) = match_candidates(&p, cand_ids, cand_hashes, top_k, Resolved::Config(config), counters, rows, None, started)?;
+    if let Some(stamp) = stamp {
+        // (the counters were read before the inputs: a change that commits in between leaves a
+        // stamp of the old counters, which no later call computes)
+        as_owner(|| {
+            super::plans::update(
+                "update songmatch.match_contexts set fast_key = $2 where id = $1 and fast_key is distinct from $2",
+                &[ctx.into(), stamp.as_str().into()],
+                |_| Ok(()),
+            )
+            .map_err(spi_err("cannot stamp the match context"))
+        })?;
+    }
+    Ok((ctx, out))
+}
+
+/// The stamp of a `match_playlist` call ([`match_stamp`]); None when the playlist cannot be read
+/// by the caller or a candidate id is NULL (the full path reports those).
+fn call_stamp(playlist_id: i64, given: Option<&[Option<i64>]>, top_k: i32, config: Option<&Value>) -> Result<Option<String>> {
+    // the owner, read with the caller's rights (row-level security applies as on the full path),
+    // and whether the schema has the counters (a database not yet updated to 0.5.0 has not)
+    let owner: Option<(Option<Uuid>, bool)> = super::plans::select(
+        "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
+           from songmatch.playlists where id = $1",
+        &[playlist_id.into()],
+        |mut t| match t.next() {
+            Some(r) => Ok(Some((r.get::<Uuid>(1)?, r.get::<bool>(2)?.unwrap_or(false)))),
+            None => Ok(None),
+        },
+    )
+    .map_err(spi_err("cannot read the playlist"))?;
+    let Some((Some(owner), true)) = owner else { return Ok(None) };
+    let candidates: Option<Vec<i64>> = match given {
+        None => None,
+        Some(list) => {
+            let Some(mut ids) = list.iter().copied().collect::<Option<Vec<i64>>>() else { return Ok(None) };
+            ids.sort_unstable();
+            ids.dedup();
+            Some(ids)
+        }
+    };
+    let bundle = active_bundle()?;
+    let cfg = resolve_config(config, &bundle)?;
+    let (user_generation, catalogue_generation, epoch) = as_owner(|| {
+        super::plans::select(
+            "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint,
+                    sum(gen)::bigint, min(epoch::text)
+               from songmatch.catalogue_generation",
+            &[owner.into()],
+            |mut t| match t.next() {
+                Some(r) => Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?, r.get::<String>(3)?)),
+                None => Ok((0, None, None)),
+            },
+        )
+        .map_err(spi_err("cannot read the generation counters"))
+    })?;
+    let (Some(catalogue_generation), Some(epoch)) = (catalogue_generation, epoch) else { return Ok(None) };
+    let user = owner.to_string();
+    let config_hash = cfg.hash();
+    Ok(Some(match_stamp(&MatchStampInputs {
+        user: &user,
+        playlist_id,
+        candidates: candidates.as_deref(),
+        top_k,
+        config: &config_hash,
+        bundle: &bundle.hash,
+        algorithm_version: versions::MATCHING_ALGO_VERSION,
+        epoch: &epoch,
+        catalogue_generation,
+        user_generation,
+    })))
+}
+
+/// A context found in the cache: its `last_used_at` and `hit_count` are refreshed at most once a
+/// minute (`stale`: more than a minute since), by songmatch's own write, so that a repeated call
+/// does not rewrite the row every time (every hit is counted in songmatch.stats as context_hits).
+fn touch_context((id, stale): (i64, bool)) -> Result<i64> {
+    if !stale {
+        return Ok(id);
+    }
+    Ok(as_owner(|| {
+        write_returning_i64(
+            "update songmatch.match_contexts set hit_count = hit_count + 1, last_used_at = pg_catalog.now()
+              where id = $1 returning id",
+            &[id.into()],
+        )
+        .map_err(spi_err("cannot refresh the match cache"))
+    })?
+    .unwrap_or(id))
 }
 
 /// What a call has already resolved: only the config it was given, or (discovery) the bundle,
@@ -1004,9 +1122,7 @@ fn match_candidates(
     let t_hash = started.elapsed();
 
     // the caller's own context (the hash includes the playlist's owner, whose playlist the caller
-    // could read above): a read. Its `last_used_at` (and `hit_count`) are refreshed at most once a
-    // minute, by songmatch's own write, so that a repeated call does not rewrite the row every time
-    // (every hit is counted in songmatch.stats as context_hits).
+    // could read above): a read, and a refresh of its use at most once a minute (touch_context)
     let found: Option<(i64, bool)> = super::plans::select(
         "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts where context_hash = $1",
         &[context_hash.as_str().into()],
@@ -1017,16 +1133,7 @@ fn match_candidates(
     )
     .map_err(spi_err("cannot read the match cache"))?;
     let cached: Option<i64> = match found {
-        Some((id, true)) => as_owner(|| {
-            write_returning_i64(
-                "update songmatch.match_contexts set hit_count = hit_count + 1, last_used_at = pg_catalog.now()
-                  where id = $1 returning id",
-                &[id.into()],
-            )
-            .map_err(spi_err("cannot refresh the match cache"))
-        })?
-        .or(Some(id)),
-        Some((id, false)) => Some(id),
+        Some(f) => Some(touch_context(f)?),
         None => None,
     };
     if let Some(ctx) = cached {

@@ -273,6 +273,71 @@ pub fn match_context_hash(i: &MatchContextInputs<'_>) -> String {
     prefixed_hash(kind.prefix(), &kind.version_tag(), &out)
 }
 
+/// What a repeated `match_playlist` call is recognised by before anything is read of its inputs
+/// (the match cache's fast key): the call's arguments, the active bundle and config, and the
+/// generation counters that songmatch's triggers advance on every change that can change the
+/// call's context (the owner's playlists, members, analyses and likes; any track's content).
+/// Equal stamps mean equal inputs, so the context found under a stamp answers the call; a stamp
+/// that is not found (a counter moved) falls back to the content hash ([`match_context_hash`]).
+#[derive(Debug, Clone, Copy)]
+pub struct MatchStampInputs<'a> {
+    pub user: &'a str,
+    pub playlist_id: i64,
+    /// the candidate ids as given, sorted and without duplicates; None: the owner's liked tracks
+    pub candidates: Option<&'a [i64]>,
+    pub top_k: i32,
+    pub config: &'a str,
+    pub bundle: &'a str,
+    pub algorithm_version: &'a str,
+    /// the catalogue's generation epoch (new with every CREATE EXTENSION, so counters that start
+    /// over after a restore never meet a stamp of before) and its counter
+    pub epoch: &'a str,
+    pub catalogue_generation: i64,
+    /// the owner's counter (0 before their first change)
+    pub user_generation: i64,
+}
+
+/// The `ms_v1_` stamp of a call: the content hash of the JSON object `{"algorithm_version",
+/// "bundle", "candidates" (ids or null), "catalogue_generation", "config", "epoch",
+/// "playlist_id", "top_k", "user", "user_generation"}`.
+pub fn match_stamp(i: &MatchStampInputs<'_>) -> String {
+    let mut out = String::with_capacity(320 + i.candidates.map_or(0, |c| c.len() * 8));
+    out.push_str("{\"algorithm_version\":");
+    write_string(i.algorithm_version, &mut out);
+    out.push_str(",\"bundle\":");
+    write_string(i.bundle, &mut out);
+    out.push_str(",\"candidates\":");
+    match i.candidates {
+        None => out.push_str("null"),
+        Some(ids) => {
+            out.push('[');
+            for (n, id) in ids.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                out.push_str(&id.to_string());
+            }
+            out.push(']');
+        }
+    }
+    out.push_str(",\"catalogue_generation\":");
+    out.push_str(&i.catalogue_generation.to_string());
+    out.push_str(",\"config\":");
+    write_string(i.config, &mut out);
+    out.push_str(",\"epoch\":");
+    write_string(i.epoch, &mut out);
+    out.push_str(",\"playlist_id\":");
+    out.push_str(&i.playlist_id.to_string());
+    out.push_str(",\"top_k\":");
+    out.push_str(&i.top_k.to_string());
+    out.push_str(",\"user\":");
+    write_string(i.user, &mut out);
+    out.push_str(",\"user_generation\":");
+    out.push_str(&i.user_generation.to_string());
+    out.push('}');
+    prefixed_hash("ms_v1", &format!("matching_algo_version={}", i.algorithm_version), &out)
+}
+
 /// The order- and duplicate-independent hash of a set of ids.
 /// A `None` (SQL NULL) inside the set is an error.
 pub fn id_set_hash(kind: IdSetKind, ids: &[Option<i64>]) -> Result<String> {
@@ -300,6 +365,47 @@ pub fn id_set_hash(kind: IdSetKind, ids: &[Option<i64>]) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn match_stamp_equals_the_json_form_and_moves_with_every_input() {
+        let ids = [3i64, 7, 12];
+        let base = MatchStampInputs {
+            user: "00000000-0000-4000-8000-000000000001",
+            playlist_id: 5,
+            candidates: Some(&ids),
+            top_k: 20,
+            config: "cfg_v1_x",
+            bundle: "mb_v1_y",
+            algorithm_version: "3",
+            epoch: "e",
+            catalogue_generation: 9,
+            user_generation: 0,
+        };
+        let json = json!({"algorithm_version": "3", "bundle": "mb_v1_y", "candidates": [3, 7, 12],
+                          "catalogue_generation": 9, "config": "cfg_v1_x", "epoch": "e", "playlist_id": 5,
+                          "top_k": 20, "user": base.user, "user_generation": 0});
+        let s = match_stamp(&base);
+        assert_eq!(s, prefixed_hash("ms_v1", "matching_algo_version=3", &canonical_json(&json)));
+        assert!(s.starts_with("ms_v1_") && s.len() == 6 + 64);
+        let liked = MatchStampInputs { candidates: None, ..base };
+        let mut seen = std::collections::HashSet::new();
+        for v in [
+            s.clone(),
+            match_stamp(&liked),
+            match_stamp(&MatchStampInputs { candidates: Some(&ids[..2]), ..base }),
+            match_stamp(&MatchStampInputs { user_generation: 1, ..base }),
+            match_stamp(&MatchStampInputs { catalogue_generation: 10, ..base }),
+            match_stamp(&MatchStampInputs { epoch: "f", ..base }),
+            match_stamp(&MatchStampInputs { top_k: 21, ..base }),
+            match_stamp(&MatchStampInputs { playlist_id: 6, ..base }),
+            match_stamp(&MatchStampInputs { config: "cfg_v1_z", ..base }),
+            match_stamp(&MatchStampInputs { bundle: "mb_v1_z", ..base }),
+            match_stamp(&MatchStampInputs { user: "u2", ..base }),
+        ] {
+            assert!(seen.insert(v), "two different calls got the same stamp");
+        }
+        assert_eq!(match_stamp(&liked), match_stamp(&MatchStampInputs { candidates: None, ..base }));
+    }
 
     #[test]
     fn match_context_hash_equals_the_json_form() {

@@ -1,4 +1,4 @@
--- match_playlist and recommend_for_playlist: the match context's stored rows.
+-- match_playlist, recommend_for_playlist and match_songs_to_playlists: the match contexts' stored rows.
 --
 -- songmatch.match_context / songmatch.recommend_context (Rust) find the context of a call in the
 -- match cache, or compute and store its results on a miss, and return its id; these functions
@@ -50,3 +50,34 @@ end
 $$;
 comment on function songmatch.recommend_for_playlist(bigint, integer, jsonb, boolean) is
     'Tracks of the whole catalogue that fit a playlist: nearest neighbours of its profile and members through the bundle''s vector index, ranked by stage 1 and stage 2 like match_playlist, cached the same way.';
+
+create function songmatch.match_songs_to_playlists(
+    user_id uuid,
+    track_ids bigint[] default null,
+    top_k integer default 3,
+    config jsonb default null)
+returns table (track_id bigint, playlist_id bigint, score double precision, rank integer, components jsonb)
+language plpgsql volatile
+as $$
+#variable_conflict use_column
+declare
+    ctxs bigint[];
+    pids bigint[];
+begin
+    -- (the contexts first, in a statement of their own: the rows a miss stores are visible to the next)
+    select coalesce(array_agg(c.context_id order by c.playlist_id), '{}'), coalesce(array_agg(c.playlist_id order by c.playlist_id), '{}')
+      into ctxs, pids
+      from songmatch.match_songs_contexts(match_songs_to_playlists.user_id, match_songs_to_playlists.track_ids,
+                                          match_songs_to_playlists.top_k, match_songs_to_playlists.config) c;
+    return query
+        select s.track_id, s.playlist_id, s.score, s.rank::integer, s.components
+          from (select r.track_id, r.playlist_id, r.score, r.components,
+                       pg_catalog.row_number() over (partition by r.track_id order by r.score desc, r.playlist_id) as rank
+                  from unnest(ctxs, pids) as c(context_id, playlist_id)
+                  join songmatch.match_results r on r.context_id = c.context_id and r.playlist_id = c.playlist_id) s
+         where s.rank <= match_songs_to_playlists.top_k
+         order by s.track_id, s.rank;
+end
+$$;
+comment on function songmatch.match_songs_to_playlists(uuid, bigint[], integer, jsonb) is
+    'For each song (default: the user''s liked songs), its best playlists among the user''s own, best first; a playlist that already contains a song is not proposed for it. Served from the match cache when the inputs are unchanged.';

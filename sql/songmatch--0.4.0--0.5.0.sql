@@ -5,6 +5,10 @@
 --   playlists, members, analyses or likes (songmatch.user_generations) and of any track's content
 --   (songmatch.catalogue_generation): a cached call no longer reads and hashes its inputs.
 --   sql/cache.sql, included below as it is; match_contexts gets the column fast_key.
+-- * match_songs_to_playlists becomes SQL over the new songmatch.match_songs_contexts (each of
+--   the user's playlists' context, found by the fast path or computed), and returns the stored
+--   rows as they are (same signature, defaults, grants and results). Roles that could call it can
+--   call match_songs_contexts; grant_access grants both.
 -- * The new tables and functions belong to songmatch_owner and are executable by nobody else
 --   (the triggers run them), as in a fresh install.
 
@@ -174,3 +178,122 @@ revoke execute on function songmatch.bump_catalogue_generation() from public;
 revoke execute on function songmatch.bump_user_generations(uuid[]) from public;
 revoke execute on function songmatch.catalogue_generation_trigger() from public;
 revoke execute on function songmatch.user_generation_trigger() from public;
+
+-- ------------------------------------------------------------------------------------------
+-- match_songs_to_playlists over match_songs_contexts
+-- ------------------------------------------------------------------------------------------
+CREATE  FUNCTION songmatch."match_songs_contexts"(
+	"user_id" uuid, /* Option < Uuid > */
+	"track_ids" bigint[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < i64 > > > */
+	"top_k" INT DEFAULT 3, /* Option < i32 > */
+	"config" jsonb DEFAULT NULL /* Option < JsonB > */
+) RETURNS TABLE (
+	"context_id" bigint,  /* i64 */
+	"playlist_id" bigint  /* i64 */
+)
+VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'match_songs_contexts_wrapper';
+alter function songmatch.match_songs_contexts(uuid, bigint[], integer, jsonb) set search_path = pg_catalog, pg_temp;
+alter function songmatch.match_songs_contexts(uuid, bigint[], integer, jsonb) owner to songmatch_owner;
+revoke execute on function songmatch.match_songs_contexts(uuid, bigint[], integer, jsonb) from public;
+
+create or replace function songmatch.match_songs_to_playlists(
+    user_id uuid,
+    track_ids bigint[] default null,
+    top_k integer default 3,
+    config jsonb default null)
+returns table (track_id bigint, playlist_id bigint, score double precision, rank integer, components jsonb)
+language plpgsql volatile
+as $$
+#variable_conflict use_column
+declare
+    ctxs bigint[];
+    pids bigint[];
+begin
+    -- (the contexts first, in a statement of their own: the rows a miss stores are visible to the next)
+    select coalesce(array_agg(c.context_id order by c.playlist_id), '{}'), coalesce(array_agg(c.playlist_id order by c.playlist_id), '{}')
+      into ctxs, pids
+      from songmatch.match_songs_contexts(match_songs_to_playlists.user_id, match_songs_to_playlists.track_ids,
+                                          match_songs_to_playlists.top_k, match_songs_to_playlists.config) c;
+    return query
+        select s.track_id, s.playlist_id, s.score, s.rank::integer, s.components
+          from (select r.track_id, r.playlist_id, r.score, r.components,
+                       pg_catalog.row_number() over (partition by r.track_id order by r.score desc, r.playlist_id) as rank
+                  from unnest(ctxs, pids) as c(context_id, playlist_id)
+                  join songmatch.match_results r on r.context_id = c.context_id and r.playlist_id = c.playlist_id) s
+         where s.rank <= match_songs_to_playlists.top_k
+         order by s.track_id, s.rank;
+end
+$$;
+comment on function songmatch.match_songs_to_playlists(uuid, bigint[], integer, jsonb) is
+    'For each song (default: the user''s liked songs), its best playlists among the user''s own, best first; a playlist that already contains a song is not proposed for it. Served from the match cache when the inputs are unchanged.';
+
+do $$
+declare
+    vschema text;
+begin
+    select n.nspname into strict vschema
+      from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
+     where e.extname = 'vector';
+    execute format('alter function songmatch.match_songs_to_playlists(uuid, bigint[], integer, jsonb) set search_path = pg_catalog, songmatch, %I, pg_temp',
+                   vschema);
+end
+$$;
+
+-- the roles that may execute match_songs_to_playlists (API and management roles) may execute
+-- match_songs_contexts
+do $$
+declare
+    r name;
+begin
+    for r in
+        select a.rolname from pg_catalog.pg_roles a
+         where a.rolname <> 'songmatch_owner' and not a.rolsuper
+           and has_function_privilege(a.oid, 'songmatch.match_songs_to_playlists(uuid, bigint[], integer, jsonb)', 'EXECUTE')
+    loop
+        execute format('grant execute on function songmatch.match_songs_contexts(uuid, bigint[], integer, jsonb) to %I', r);
+    end loop;
+end
+$$;
+
+-- grant_access(role) grants match_songs_contexts with the rest of the API
+create or replace function songmatch.grant_access(role_name name) returns void
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    pure      text[] := array['versions', 'content_hash', 'id_set_hash', 'canonical_json', 'track_document',
+                              'playlist_query', 'current_user_id'];
+    api       text[] := array['embed', 'embed_halfvec', 'embed_batch', 'emotions', 'emotions_batch', 'rerank',
+                              'tokenize', 'models', 'bundle_info', 'track_content_hash', 'embed_tracks',
+                              'classify_tracks', 'playlist_profile', 'match_playlist', 'match_songs_to_playlists',
+                              'match_context', 'recommend_for_playlist', 'recommend_context', 'track_signals',
+                              'match_songs_contexts'];
+    readable  text[] := array['tracks', 'track_analyses', 'track_content', 'track_embeddings', 'track_emotions',
+                              'track_genres', 'model_bundles', 'active_config', 'playlists', 'playlist_tracks',
+                              'playlist_analyses', 'playlist_profiles', 'liked_tracks', 'match_contexts',
+                              'match_results'];
+    f         regprocedure;
+    t         text;
+begin
+    perform songmatch.check_grantee(role_name);
+    execute format('revoke all on all tables in schema songmatch from %I', role_name);
+    execute format('revoke all on all sequences in schema songmatch from %I', role_name);
+    execute format('revoke all on all routines in schema songmatch from %I', role_name);
+    execute format('grant usage on schema songmatch to %I', role_name);
+    for f in
+        select p.oid::regprocedure from pg_proc p
+         where p.pronamespace = 'songmatch'::regnamespace
+           and p.proname = any (case when role_name = 'anon' then pure else pure || api end)
+    loop
+        execute format('grant execute on function %s to %I', f, role_name);
+    end loop;
+    if role_name = 'anon' then
+        return;
+    end if;
+    foreach t in array readable loop
+        execute format('grant select on songmatch.%I to %I', t, role_name);
+    end loop;
+end
+$$;

@@ -26,7 +26,7 @@ pgrx::extension_sql_file!("../sql/cache.sql", name = "cache", requires = ["schem
 pgrx::extension_sql_file!(
     "../sql/matching.sql",
     name = "matching",
-    requires = ["schema", sql::matching::match_context, sql::matching::recommend_context]
+    requires = ["schema", sql::matching::match_context, sql::matching::recommend_context, sql::matching::match_songs_contexts]
 );
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

@@ -938,34 +938,67 @@ pub fn match_one(
     rows: bool,
 ) -> Result<(i64, Vec<MatchRow>)> {
     let started = Instant::now();
-    // the fast path: a call whose stamp (arguments, bundle, config, generation counters) is
-    // stored with a context is answered by it, without reading or hashing its inputs. Anything
-    // wrong with the call is left to the full path, which reports it as before.
-    let stamp = if top_k >= 1 { call_stamp(playlist_id, given.as_deref(), top_k, config).ok().flatten() } else { None };
-    let t_stamp = started.elapsed();
-    if let Some(stamp) = &stamp {
-        let found: Option<(i64, bool)> = super::plans::select(
-            "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts
-              where fast_key = $1 limit 1",
-            &[stamp.as_str().into()],
-            |mut t| match t.next() {
-                Some(r) => Ok(r.get::<i64>(1)?.map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false)))),
-                None => Ok(None),
-            },
-        )
-        .map_err(spi_err("cannot read the match cache"))?;
-        if let Some(found) = found {
-            let ctx = touch_context(found)?;
-            counters.add("context_hits", 1.0);
-            counters.add("context_stamp_hits", 1.0);
-            let out = if rows { read_results(ctx, playlist_id)? } else { Vec::new() };
-            pgrx::debug1!(
-                "songmatch: match_playlist({playlist_id}) stamp {stamp} computed in {t_stamp:?}; served from cache in {:?}",
-                started.elapsed()
-            );
-            return Ok((ctx, out));
-        }
+    match cache_lookup(playlist_id, given.as_deref(), top_k, config, counters, started)? {
+        Lookup::Hit(ctx) => Ok((ctx, if rows { read_results(ctx, playlist_id)? } else { Vec::new() })),
+        Lookup::Miss(stamp) => match_miss(playlist_id, given, top_k, config, counters, rows, stamp, started),
     }
+}
+
+/// What the match cache's fast path found for a call: the context that answers it, or none (with
+/// the call's stamp, when it has one, for the context the full path finds or computes).
+enum Lookup {
+    Hit(i64),
+    Miss(Option<String>),
+}
+
+/// The fast path: a call whose stamp (arguments, bundle, config, generation counters) is stored
+/// with a context is answered by it, without reading or hashing its inputs. Anything wrong with
+/// the call is left to the full path, which reports it as before.
+fn cache_lookup(
+    playlist_id: i64,
+    given: Option<&[Option<i64>]>,
+    top_k: i32,
+    config: Option<&Value>,
+    counters: &mut Counters,
+    started: Instant,
+) -> Result<Lookup> {
+    let stamp = if top_k >= 1 { call_stamp(playlist_id, given, top_k, config).ok().flatten() } else { None };
+    let t_stamp = started.elapsed();
+    let Some(stamp) = stamp else { return Ok(Lookup::Miss(None)) };
+    let found: Option<(i64, bool)> = super::plans::select(
+        "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts
+          where fast_key = $1 limit 1",
+        &[stamp.as_str().into()],
+        |mut t| match t.next() {
+            Some(r) => Ok(r.get::<i64>(1)?.map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false)))),
+            None => Ok(None),
+        },
+    )
+    .map_err(spi_err("cannot read the match cache"))?;
+    let Some(found) = found else { return Ok(Lookup::Miss(Some(stamp))) };
+    let ctx = touch_context(found)?;
+    counters.add("context_hits", 1.0);
+    counters.add("context_stamp_hits", 1.0);
+    pgrx::debug1!(
+        "songmatch: match_playlist({playlist_id}) stamp {stamp} computed in {t_stamp:?}; served from cache in {:?}",
+        started.elapsed()
+    );
+    Ok(Lookup::Hit(ctx))
+}
+
+/// The full path of a call the fast path did not answer: the context found by its content hash,
+/// or computed and stored; then stamped.
+#[allow(clippy::too_many_arguments)]
+fn match_miss(
+    playlist_id: i64,
+    given: Option<Vec<Option<i64>>>,
+    top_k: i32,
+    config: Option<&Value>,
+    counters: &mut Counters,
+    rows: bool,
+    stamp: Option<String>,
+    started: Instant,
+) -> Result<(i64, Vec<MatchRow>)> {
     let p = load_playlist(playlist_id)?;
     let (cand_ids, cand_hashes) = candidates_of(&p, given)?;
     let (ctx, out) = match_candidates(&p, cand_ids, cand_hashes, top_k, Resolved::Config(config), counters, rows, None, started)?;
@@ -1393,21 +1426,34 @@ fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_l
         pgrx::debug1!("songmatch: discovery: {} index searches at ef_search {ef} in {:?}", group.len(), tg.elapsed());
     }
     // and the catalogue's neighbours: tracks by the members' artists or on their albums
-    // (btree indexes on tracks.artist and tracks.album), at most `catalogue_k`
+    // (btree indexes on tracks.artist and tracks.album), the `catalogue_k` that fit the playlist
+    // best on the catalogue signals (shared artists and albums, year, popularity; weighted as
+    // stage 1 weighs them; ties by id), of at most CATALOGUE_SCAN times as many read
     if d.catalogue_k > 0 && !p.members.is_empty() {
-        found.extend(
-            Spi::get_one_with_args::<Vec<i64>>(
-                "with m as (select array_agg(artist) as artists, array_agg(album) filter (where album is not null) as albums
-                              from songmatch.tracks where id = any($1))
-                 select coalesce(array_agg(id), '{}') from (
-                    select s.id from (select t.id from songmatch.tracks t, m
-                                       where t.artist = any(m.artists) or t.album = any(m.albums)) s
-                     order by s.id limit $2) s",
-                &[p.members.clone().into(), (d.catalogue_k as i64).into()],
-            )
-            .map_err(spi_err("cannot read the members' artists and albums"))?
-            .unwrap_or_default(),
-        );
+        const CATALOGUE_SCAN: usize = 20;
+        let rows: Vec<(i64, Value)> = super::plans::select(
+            "with m as (select array_agg(artist) as artists, array_agg(album) filter (where album is not null) as albums
+                          from songmatch.tracks where id = any($1))
+             select s.id, s.artist, s.album, s.release_date, s.popularity from (
+                select t.id, t.artist, t.album, t.release_date, t.popularity from songmatch.tracks t, m
+                 where t.artist = any(m.artists) or t.album = any(m.albums)) s
+              order by s.id limit $2",
+            &[p.members.clone().into(), ((d.catalogue_k * CATALOGUE_SCAN) as i64).into()],
+            |t| {
+                let mut out = Vec::new();
+                for r in t {
+                    let row = json!({"artist": r.get::<String>(2)?, "album": r.get::<String>(3)?,
+                                     "release_date": r.get::<String>(4)?, "popularity": r.get::<i32>(5)?});
+                    out.push((r.get::<i64>(1)?.unwrap_or_default(), row));
+                }
+                Ok(out)
+            },
+        )
+        .map_err(spi_err("cannot read the members' artists and albums"))?;
+        let mut fit: Vec<(f64, i64)> =
+            rows.iter().map(|(id, row)| (scoring::catalogue_fit(&sig.catalogue, &catalogue::track_of(row), &cfg), *id)).collect();
+        fit.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        found.extend(fit.into_iter().take(d.catalogue_k).map(|(_, id)| id));
     }
     found.sort_unstable();
     found.dedup();
@@ -1492,7 +1538,11 @@ fn match_playlist(
 /// `songmatch.match_songs_to_playlists(user_id, track_ids => NULL, top_k => 3)`: for each song
 /// (default: the user's liked songs), its best playlists among the user's own, best first.
 /// A playlist that already contains a song is not proposed for it.
-#[pg_extern(volatile)]
+///
+/// Since 0.5.0 `songmatch.match_songs_to_playlists` is SQL over [`match_songs_contexts`]
+/// (sql/matching.sql), which returns the stored rows as they are; this symbol stays for the
+/// install scripts of earlier releases (sql/releases/).
+#[pg_extern(volatile, sql = false)]
 fn match_songs_to_playlists(
     user_id: Option<Uuid>,
     track_ids: default!(Option<Vec<Option<i64>>>, "NULL"),
@@ -1500,6 +1550,46 @@ fn match_songs_to_playlists(
     config: default!(Option<JsonB>, "NULL"),
 ) -> TableIterator<'static, (name!(track_id, i64), name!(playlist_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB))>
 {
+    let top_k_n = super::required(top_k, "top_k");
+    let contexts = songs_contexts(user_id, track_ids, top_k, config);
+    let mut per_song: BTreeMap<i64, Vec<(i64, f64, Value)>> = BTreeMap::new();
+    for (ctx, pid) in contexts {
+        for r in read_results(ctx, pid).or_report() {
+            per_song.entry(r.track_id).or_default().push((pid, r.score, r.components));
+        }
+    }
+    let mut out = Vec::new();
+    for (song, mut list) in per_song {
+        list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (i, (pid, score, comp)) in list.into_iter().take(top_k_n as usize).enumerate() {
+            out.push((song, pid, score, i as i32 + 1, JsonB(comp)));
+        }
+    }
+    TableIterator::new(out)
+}
+
+/// `songmatch.match_songs_contexts(user_id, track_ids => NULL, top_k => 3, config => NULL)`: for
+/// each of the user's playlists (that the caller can read) and the songs not in it (default: the
+/// user's liked songs), the match context that ranks those songs for it, found in the match cache
+/// or computed and stored. `songmatch.match_songs_to_playlists` returns each song's best
+/// playlists from these contexts' stored rows.
+#[pg_extern(volatile)]
+fn match_songs_contexts(
+    user_id: Option<Uuid>,
+    track_ids: default!(Option<Vec<Option<i64>>>, "NULL"),
+    top_k: default!(Option<i32>, 3),
+    config: default!(Option<JsonB>, "NULL"),
+) -> TableIterator<'static, (name!(context_id, i64), name!(playlist_id, i64))> {
+    TableIterator::new(songs_contexts(user_id, track_ids, top_k, config))
+}
+
+/// The contexts of [`match_songs_contexts`], as (context id, playlist id) in playlist order.
+fn songs_contexts(
+    user_id: Option<Uuid>,
+    track_ids: Option<Vec<Option<i64>>>,
+    top_k: Option<i32>,
+    config: Option<JsonB>,
+) -> Vec<(i64, i64)> {
     let user_id = super::required(user_id, "user_id");
     let top_k = super::required(top_k, "top_k");
     let lim = guc::limits();
@@ -1507,13 +1597,22 @@ fn match_songs_to_playlists(
     if let Some(t) = &track_ids {
         lim.check_candidates("track_ids", t.len()).or_report();
     }
-    let playlists: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
-        "select coalesce(array_agg(id order by id), '{}') from songmatch.playlists where owner_id = $1",
+    let config = config.as_ref().map(|j| &j.0);
+    // the user's playlists with their members, in one read (under the caller's row-level security)
+    let playlists: Vec<(i64, Vec<i64>)> = super::plans::select(
+        "select p.id, array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id)
+           from songmatch.playlists p where p.owner_id = $1 order by p.id",
         &[user_id.into()],
+        |t| {
+            let mut out = Vec::new();
+            for r in t {
+                out.push((r.get::<i64>(1)?.unwrap_or_default(), r.get::<Vec<i64>>(2)?.unwrap_or_default()));
+            }
+            Ok(out)
+        },
     )
     .map_err(spi_err("cannot read playlists"))
-    .or_report()
-    .unwrap_or_default();
+    .or_report();
     let songs: Vec<i64> = match track_ids {
         Some(t) => {
             let mut v: Vec<i64> = t.into_iter().flatten().collect();
@@ -1531,17 +1630,29 @@ fn match_songs_to_playlists(
     };
     lim.check_candidates("the user's liked songs", songs.len()).or_report();
     let mut counters = Counters::default();
-    // embed every song and member that lacks a current embedding in one batched pass, so that
-    // the per-playlist matches below only read
-    if !songs.is_empty() && !playlists.is_empty() {
-        let members: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
-            "select coalesce(array_agg(distinct track_id), '{}') from songmatch.playlist_tracks where playlist_id = any($1)",
-            &[playlists.clone().into()],
-        )
-        .map_err(spi_err("cannot read playlist members"))
-        .or_report()
-        .unwrap_or_default();
-        let mut all: Vec<i64> = songs.iter().chain(members.iter()).copied().collect();
+    // each playlist's candidates: the songs not in it; contexts the fast path finds first
+    let mut found: Vec<(i64, i64)> = Vec::new();
+    let mut missed: Vec<(i64, Vec<Option<i64>>, i32, Option<String>)> = Vec::new();
+    for (pid, members) in &playlists {
+        let cands: Vec<Option<i64>> = songs.iter().filter(|s| members.binary_search(s).is_err()).map(|s| Some(*s)).collect();
+        if cands.is_empty() {
+            continue;
+        }
+        let n = (cands.len() as i32).clamp(1, 10_000);
+        match cache_lookup(*pid, Some(&cands), n, config, &mut counters, Instant::now()).or_report() {
+            Lookup::Hit(ctx) => found.push((ctx, *pid)),
+            Lookup::Miss(stamp) => missed.push((*pid, cands, n, stamp)),
+        }
+    }
+    if !missed.is_empty() {
+        // embed every song and member that lacks a current embedding in one batched pass, so that
+        // the per-playlist matches below only read
+        let mut all: Vec<i64> = songs.clone();
+        for (pid, members) in &playlists {
+            if missed.iter().any(|m| m.0 == *pid) {
+                all.extend(members);
+            }
+        }
         all.sort_unstable();
         all.dedup();
         let bundle = active_bundle().or_report();
@@ -1560,29 +1671,14 @@ fn match_songs_to_playlists(
         if !stale.is_empty() {
             ensure_embeddings(&load_tracks(&stale).or_report(), &bundle.embedding, &mut counters).or_report();
         }
-    }
-    let mut per_song: BTreeMap<i64, Vec<(i64, f64, Value)>> = BTreeMap::new();
-    for pid in playlists {
-        let members: Vec<i64> = load_playlist(pid).or_report().members;
-        let cands: Vec<Option<i64>> = songs.iter().filter(|s| members.binary_search(s).is_err()).map(|s| Some(*s)).collect();
-        if cands.is_empty() {
-            continue;
+        for (pid, cands, n, stamp) in missed {
+            let (ctx, _) = match_miss(pid, Some(cands), n, config, &mut counters, false, stamp, Instant::now()).or_report();
+            found.push((ctx, pid));
         }
-        let n = cands.len() as i32;
-        let (_, rows) = match_one(pid, Some(cands), n.clamp(1, 10_000), config.as_ref().map(|j| &j.0), &mut counters, true).or_report();
-        for r in rows {
-            per_song.entry(r.track_id).or_default().push((pid, r.score, r.components));
-        }
+        found.sort_by_key(|(_, pid)| *pid);
     }
     counters.flush().or_report();
-    let mut out = Vec::new();
-    for (song, mut list) in per_song {
-        list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (i, (pid, score, comp)) in list.into_iter().take(top_k as usize).enumerate() {
-            out.push((song, pid, score, i as i32 + 1, JsonB(comp)));
-        }
-    }
-    TableIterator::new(out)
+    found
 }
 
 /// What an offline call (score_tracks, ranker_features) scores: the playlist's signals built

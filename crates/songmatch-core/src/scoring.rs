@@ -298,6 +298,22 @@ pub fn embedding_cosines(p: &PlaylistSignals, n: &PlaylistNorms, e: &[f32], top:
     }
 }
 
+/// How well a catalogue track fits a playlist on the catalogue signals alone (the share of members
+/// sharing its artist, its album, the closeness of its year and popularity), each weighted as
+/// stage 1 weighs it. Discovery keeps the `catalogue_k` best of the members' artists' and albums'
+/// tracks by it (stage 1 then ranks them with every signal).
+pub fn catalogue_fit(p: &CatalogueProfile, c: &CatalogueTrack, cfg: &Config) -> f64 {
+    if p.members == 0 {
+        return 0.0;
+    }
+    let w = |s: &str| cfg.weights.get(s).copied().unwrap_or(0.0);
+    let cat = catalogue::signals(p, c);
+    w("artist") * cat.artist_share
+        + w("album") * cat.album_share
+        + w("year") * cat.year.unwrap_or(0.0)
+        + w("popularity") * cat.popularity.unwrap_or(0.0)
+}
+
 fn score_one(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals, cfg: &Config) -> Scored {
     let mut values: Vec<(&'static str, f64)> = Vec::with_capacity(SIGNALS.len());
     if let Some(e) = &c.embedding {
@@ -528,5 +544,26 @@ mod tests {
         let zero = json!({"weights": {"members": 0, "centroid": 0, "query": 0, "audio": 0, "genre": 0, "emotion": 0,
                                       "artist": 0, "album": 0, "year": 0, "popularity": 0}});
         assert_eq!(Config::from_json(Some(&zero)).unwrap_err().to_string(), "config.weights must not all be zero");
+    }
+
+    #[test]
+    fn catalogue_fit_weighs_shared_artists_albums_and_closeness_as_stage_one() {
+        let row = |artist: &str, album: &str, year: &str, pop: f64| {
+            catalogue::track_of(&json!({"artist": artist, "album": album, "release_date": year, "popularity": pop}))
+        };
+        let members = [row("A", "X", "2000", 50.0), row("A", "X", "2001", 52.0), row("B", "Y", "2002", 48.0)];
+        let p = catalogue::profile(&members);
+        let cfg = Config::default();
+        let w = |s: &str| cfg.weights[s];
+        // an A track on X from 2001 with popularity 50: artist 2/3, album 2/3, year and popularity at the median
+        let same = row("A", "X", "2001", 50.0);
+        let expect = w("artist") * 2.0 / 3.0 + w("album") * 2.0 / 3.0 + w("year") + w("popularity");
+        assert!((catalogue_fit(&p, &same, &cfg) - expect).abs() < 1e-12);
+        // another artist, far in time: only the (small) closeness terms
+        let far = row("C", "Z", "1960", 5.0);
+        assert!(catalogue_fit(&p, &far, &cfg) < 0.01);
+        assert!(catalogue_fit(&p, &row("B", "W", "2001", 50.0), &cfg) < catalogue_fit(&p, &same, &cfg));
+        // no members: nothing fits
+        assert_eq!(catalogue_fit(&catalogue::profile(&[]), &same, &cfg), 0.0);
     }
 }

@@ -1632,7 +1632,9 @@ fn songs_contexts(
     let mut counters = Counters::default();
     // each playlist's candidates: the songs not in it; contexts the fast path finds first
     let mut found: Vec<(i64, i64)> = Vec::new();
-    let mut missed: Vec<(i64, Vec<Option<i64>>, i32, Option<String>)> = Vec::new();
+    // (playlist, its candidates, top_k, the call's stamp)
+    type Missed = (i64, Vec<Option<i64>>, i32, Option<String>);
+    let mut missed: Vec<Missed> = Vec::new();
     for (pid, members) in &playlists {
         let cands: Vec<Option<i64>> = songs.iter().filter(|s| members.binary_search(s).is_err()).map(|s| Some(*s)).collect();
         if cands.is_empty() {

@@ -16,7 +16,9 @@ def fmt(v, unit: str = "") -> str:
 
 
 MATCH_KEYS = ["stage1_1k_ms", "stage1_10k_ms", "stage1_100k_ms", "stage2_30_ms", "stage2_200_ms", "cached_ms", "recommend_100k_ms", "hnsw_100k_ms",
-              "e2e_seed_ms", "e2e_cold_ms", "e2e_cached_ms", "e2e_cached_vs_seed", "e2e_cold_vs_seed"]
+              "e2e_seed_ms", "e2e_cold_ms", "e2e_cached_ms", "e2e_cached_vs_seed", "e2e_cold_vs_seed",
+              # BENCH_LARGE=1 (1M tracks)
+              "stage1_1m_ms", "recommend_1m_ms", "hnsw_1m_ms"]
 
 
 def num(v) -> str:
@@ -39,7 +41,7 @@ def match_rows(m: dict, goal) -> list[tuple[str, str, str, str]]:
     """Table rows of match_bench.py's measurements."""
     rows = []
     d = m.get("stage1_detail", {})
-    for key in ("1k", "10k", "100k"):
+    for key in ("1k", "10k", "100k", "1m"):
         v = m.get(f"stage1_{key}_ms")
         if v is None:
             continue
@@ -71,18 +73,20 @@ def match_rows(m: dict, goal) -> list[tuple[str, str, str, str]]:
                      goal(v < 1.5) + f"  p90 {num(cd.get('p90_ms'))} ms, {cd.get('candidates')} candidates;"
                      f" in songmatch {num(ph.get('cache_total_ms'))} ms of which context hash"
                      f" {num(ph.get('context_hash_ms'))} ms; select 1 {num(cd.get('select_1_ms'))} ms"))
-    v = m.get("recommend_100k_ms")
+    rk = "recommend_1m_ms" if m.get("recommend_1m_ms") is not None else "recommend_100k_ms"
+    v = m.get(rk)
     if v is not None:
         rd = m.get("recommend_detail", {})
         ph = rd.get("phases_ms", {})
-        rows.append(("recommend_100k_ms (whole catalogue, miss)", ms_fmt(v), "< 50",
+        rows.append((f"{rk} (whole catalogue, miss)", ms_fmt(v), "< 50",
                      goal(v < 50) + f"  {rd.get('candidates')} candidates; index search {num(ph.get('index_search_ms'))},"
                      f" artifacts {num(ph.get('artifacts_ms'))}, stage 1 + 2 {num(ph.get('stage1_ms'))} ms;"
                      f" recall@20 {rd.get('recall_at_20')} against match_playlist over all {rd.get('catalogue')} tracks (goal >= 0.95)"))
-    v = m.get("hnsw_100k_ms")
+    hk = "hnsw_1m_ms" if m.get("hnsw_1m_ms") is not None else "hnsw_100k_ms"
+    v = m.get(hk)
     if v is not None:
         hd = m.get("hnsw_detail", {})
-        rows.append(("hnsw_100k_ms (top 20, pgvector)", ms_fmt(v), "",
+        rows.append((f"{hk} (top 20, pgvector)", ms_fmt(v), "",
                      f"{hd.get('rows')} vectors, index used: {hd.get('uses_index')}, recall@20"
                      f" {hd.get('recall_at_20')} (ef_search {hd.get('ef_search')}), p90 {num(hd.get('p90_ms'))} ms"))
     e = m.get("e2e_detail", {})
@@ -112,7 +116,7 @@ def match_notes(m: dict) -> list[str]:
     if load:
         out.append(f"matching data: {m.get('synthetic_rows')} synthetic tracks with unit vectors (all embedding hits:"
                    f" {m.get('stage1_counters', {}).get('embedding_misses', 0):.0f} misses); load {load} s;"
-                   f" database dropped afterwards")
+                   f" sizes {m.get('synthetic_sizes_mb')} MB; database dropped afterwards")
     lib = m.get("library")
     if lib:
         out.append(f"songmatch.so {lib['bytes'] / 1e6:.1f} MB, {lib['mtime']}"

@@ -34,7 +34,10 @@
 # where it is installed for the server to read; 8 service-mode connections load it, the backend-mode
 # figure for 8 is projected from one backend), BENCH_REFRESH (1; 0 skips the background refresh of
 # BENCH_BACKFILL_N new tracks vs CALL backfill('stale'), bench/refresh_bench.py), BENCH_REFRESH_DB
-# (songmatch_bench_refresh).
+# (songmatch_bench_refresh), BENCH_LARGE (0; 1: the matching rows at 1M synthetic tracks too: sizes
+# 1k..1M in the database songmatch_bench_large, with its HNSW build time and sizes; the models,
+# service, backfill and refresh sections default to off then: set them to 1 to include them; about
+# 25 minutes on this 2-core machine).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,7 +57,14 @@ PY="${VENV}/bin/python"
 MODEL_DIR="$("${PG_CONFIG}" --sharedir)/songmatch/models/${MODEL}"
 DSN="${BENCH_DSN:-$(scripts/db.sh dsn)}"
 MATCH="${BENCH_MATCH:-1}"
-MATCH_SIZES="${BENCH_MATCH_SIZES:-1000,10000,100000}"
+CATALOGUE_LARGE="${BENCH_LARGE:-0}"
+if [[ "${CATALOGUE_LARGE}" == "1" ]]; then
+    MATCH_SIZES="${BENCH_MATCH_SIZES:-1000,10000,100000,1000000}"
+    BENCH_MATCH_DB="${BENCH_MATCH_DB:-songmatch_bench_large}"
+    BENCH_MODELS="${BENCH_MODELS:-0}" BENCH_BACKFILL="${BENCH_BACKFILL:-0}" BENCH_SERVICE="${BENCH_SERVICE:-0}"
+    BENCH_REFRESH="${BENCH_REFRESH:-0}" BENCH_LARGE_MODEL="${BENCH_LARGE_MODEL:-0}"
+fi
+MATCH_SIZES="${MATCH_SIZES:-${BENCH_MATCH_SIZES:-1000,10000,100000}}"
 MATCH_RUNS="${BENCH_MATCH_RUNS:-5}"
 MATCH_DB="${BENCH_MATCH_DB:-songmatch_bench}"
 E2E_RUNS="${BENCH_E2E_RUNS:-2}"

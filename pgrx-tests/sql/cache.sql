@@ -77,6 +77,12 @@ select step, stamp_hits, equal_liked, equal_given from log;
 rollback;
 -- the counters: one slot per writer, the same epoch in all 16
 select count(*) as slots, count(distinct epoch) as epochs, sum(gen) > 0 as moved from songmatch.catalogue_generation;
+-- a request limit holds for a repeat too: over max_candidates the call is refused, cached or not
+select count(*) as rows from songmatch.match_playlist((select id from p1), top_k => 5);
+set songmatch.max_candidates = 2;
+do $$ begin perform songmatch.match_playlist((select id from p1), top_k => 5);
+exception when others then raise notice '% %', sqlstate, sqlerrm; end $$;
+reset songmatch.max_candidates;
 -- a TRUNCATE of a per-user table cannot say whose inputs changed: every stamp is retired
 select songmatch.stats_reset();
 begin;

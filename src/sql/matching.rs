@@ -965,17 +965,25 @@ fn cache_lookup(
     let stamp = if top_k >= 1 { call_stamp(playlist_id, given, top_k, config).ok().flatten() } else { None };
     let t_stamp = started.elapsed();
     let Some(stamp) = stamp else { return Ok(Lookup::Miss(None)) };
-    let found: Option<(i64, bool)> = super::plans::select(
-        "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts
-          where fast_key = $1 limit 1",
+    // (with the context's number of candidates: a call over more than this session's
+    // max_candidates takes the full path, which refuses it, cached or not)
+    let found: Option<(i64, bool, i64)> = super::plans::select(
+        "select id, last_used_at < pg_catalog.now() - interval '1 minute', coalesce((inputs ->> 'candidates')::bigint, 0)
+           from songmatch.match_contexts where fast_key = $1 limit 1",
         &[stamp.as_str().into()],
         |mut t| match t.next() {
-            Some(r) => Ok(r.get::<i64>(1)?.map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false)))),
+            Some(r) => Ok(r
+                .get::<i64>(1)?
+                .map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false), r.get::<i64>(3).ok().flatten().unwrap_or(0)))),
             None => Ok(None),
         },
     )
     .map_err(spi_err("cannot read the match cache"))?;
-    let Some(found) = found else { return Ok(Lookup::Miss(Some(stamp))) };
+    let Some((id, stale, n)) = found else { return Ok(Lookup::Miss(Some(stamp))) };
+    if guc::limits().check_candidates("the candidate set", usize::try_from(n).unwrap_or(usize::MAX)).is_err() {
+        return Ok(Lookup::Miss(Some(stamp)));
+    }
+    let found = (id, stale);
     let ctx = touch_context(found)?;
     counters.add("context_hits", 1.0);
     counters.add("context_stamp_hits", 1.0);

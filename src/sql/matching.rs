@@ -938,7 +938,9 @@ pub fn match_one(
     rows: bool,
 ) -> Result<(i64, Vec<MatchRow>)> {
     let started = Instant::now();
-    match cache_lookup(playlist_id, given.as_deref(), top_k, config, counters, started)? {
+    // (anything wrong with the call is left to the full path, which reports it as before)
+    let stamp = if top_k >= 1 { call_stamp(playlist_id, given.as_deref(), top_k, config).ok().flatten() } else { None };
+    match cache_lookup(playlist_id, stamp, counters, started)? {
         Lookup::Hit(ctx) => Ok((ctx, if rows { read_results(ctx, playlist_id)? } else { Vec::new() })),
         Lookup::Miss(stamp) => match_miss(playlist_id, given, top_k, config, counters, rows, stamp, started),
     }
@@ -952,17 +954,9 @@ enum Lookup {
 }
 
 /// The fast path: a call whose stamp (arguments, bundle, config, generation counters) is stored
-/// with a context is answered by it, without reading or hashing its inputs. Anything wrong with
-/// the call is left to the full path, which reports it as before.
-fn cache_lookup(
-    playlist_id: i64,
-    given: Option<&[Option<i64>]>,
-    top_k: i32,
-    config: Option<&Value>,
-    counters: &mut Counters,
-    started: Instant,
-) -> Result<Lookup> {
-    let stamp = if top_k >= 1 { call_stamp(playlist_id, given, top_k, config).ok().flatten() } else { None };
+/// with a context is answered by it, without reading or hashing its inputs (None: a call without
+/// a stamp, which the full path answers).
+fn cache_lookup(playlist_id: i64, stamp: Option<String>, counters: &mut Counters, started: Instant) -> Result<Lookup> {
     let t_stamp = started.elapsed();
     let Some(stamp) = stamp else { return Ok(Lookup::Miss(None)) };
     // (with the context's number of candidates: a call over more than this session's
@@ -983,8 +977,7 @@ fn cache_lookup(
     if guc::limits().check_candidates("the candidate set", usize::try_from(n).unwrap_or(usize::MAX)).is_err() {
         return Ok(Lookup::Miss(Some(stamp)));
     }
-    let found = (id, stale);
-    let ctx = touch_context(found)?;
+    let ctx = touch_context((id, stale))?;
     counters.add("context_hits", 1.0);
     counters.add("context_stamp_hits", 1.0);
     pgrx::debug1!(
@@ -1050,36 +1043,63 @@ fn call_stamp(playlist_id: i64, given: Option<&[Option<i64>]>, top_k: i32, confi
             Some(ids)
         }
     };
-    let bundle = active_bundle()?;
-    let cfg = resolve_config(config, &bundle)?;
-    let (user_generation, catalogue_generation, epoch) = as_owner(|| {
-        super::plans::select(
-            "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint,
-                    sum(gen)::bigint, min(epoch::text)
-               from songmatch.catalogue_generation",
-            &[owner.into()],
-            |mut t| match t.next() {
-                Some(r) => Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?, r.get::<String>(3)?)),
-                None => Ok((0, None, None)),
-            },
-        )
-        .map_err(spi_err("cannot read the generation counters"))
-    })?;
-    let (Some(catalogue_generation), Some(epoch)) = (catalogue_generation, epoch) else { return Ok(None) };
-    let user = owner.to_string();
-    let config_hash = cfg.hash();
-    Ok(Some(match_stamp(&MatchStampInputs {
-        user: &user,
-        playlist_id,
-        candidates: candidates.as_deref(),
-        top_k,
-        config: &config_hash,
-        bundle: &bundle.hash,
-        algorithm_version: versions::MATCHING_ALGO_VERSION,
-        epoch: &epoch,
-        catalogue_generation,
-        user_generation,
-    })))
+    Ok(StampBasis::read(owner, config)?.map(|b| b.stamp(playlist_id, candidates.as_deref(), top_k)))
+}
+
+/// What the stamps of one owner's calls share: the owner, the active bundle and config, and the
+/// generation counters (read once for all of a call's playlists; the schema has the counters).
+struct StampBasis {
+    user: String,
+    bundle: String,
+    config: String,
+    epoch: String,
+    catalogue_generation: i64,
+    user_generation: i64,
+}
+
+impl StampBasis {
+    fn read(owner: Uuid, config: Option<&Value>) -> Result<Option<StampBasis>> {
+        let bundle = active_bundle()?;
+        let cfg = resolve_config(config, &bundle)?;
+        let (user_generation, catalogue_generation, epoch) = as_owner(|| {
+            super::plans::select(
+                "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint,
+                        sum(gen)::bigint, min(epoch::text)
+                   from songmatch.catalogue_generation",
+                &[owner.into()],
+                |mut t| match t.next() {
+                    Some(r) => Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?, r.get::<String>(3)?)),
+                    None => Ok((0, None, None)),
+                },
+            )
+            .map_err(spi_err("cannot read the generation counters"))
+        })?;
+        let (Some(catalogue_generation), Some(epoch)) = (catalogue_generation, epoch) else { return Ok(None) };
+        Ok(Some(StampBasis {
+            user: owner.to_string(),
+            bundle: bundle.hash,
+            config: cfg.hash(),
+            epoch,
+            catalogue_generation,
+            user_generation,
+        }))
+    }
+
+    /// The stamp of a call (`candidates` sorted and without duplicates; None: the liked songs).
+    fn stamp(&self, playlist_id: i64, candidates: Option<&[i64]>, top_k: i32) -> String {
+        match_stamp(&MatchStampInputs {
+            user: &self.user,
+            playlist_id,
+            candidates,
+            top_k,
+            config: &self.config,
+            bundle: &self.bundle,
+            algorithm_version: versions::MATCHING_ALGO_VERSION,
+            epoch: &self.epoch,
+            catalogue_generation: self.catalogue_generation,
+            user_generation: self.user_generation,
+        })
+    }
 }
 
 /// A context found in the cache: its `last_used_at` and `hit_count` are refreshed at most once a
@@ -1591,6 +1611,18 @@ fn match_songs_contexts(
     TableIterator::new(songs_contexts(user_id, track_ids, top_k, config))
 }
 
+/// The stamp basis of `user`'s calls ([`StampBasis`]), when the schema has the counters.
+fn stamp_basis_of(user: Uuid, config: Option<&Value>) -> Option<StampBasis> {
+    let has = super::plans::select("select pg_catalog.to_regclass('songmatch.catalogue_generation') is not null", &[], |mut t| {
+        t.next().map(|r| r.get::<bool>(1)).transpose().map(|b| b.flatten().unwrap_or(false))
+    })
+    .ok()?;
+    if !has {
+        return None;
+    }
+    StampBasis::read(user, config).ok().flatten()
+}
+
 /// The contexts of [`match_songs_contexts`], as (context id, playlist id) in playlist order.
 fn songs_contexts(
     user_id: Option<Uuid>,
@@ -1643,13 +1675,19 @@ fn songs_contexts(
     // (playlist, its candidates, top_k, the call's stamp)
     type Missed = (i64, Vec<Option<i64>>, i32, Option<String>);
     let mut missed: Vec<Missed> = Vec::new();
+    // (the playlists are the user's: one basis for every stamp; none on a schema without the
+    // counters, or when the bundle or config cannot be resolved: the full path reports that)
+    let basis = if playlists.is_empty() { None } else { stamp_basis_of(user_id, config) };
     for (pid, members) in &playlists {
-        let cands: Vec<Option<i64>> = songs.iter().filter(|s| members.binary_search(s).is_err()).map(|s| Some(*s)).collect();
-        if cands.is_empty() {
+        let ids: Vec<i64> = songs.iter().filter(|s| members.binary_search(s).is_err()).copied().collect();
+        if ids.is_empty() {
             continue;
         }
-        let n = (cands.len() as i32).clamp(1, 10_000);
-        match cache_lookup(*pid, Some(&cands), n, config, &mut counters, Instant::now()).or_report() {
+        let n = (ids.len() as i32).clamp(1, 10_000);
+        let started = Instant::now();
+        let stamp = basis.as_ref().map(|b| b.stamp(*pid, Some(&ids), n));
+        let cands: Vec<Option<i64>> = ids.into_iter().map(Some).collect();
+        match cache_lookup(*pid, stamp, &mut counters, started).or_report() {
             Lookup::Hit(ctx) => found.push((ctx, *pid)),
             Lookup::Miss(stamp) => missed.push((*pid, cands, n, stamp)),
         }

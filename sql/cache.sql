@@ -90,7 +90,6 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
     users uuid[];
-    ids   bigint[];
 begin
     if tg_op = 'TRUNCATE' then
         perform songmatch.bump_catalogue_generation();
@@ -108,12 +107,11 @@ begin
         else users := array(select n.user_id from new_rows n union select o.user_id from old_rows o);
         end if;
     else
-        if tg_op = 'INSERT' then ids := array(select n.playlist_id from new_rows n);
-        elsif tg_op = 'DELETE' then ids := array(select o.playlist_id from old_rows o);
-        else ids := array(select n.playlist_id from new_rows n union select o.playlist_id from old_rows o);
+        -- (members and playlist analyses carry their playlist's owner: sql/owners.sql)
+        if tg_op = 'INSERT' then users := array(select n.owner_id from new_rows n);
+        elsif tg_op = 'DELETE' then users := array(select o.owner_id from old_rows o);
+        else users := array(select n.owner_id from new_rows n union select o.owner_id from old_rows o);
         end if;
-        -- (a member or analysis deleted with its playlist: the playlist's own trigger counts it)
-        users := array(select p.owner_id from songmatch.playlists p where p.id = any (ids));
     end if;
     if cardinality(users) > 0 then
         perform songmatch.bump_user_generations(users);

@@ -45,26 +45,26 @@ begin
         using (user_id = songmatch.current_user_id())
         with check (user_id = songmatch.current_user_id());
 
-    -- tables that belong to a playlist or a context follow their parent's owner
+    -- tables that belong to a playlist or a context carry their owner (sql/owners.sql)
     alter table songmatch.playlist_tracks enable row level security;
     drop policy if exists songmatch_owner on songmatch.playlist_tracks;
     create policy songmatch_owner on songmatch.playlist_tracks
-        using (exists (select 1 from songmatch.playlists p where p.id = playlist_id and p.owner_id = songmatch.current_user_id()));
+        using (owner_id = songmatch.current_user_id());
 
     alter table songmatch.playlist_analyses enable row level security;
     drop policy if exists songmatch_owner on songmatch.playlist_analyses;
     create policy songmatch_owner on songmatch.playlist_analyses
-        using (exists (select 1 from songmatch.playlists p where p.id = playlist_id and p.owner_id = songmatch.current_user_id()));
+        using (owner_id = songmatch.current_user_id());
 
     alter table songmatch.playlist_profiles enable row level security;
     drop policy if exists songmatch_owner on songmatch.playlist_profiles;
     create policy songmatch_owner on songmatch.playlist_profiles
-        using (exists (select 1 from songmatch.playlists p where p.id = playlist_id and p.owner_id = songmatch.current_user_id()));
+        using (owner_id = songmatch.current_user_id());
 
     alter table songmatch.match_results enable row level security;
     drop policy if exists songmatch_owner on songmatch.match_results;
     create policy songmatch_owner on songmatch.match_results
-        using (exists (select 1 from songmatch.match_contexts c where c.id = context_id and c.user_id = songmatch.current_user_id()));
+        using (user_id = songmatch.current_user_id());
 end
 $$;
 

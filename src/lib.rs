@@ -23,6 +23,7 @@ pgrx::extension_sql_file!("../sql/backfill.sql", name = "backfill", requires = [
 pgrx::extension_sql_file!("../sql/eval.sql", name = "eval", requires = ["schema"]);
 pgrx::extension_sql_file!("../sql/refresh.sql", name = "refresh", requires = ["backfill"]);
 pgrx::extension_sql_file!("../sql/cache.sql", name = "cache", requires = ["schema"]);
+pgrx::extension_sql_file!("../sql/owners.sql", name = "owners", requires = ["schema", "cache"]);
 pgrx::extension_sql_file!(
     "../sql/matching.sql",
     name = "matching",

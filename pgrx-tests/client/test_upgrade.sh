@@ -99,8 +99,9 @@ prepare_roles() {
         if not exists (select 1 from pg_roles where rolname = 'service_role') then create role service_role nologin noinherit bypassrls; end if;
     end \$\$" >/dev/null
 }
-# (columns that an upgrade adds and fills with derived values are left out: DERIVED)
-DERIVED="array[''signals'']"  # track_content.signals (0.3.0); quoted for the format() literal below
+# (columns that an upgrade adds and fills with derived values are left out: DERIVED; the owners
+# 0.6.0 adds to per-user rows are checked against their parents below)
+DERIVED="array[''signals'', ''owner_id'', ''user_id'']"  # track_content.signals (0.3.0); quoted for the format() literal below
 fingerprints() {
     sql "select string_agg(c.relname || '=' || (xpath('/row/n/text()', query_to_xml(format(
              'select md5(coalesce(string_agg((jsonb_strip_nulls(to_jsonb(x)) - ${DERIVED})::text, ''|'' order by (jsonb_strip_nulls(to_jsonb(x)) - ${DERIVED})::text), '''')) as n from songmatch.%I x', c.relname),
@@ -144,13 +145,18 @@ for r in ${RELEASES}; do
     [[ "${M2}" =~ ^[0-9]+: ]] || fail "matching at ${r}: ${M2}"
     sql "select songmatch.stats_reset()" >/dev/null
     BEFORE=$(fingerprints)
+    # (the catalogue's generation counter of a release that has one: the update leaves it as it is)
+    GEN=0
+    if [[ "$(sql "select to_regclass('songmatch.catalogue_generation') is not null")" == "t" ]]; then
+        GEN=$(sql "select sum(gen) from songmatch.catalogue_generation")
+    fi
 
     sql "set client_min_messages = warning; alter extension songmatch update" >/dev/null
     check_sql "version after ALTER EXTENSION UPDATE" "${CURRENT}" "select extversion from pg_extension where extname = 'songmatch'"
     AFTER=$(fingerprints)
     # tables an upgrade adds start empty: leave those out (any other change fails below), and the
     # catalogue's generation counter (0.5.0), which starts with its 16 slots at 0 under a new epoch
-    check_sql "the generation counter's slots after the update" "16 0 1" \
+    check_sql "the generation counter's slots after the update" "16 ${GEN} 1" \
         "select count(*) || ' ' || sum(gen) || ' ' || count(distinct epoch) from songmatch.catalogue_generation"
     AFTER=$(tr ' ' '\n' <<<"${AFTER}" | while IFS='=' read -r t h; do
         [[ "${t}" == "catalogue_generation" ]] && ! grep -qw "${t}=[0-9a-f]*" <<<"${BEFORE}" && continue
@@ -158,6 +164,14 @@ for r in ${RELEASES}; do
     done | sed 's/ $//')
     [[ "${AFTER}" == "${BEFORE}" ]] || fail "rows changed by the upgrade: $(diff <(tr ' ' '\n' <<<"${BEFORE}") <(tr ' ' '\n' <<<"${AFTER}") | head -5)"
     say "ok   every table's rows are unchanged ($(wc -w <<<"${AFTER}") tables)"
+    check_sql "every per-user row carries its parent's user" "0 0 0 0" \
+        "select (select count(*) from songmatch.playlist_tracks x join songmatch.playlists p on p.id = x.playlist_id where x.owner_id <> p.owner_id)
+                || ' ' || (select count(*) from songmatch.playlist_analyses x join songmatch.playlists p on p.id = x.playlist_id where x.owner_id <> p.owner_id)
+                || ' ' || (select count(*) from songmatch.playlist_profiles x join songmatch.playlists p on p.id = x.playlist_id where x.owner_id <> p.owner_id)
+                || ' ' || (select count(*) from songmatch.match_results x join songmatch.match_contexts c on c.id = x.context_id where x.user_id <> c.user_id)"
+    check_sql "the old rows have owners to check" "t" \
+        "select (select count(*) from songmatch.playlist_tracks) > 0 and (select count(*) from songmatch.playlist_profiles) > 0
+                and (select count(*) from songmatch.match_results) > 0"
     check_sql "every track's stage-1 signals are stored and current" "t" \
         "select bool_and(tc.signals is not distinct from songmatch.track_signals(to_jsonb(t) - array['id', 'created_at', 'updated_at'], a.analysis))
            from songmatch.track_content tc join songmatch.tracks t on t.id = tc.track_id left join songmatch.track_analyses a on a.track_id = t.id"

@@ -35,3 +35,30 @@ values ('mb_v1_' || repeat('a', 64), 'a', 'm', '1', '1', true);
 insert into songmatch.model_bundles (bundle_hash, name, embedding_model, embedding_model_version, algorithm_version, is_active)
 values ('mb_v1_' || repeat('b', 64), 'b', 'm', '1', '1', true);
 delete from songmatch.model_bundles;
+-- per-user rows carry their user: members and analyses written without owner_id get their
+-- playlist's, a playlist that does not exist is refused (23503), and a playlist given to
+-- another owner takes its rows along
+begin;
+insert into songmatch.tracks (id, name, artist) values (9001, 'o1', 'x'), (9002, 'o2', 'x');
+insert into songmatch.playlists (id, owner_id, name)
+values (9001, '00000000-0000-0000-0000-0000000000a1', 'own'), (9002, '00000000-0000-0000-0000-0000000000b2', 'other');
+insert into songmatch.playlist_tracks (playlist_id, track_id) values (9001, 9001), (9001, 9002), (9002, 9001);
+insert into songmatch.playlist_analyses (playlist_id, analysis) values (9001, '{}');
+select playlist_id, track_id, owner_id from songmatch.playlist_tracks where playlist_id in (9001, 9002) order by 1, 2;
+select playlist_id, owner_id from songmatch.playlist_analyses where playlist_id = 9001;
+-- a member moved to the other playlist takes that playlist's owner
+update songmatch.playlist_tracks set playlist_id = 9002 where playlist_id = 9001 and track_id = 9002;
+select owner_id from songmatch.playlist_tracks where track_id = 9002;
+-- an owner given explicitly must be the playlist's
+\set VERBOSITY terse
+savepoint s;
+insert into songmatch.playlist_tracks (playlist_id, track_id, owner_id) values (9001, 9002, '00000000-0000-0000-0000-0000000000b2');
+rollback to savepoint s;
+insert into songmatch.playlist_tracks (playlist_id, track_id) values (9999, 9001);
+rollback to savepoint s;
+\set VERBOSITY default
+update songmatch.playlists set owner_id = '00000000-0000-0000-0000-0000000000c3' where id = 9001;
+select t.playlist_id, t.owner_id, a.owner_id as analysis_owner
+  from songmatch.playlist_tracks t left join songmatch.playlist_analyses a using (playlist_id)
+ where t.playlist_id = 9001;
+rollback;

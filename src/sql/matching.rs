@@ -529,6 +529,9 @@ pub struct PlaylistInfo {
     pub members: Vec<i64>,
     /// The members' content hashes from `track_content` (None: no row there), as `members`.
     pub member_hashes: Vec<Option<String>>,
+    /// Whether the per-user tables carry their user (sql/owners.sql, 0.6.0): a database not yet
+    /// updated has not, and is written without it.
+    pub owner_columns: bool,
 }
 
 pub fn load_playlist(id: i64) -> Result<PlaylistInfo> {
@@ -537,7 +540,9 @@ pub fn load_playlist(id: i64) -> Result<PlaylistInfo> {
                     array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id),
                     array(select tc.content_hash from songmatch.playlist_tracks pt
                             left join songmatch.track_content tc on tc.track_id = pt.track_id
-                           where pt.playlist_id = p.id order by pt.track_id)
+                           where pt.playlist_id = p.id order by pt.track_id),
+                    exists (select 1 from pg_catalog.pg_attribute
+                             where attrelid = 'songmatch.playlist_profiles'::pg_catalog.regclass and attname = 'owner_id')
                from songmatch.playlists p left join songmatch.playlist_analyses a on a.playlist_id = p.id
               where p.id = $1",
         &[id.into()],
@@ -550,14 +555,16 @@ pub fn load_playlist(id: i64) -> Result<PlaylistInfo> {
                     r.get::<JsonB>(3)?.map(|j| j.0).unwrap_or(Value::Null),
                     r.get::<Vec<i64>>(4)?.unwrap_or_default(),
                     r.get::<Vec<Option<String>>>(5)?.unwrap_or_default(),
+                    r.get::<bool>(6)?.unwrap_or(false),
                 )),
             })
         },
     )
     .map_err(spi_err("cannot read the playlist"))?;
-    let (owner, playlist, analysis, members, member_hashes) = row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
+    let (owner, playlist, analysis, members, member_hashes, owner_columns) =
+        row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
     let owner = owner.ok_or_else(|| Error::data(format!("playlist {id} has no owner")))?;
-    Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes })
+    Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes, owner_columns })
 }
 
 /// The members' catalogue profile (artists, albums, years, popularity) from their rows.
@@ -589,10 +596,15 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
 
     let stored: Option<(String, Option<Vector>)> = Spi::connect(|c| {
         let mut t = c.select(
-            "select content_hash, query_embedding from songmatch.playlist_profiles
-              where playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3",
+            if p.owner_columns {
+                "select content_hash, query_embedding from songmatch.playlist_profiles
+                  where owner_id = $4 and playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3"
+            } else {
+                "select content_hash, query_embedding from songmatch.playlist_profiles
+                  where playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3 and $4::uuid is not null"
+            },
             None,
-            &[p.id.into(), PROFILE_KIND.into(), bundle.hash.as_str().into()],
+            &[p.id.into(), PROFILE_KIND.into(), bundle.hash.as_str().into(), p.owner.into()],
         )?;
         Ok::<_, pgrx::spi::SpiError>(match t.next() {
             Some(r) => Some((r.get::<String>(1)?.unwrap_or_default(), r.get::<Vector>(2)?)),
@@ -626,14 +638,26 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     let dims = query.as_ref().map(|q| q.len()).or(centroid.as_ref().map(|c| c.len())).unwrap_or(0) as i32;
     as_owner(|| {
         Spi::run_with_args(
-            "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
-             member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         on conflict (playlist_id, profile_kind, model_bundle_hash) do update
-            set dims = excluded.dims, content_hash = excluded.content_hash, member_count = excluded.member_count,
-                centroid = excluded.centroid, query_embedding = excluded.query_embedding,
-                audio_centroid = excluded.audio_centroid, audio_spread = excluded.audio_spread,
-                genre_distribution = excluded.genre_distribution, details = excluded.details",
+            if p.owner_columns {
+                "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
+                 member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details, owner_id)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 on conflict (owner_id, playlist_id, profile_kind, model_bundle_hash) do update
+                    set dims = excluded.dims, content_hash = excluded.content_hash, member_count = excluded.member_count,
+                        centroid = excluded.centroid, query_embedding = excluded.query_embedding,
+                        audio_centroid = excluded.audio_centroid, audio_spread = excluded.audio_spread,
+                        genre_distribution = excluded.genre_distribution, details = excluded.details"
+            } else {
+                // (a database not yet updated to 0.6.0)
+                "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
+                 member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details)
+                 select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 where $13::uuid is not null
+                 on conflict (playlist_id, profile_kind, model_bundle_hash) do update
+                    set dims = excluded.dims, content_hash = excluded.content_hash, member_count = excluded.member_count,
+                        centroid = excluded.centroid, query_embedding = excluded.query_embedding,
+                        audio_centroid = excluded.audio_centroid, audio_spread = excluded.audio_spread,
+                        genre_distribution = excluded.genre_distribution, details = excluded.details"
+            },
             &[
                 p.id.into(),
                 PROFILE_KIND.into(),
@@ -647,6 +671,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
                 JsonB(audio_std).into(),
                 JsonB(json!(genres)).into(),
                 JsonB(json!({"members": member_hashes, "profile_version": versions::PLAYLIST_PROFILE_VERSION})).into(),
+                p.owner.into(),
             ],
         )
         .map_err(spi_err("cannot store the playlist profile"))
@@ -1185,8 +1210,9 @@ fn match_candidates(
     // the caller's own context (the hash includes the playlist's owner, whose playlist the caller
     // could read above): a read, and a refresh of its use at most once a minute (touch_context)
     let found: Option<(i64, bool)> = super::plans::select(
-        "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts where context_hash = $1",
-        &[context_hash.as_str().into()],
+        "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts
+          where user_id = $2 and context_hash = $1",
+        &[context_hash.as_str().into(), p.owner.into()],
         |mut t| match t.next() {
             Some(r) => Ok(r.get::<i64>(1)?.map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false)))),
             None => Ok(None),
@@ -1236,11 +1262,19 @@ fn match_candidates(
     // store the context and its results
     let ctx: i64 = as_owner(|| {
         let ctx = write_returning_i64(
-            "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
-             playlist_set_hash, candidate_set_hash, inputs)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (context_hash) do update set last_used_at = pg_catalog.now()
-         returning id",
+            if p.owner_columns {
+                "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
+                 playlist_set_hash, candidate_set_hash, inputs)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8)
+                 on conflict (user_id, context_hash) do update set last_used_at = pg_catalog.now()
+                 returning id"
+            } else {
+                "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
+                 playlist_set_hash, candidate_set_hash, inputs)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8)
+                 on conflict (context_hash) do update set last_used_at = pg_catalog.now()
+                 returning id"
+            },
             &[
                 context_hash.as_str().into(),
                 p.owner.into(),
@@ -1260,11 +1294,19 @@ fn match_candidates(
             let ranks: Vec<i32> = rows.iter().map(|r| r.rank).collect();
             let comps: Vec<JsonB> = rows.iter().map(|r| JsonB(r.components.clone())).collect();
             Spi::run_with_args(
-                "insert into songmatch.match_results (context_id, playlist_id, track_id, score, rank, components)
-             select $1, $2, t.track_id, t.score, t.rank, t.components
-               from unnest($3::bigint[], $4::float8[], $5::int[], $6::jsonb[]) as t(track_id, score, rank, components)
-             on conflict do nothing",
-                &[ctx.into(), p.id.into(), ids.into(), scores.into(), ranks.into(), comps.into()],
+                if p.owner_columns {
+                    "insert into songmatch.match_results (context_id, playlist_id, track_id, score, rank, components, user_id)
+                     select $1, $2, t.track_id, t.score, t.rank, t.components, $7
+                       from unnest($3::bigint[], $4::float8[], $5::int[], $6::jsonb[]) as t(track_id, score, rank, components)
+                     on conflict do nothing"
+                } else {
+                    "insert into songmatch.match_results (context_id, playlist_id, track_id, score, rank, components)
+                     select $1, $2, t.track_id, t.score, t.rank, t.components
+                       from unnest($3::bigint[], $4::float8[], $5::int[], $6::jsonb[]) as t(track_id, score, rank, components)
+                      where $7::uuid is not null
+                     on conflict do nothing"
+                },
+                &[ctx.into(), p.id.into(), ids.into(), scores.into(), ranks.into(), comps.into(), p.owner.into()],
             )
             .map_err(spi_err("cannot store match results"))?;
         }
@@ -1777,6 +1819,7 @@ fn offline(
             analysis: Value::Null,
             members: members.clone(),
             member_hashes: Vec::new(),
+            owner_columns: false,
         },
     };
     let member_rows = load_tracks(&members)?;

@@ -29,6 +29,32 @@ $$;
 comment on function songmatch.match_playlist(bigint, bigint[], integer, jsonb) is
     'The best candidate tracks for a playlist (default: the owner''s liked tracks not in it), best first, with every signal in components; served from the match cache when the inputs are unchanged.';
 
+-- The same for a playlist of user_id (another user's playlist does not exist for the call). It
+-- names its user in every read, so a distributed deployment runs it on the node that holds the
+-- user (songmatch.distribute(), README "Scaling out"); on one node it is match_playlist.
+create function songmatch.match_playlist(
+    user_id uuid,
+    playlist_id bigint,
+    candidate_track_ids bigint[] default null,
+    top_k integer default 20,
+    config jsonb default null)
+returns table (track_id bigint, score double precision, rank integer, components jsonb)
+language plpgsql volatile
+as $$
+#variable_conflict use_column
+declare
+    ctx bigint := songmatch.match_context(user_id, playlist_id, candidate_track_ids, top_k, config);
+begin
+    return query
+        select r.track_id, r.score, r.rank, r.components
+          from songmatch.match_results r
+         where r.user_id = match_playlist.user_id and r.context_id = ctx and r.playlist_id = match_playlist.playlist_id
+         order by r.rank;
+end
+$$;
+comment on function songmatch.match_playlist(uuid, bigint, bigint[], integer, jsonb) is
+    'match_playlist for a playlist of user_id, routed by the user on a distributed deployment.';
+
 create function songmatch.recommend_for_playlist(
     playlist_id bigint,
     top_k integer default 20,
@@ -74,7 +100,9 @@ begin
           from (select r.track_id, r.playlist_id, r.score, r.components,
                        pg_catalog.row_number() over (partition by r.track_id order by r.score desc, r.playlist_id) as rank
                   from unnest(ctxs, pids) as c(context_id, playlist_id)
-                  join songmatch.match_results r on r.context_id = c.context_id and r.playlist_id = c.playlist_id) s
+                  join songmatch.match_results r
+                    on r.user_id = match_songs_to_playlists.user_id and r.context_id = c.context_id
+                   and r.playlist_id = c.playlist_id) s
          where s.rank <= match_songs_to_playlists.top_k
          order by s.track_id, s.rank;
 end

@@ -6,8 +6,11 @@
 -- * Row-level security compares a row's own user with the caller's (enable_row_level_security
 --   is replaced, and run again where it was on).
 -- * The user generation trigger reads the members' owner from the rows themselves.
--- * The new function belongs to songmatch_owner and is executable by nobody else (the triggers
---   run it), as in a fresh install.
+-- * match_playlist(user_id, playlist_id, ...) (and match_context(user_id, ...)): the same for a
+--   playlist of that user, naming the user in every read (routable on a distributed deployment);
+--   roles that could call match_playlist can call them. match_songs_to_playlists reads the
+--   results by their user (same signature and results).
+-- * The new functions belong to songmatch_owner, as in a fresh install.
 
 -- ------------------------------------------------------------------------------------------
 -- sql/owners.sql of 0.6.0, as it is
@@ -244,5 +247,113 @@ begin
     if (select c.relrowsecurity from pg_catalog.pg_class c where c.oid = 'songmatch.playlists'::regclass) then
         perform songmatch.enable_row_level_security();
     end if;
+end
+$$;
+
+-- ------------------------------------------------------------------------------------------
+-- sql/matching.sql: match_playlist for a user's playlist (routable by its user), and
+-- match_songs_to_playlists reading the results by their user
+-- ------------------------------------------------------------------------------------------
+CREATE  FUNCTION songmatch."match_context"(
+	"user_id" uuid, /* Option < Uuid > */
+	"playlist_id" bigint, /* Option < i64 > */
+	"candidate_track_ids" bigint[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < i64 > > > */
+	"top_k" INT DEFAULT 20, /* Option < i32 > */
+	"config" jsonb DEFAULT NULL /* Option < JsonB > */
+) RETURNS bigint /* i64 */
+VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'match_user_context_wrapper';
+
+-- The same for a playlist of user_id (another user's playlist does not exist for the call). It
+-- names its user in every read, so a distributed deployment runs it on the node that holds the
+-- user (songmatch.distribute(), README "Scaling out"); on one node it is match_playlist.
+create function songmatch.match_playlist(
+    user_id uuid,
+    playlist_id bigint,
+    candidate_track_ids bigint[] default null,
+    top_k integer default 20,
+    config jsonb default null)
+returns table (track_id bigint, score double precision, rank integer, components jsonb)
+language plpgsql volatile
+as $$
+#variable_conflict use_column
+declare
+    ctx bigint := songmatch.match_context(user_id, playlist_id, candidate_track_ids, top_k, config);
+begin
+    return query
+        select r.track_id, r.score, r.rank, r.components
+          from songmatch.match_results r
+         where r.user_id = match_playlist.user_id and r.context_id = ctx and r.playlist_id = match_playlist.playlist_id
+         order by r.rank;
+end
+$$;
+comment on function songmatch.match_playlist(uuid, bigint, bigint[], integer, jsonb) is
+    'match_playlist for a playlist of user_id, routed by the user on a distributed deployment.';
+
+create or replace function songmatch.match_songs_to_playlists(
+    user_id uuid,
+    track_ids bigint[] default null,
+    top_k integer default 3,
+    config jsonb default null)
+returns table (track_id bigint, playlist_id bigint, score double precision, rank integer, components jsonb)
+language plpgsql volatile
+as $$
+#variable_conflict use_column
+declare
+    ctxs bigint[];
+    pids bigint[];
+begin
+    -- (the contexts first, in a statement of their own: the rows a miss stores are visible to the next)
+    select coalesce(array_agg(c.context_id order by c.playlist_id), '{}'), coalesce(array_agg(c.playlist_id order by c.playlist_id), '{}')
+      into ctxs, pids
+      from songmatch.match_songs_contexts(match_songs_to_playlists.user_id, match_songs_to_playlists.track_ids,
+                                          match_songs_to_playlists.top_k, match_songs_to_playlists.config) c;
+    return query
+        select s.track_id, s.playlist_id, s.score, s.rank::integer, s.components
+          from (select r.track_id, r.playlist_id, r.score, r.components,
+                       pg_catalog.row_number() over (partition by r.track_id order by r.score desc, r.playlist_id) as rank
+                  from unnest(ctxs, pids) as c(context_id, playlist_id)
+                  join songmatch.match_results r
+                    on r.user_id = match_songs_to_playlists.user_id and r.context_id = c.context_id
+                   and r.playlist_id = c.playlist_id) s
+         where s.rank <= match_songs_to_playlists.top_k
+         order by s.track_id, s.rank;
+end
+$$;
+comment on function songmatch.match_songs_to_playlists(uuid, bigint[], integer, jsonb) is
+    'For each song (default: the user''s liked songs), its best playlists among the user''s own, best first; a playlist that already contains a song is not proposed for it. Served from the match cache when the inputs are unchanged.';
+
+alter function songmatch.match_context(uuid, bigint, bigint[], integer, jsonb) set search_path = pg_catalog, pg_temp;
+do $$
+declare
+    vschema text;
+begin
+    select n.nspname into strict vschema
+      from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
+     where e.extname = 'vector';
+    execute format('alter function songmatch.match_playlist(uuid, bigint, bigint[], integer, jsonb) set search_path = pg_catalog, songmatch, %I, pg_temp',
+                   vschema);
+    execute format('alter function songmatch.match_songs_to_playlists(uuid, bigint[], integer, jsonb) set search_path = pg_catalog, songmatch, %I, pg_temp',
+                   vschema);
+end
+$$;
+alter function songmatch.match_context(uuid, bigint, bigint[], integer, jsonb) owner to songmatch_owner;
+alter function songmatch.match_playlist(uuid, bigint, bigint[], integer, jsonb) owner to songmatch_owner;
+revoke execute on function songmatch.match_context(uuid, bigint, bigint[], integer, jsonb) from public;
+revoke execute on function songmatch.match_playlist(uuid, bigint, bigint[], integer, jsonb) from public;
+-- the roles that may execute match_playlist (API and management roles) may execute the new overloads
+do $$
+declare
+    r name;
+begin
+    for r in
+        select a.rolname from pg_catalog.pg_roles a
+         where a.rolname <> 'songmatch_owner' and not a.rolsuper
+           and has_function_privilege(a.oid, 'songmatch.match_playlist(bigint, bigint[], integer, jsonb)', 'EXECUTE')
+    loop
+        execute format('grant execute on function songmatch.match_context(uuid, bigint, bigint[], integer, jsonb) to %I', r);
+        execute format('grant execute on function songmatch.match_playlist(uuid, bigint, bigint[], integer, jsonb) to %I', r);
+    end loop;
 end
 $$;

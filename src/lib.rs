@@ -27,7 +27,14 @@ pgrx::extension_sql_file!("../sql/owners.sql", name = "owners", requires = ["sch
 pgrx::extension_sql_file!(
     "../sql/matching.sql",
     name = "matching",
-    requires = ["schema", sql::matching::match_context, sql::matching::recommend_context, sql::matching::match_songs_contexts]
+    requires = [
+        "schema",
+        "owners",
+        sql::matching::match_context,
+        sql::matching::match_user_context,
+        sql::matching::recommend_context,
+        sql::matching::match_songs_contexts
+    ]
 );
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

@@ -69,6 +69,18 @@ do $$ begin perform songmatch.match_playlist(-1);
 exception when others then raise notice '% %', sqlstate, sqlerrm; end $$;
 do $$ begin perform songmatch.match_playlist((select id from p where external_id = 'demo:p2'), config => '{"weights": {"tempo": 1}}');
 exception when others then raise notice '% %', sqlstate, sqlerrm; end $$;
+-- the same call naming the playlist's user (routable by it): the same rows, from the same context;
+-- for another user the playlist does not exist (22023)
+select (select array_agg(track_id || ':' || score order by rank)
+          from songmatch.match_playlist('00000000-0000-4000-8000-000000000001', (select id from p where external_id = 'demo:p2'), top_k => 5))
+     = (select array_agg(track_id || ':' || score order by rank)
+          from songmatch.match_playlist((select id from p where external_id = 'demo:p2'), top_k => 5)) as same_rows,
+       songmatch.match_context('00000000-0000-4000-8000-000000000001', (select id from p where external_id = 'demo:p2'), top_k => 5)
+     = songmatch.match_context((select id from p where external_id = 'demo:p2'), top_k => 5) as same_context;
+do $$ begin perform songmatch.match_playlist('00000000-0000-4000-8000-0000000000ff', (select id from songmatch.playlists where external_id = 'demo:p2'));
+exception when others then raise notice '% %', sqlstate, sqlerrm; end $$;
+do $$ begin perform songmatch.match_playlist(null::uuid, (select id from songmatch.playlists where external_id = 'demo:p2'));
+exception when others then raise notice '% %', sqlstate, sqlerrm; end $$;
 -- a playlist without tracks is matched on its own query text
 insert into songmatch.playlists (external_id, owner_id, name, description)
 values ('demo:empty', '00000000-0000-4000-8000-000000000001', 'Workout Bangers', 'High energy tracks for the gym');

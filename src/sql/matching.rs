@@ -534,35 +534,86 @@ pub struct PlaylistInfo {
     pub owner_columns: bool,
 }
 
-pub fn load_playlist(id: i64) -> Result<PlaylistInfo> {
-    let row = super::plans::select(
-        "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'], a.analysis,
+thread_local! {
+    static OWNER_COLUMNS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the per-user tables carry their user (sql/owners.sql, 0.6.0). A database not yet
+/// updated has not; it is read and written without them. (Once seen, the answer is kept for the
+/// backend: an update only ever adds the columns.)
+pub fn owner_columns() -> Result<bool> {
+    if OWNER_COLUMNS.with(|c| c.get()) {
+        return Ok(true);
+    }
+    let has = super::plans::select(
+        "select exists (select 1 from pg_catalog.pg_attribute
+                         where attrelid = pg_catalog.to_regclass('songmatch.playlist_profiles') and attname = 'owner_id'
+                           and not attisdropped)",
+        &[],
+        |mut t| Ok(t.next().map(|r| r.get::<bool>(1)).transpose()?.flatten().unwrap_or(false)),
+    )
+    .map_err(spi_err("cannot read songmatch's schema"))?;
+    if has {
+        OWNER_COLUMNS.with(|c| c.set(true));
+    }
+    Ok(has)
+}
+
+/// The playlist `id` with its analysis and members. With `user`, only a playlist of that user
+/// is found (the call is routed by its user: every read names it).
+pub fn load_playlist(id: i64, user: Option<Uuid>) -> Result<PlaylistInfo> {
+    let owner_columns = owner_columns()?;
+    let (sql, args): (&'static str, Vec<pgrx::datum::DatumWithOid<'_>>) = match (owner_columns, user) {
+        (true, Some(u)) => (
+            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'], a.analysis,
+                    array(select pt.track_id from songmatch.playlist_tracks pt
+                           where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id),
+                    array(select tc.content_hash from songmatch.playlist_tracks pt
+                            left join songmatch.track_content tc on tc.track_id = pt.track_id
+                           where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id)
+               from songmatch.playlists p
+               left join songmatch.playlist_analyses a on a.owner_id = p.owner_id and a.playlist_id = p.id
+              where p.owner_id = $2 and p.id = $1",
+            vec![id.into(), u.into()],
+        ),
+        (true, None) => (
+            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'], a.analysis,
+                    array(select pt.track_id from songmatch.playlist_tracks pt
+                           where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id),
+                    array(select tc.content_hash from songmatch.playlist_tracks pt
+                            left join songmatch.track_content tc on tc.track_id = pt.track_id
+                           where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id)
+               from songmatch.playlists p
+               left join songmatch.playlist_analyses a on a.owner_id = p.owner_id and a.playlist_id = p.id
+              where p.id = $1",
+            vec![id.into()],
+        ),
+        // (a database not yet updated to 0.6.0; no call names its user there)
+        (false, _) => (
+            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'], a.analysis,
                     array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id),
                     array(select tc.content_hash from songmatch.playlist_tracks pt
                             left join songmatch.track_content tc on tc.track_id = pt.track_id
-                           where pt.playlist_id = p.id order by pt.track_id),
-                    exists (select 1 from pg_catalog.pg_attribute
-                             where attrelid = 'songmatch.playlist_profiles'::pg_catalog.regclass and attname = 'owner_id')
+                           where pt.playlist_id = p.id order by pt.track_id)
                from songmatch.playlists p left join songmatch.playlist_analyses a on a.playlist_id = p.id
               where p.id = $1",
-        &[id.into()],
-        |mut t| {
-            Ok(match t.next() {
-                None => None,
-                Some(r) => Some((
-                    r.get::<Uuid>(1)?,
-                    r.get::<JsonB>(2)?.map(|j| j.0).unwrap_or(Value::Null),
-                    r.get::<JsonB>(3)?.map(|j| j.0).unwrap_or(Value::Null),
-                    r.get::<Vec<i64>>(4)?.unwrap_or_default(),
-                    r.get::<Vec<Option<String>>>(5)?.unwrap_or_default(),
-                    r.get::<bool>(6)?.unwrap_or(false),
-                )),
-            })
-        },
-    )
+            vec![id.into()],
+        ),
+    };
+    let row = super::plans::select(sql, &args, |mut t| {
+        Ok(match t.next() {
+            None => None,
+            Some(r) => Some((
+                r.get::<Uuid>(1)?,
+                r.get::<JsonB>(2)?.map(|j| j.0).unwrap_or(Value::Null),
+                r.get::<JsonB>(3)?.map(|j| j.0).unwrap_or(Value::Null),
+                r.get::<Vec<i64>>(4)?.unwrap_or_default(),
+                r.get::<Vec<Option<String>>>(5)?.unwrap_or_default(),
+            )),
+        })
+    })
     .map_err(spi_err("cannot read the playlist"))?;
-    let (owner, playlist, analysis, members, member_hashes, owner_columns) =
-        row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
+    let (owner, playlist, analysis, members, member_hashes) = row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
     let owner = owner.ok_or_else(|| Error::data(format!("playlist {id} has no owner")))?;
     Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes, owner_columns })
 }
@@ -687,7 +738,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
 #[pg_extern(volatile, strict, name = "playlist_profile")]
 fn playlist_profile_info(playlist_id: i64) -> JsonB {
     let bundle = active_bundle().or_report();
-    let p = load_playlist(playlist_id).or_report();
+    let p = load_playlist(playlist_id, None).or_report();
     let mut counters = Counters::default();
     let prof = playlist_profile(&p, &bundle, &mut counters).or_report();
     counters.flush().or_report();
@@ -754,6 +805,15 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<(V
             }
             (existing, hashes)
         }
+        None if p.owner_columns => read(
+            "select l.track_id, tc.content_hash from songmatch.liked_tracks l
+               left join songmatch.track_content tc on tc.track_id = l.track_id
+              where l.user_id = $1
+                and not exists (select 1 from songmatch.playlist_tracks pt
+                                 where pt.owner_id = $1 and pt.playlist_id = $2 and pt.track_id = l.track_id)
+              order by l.track_id",
+            &[p.owner.into(), p.id.into()],
+        )?,
         None => read(
             "select l.track_id, tc.content_hash from songmatch.liked_tracks l
                left join songmatch.track_content tc on tc.track_id = l.track_id
@@ -954,8 +1014,10 @@ pub fn resolve_config(config: Option<&Value>, bundle: &Bundle) -> Result<Config>
 /// Match one playlist: the context is looked up first; on a miss, stage 1 (+ stage 2) runs
 /// and the results are stored under the context. Returns the context's id and, when `rows` is
 /// set, its results (best first).
+#[allow(clippy::too_many_arguments)]
 pub fn match_one(
     playlist_id: i64,
+    user: Option<Uuid>,
     given: Option<Vec<Option<i64>>>,
     top_k: i32,
     config: Option<&Value>,
@@ -964,10 +1026,17 @@ pub fn match_one(
 ) -> Result<(i64, Vec<MatchRow>)> {
     let started = Instant::now();
     // (anything wrong with the call is left to the full path, which reports it as before)
-    let stamp = if top_k >= 1 { call_stamp(playlist_id, given.as_deref(), top_k, config).ok().flatten() } else { None };
+    let stamp = if top_k >= 1 { call_stamp(playlist_id, user, given.as_deref(), top_k, config).ok().flatten() } else { None };
+    let owner = stamp.as_ref().map(|(o, _)| *o);
     match cache_lookup(playlist_id, stamp, counters, started)? {
-        Lookup::Hit(ctx) => Ok((ctx, if rows { read_results(ctx, playlist_id)? } else { Vec::new() })),
-        Lookup::Miss(stamp) => match_miss(playlist_id, given, top_k, config, counters, rows, stamp, started),
+        Lookup::Hit(ctx) => {
+            let rows = match (rows, owner) {
+                (true, Some(o)) => read_results(ctx, playlist_id, o)?,
+                _ => Vec::new(),
+            };
+            Ok((ctx, rows))
+        }
+        Lookup::Miss(stamp) => match_miss(playlist_id, user, given, top_k, config, counters, rows, stamp, started),
     }
 }
 
@@ -979,17 +1048,17 @@ enum Lookup {
 }
 
 /// The fast path: a call whose stamp (arguments, bundle, config, generation counters) is stored
-/// with a context is answered by it, without reading or hashing its inputs (None: a call without
-/// a stamp, which the full path answers).
-fn cache_lookup(playlist_id: i64, stamp: Option<String>, counters: &mut Counters, started: Instant) -> Result<Lookup> {
+/// with a context of the playlist's owner is answered by it, without reading or hashing its
+/// inputs (None: a call without a stamp, which the full path answers).
+fn cache_lookup(playlist_id: i64, stamp: Option<(Uuid, String)>, counters: &mut Counters, started: Instant) -> Result<Lookup> {
     let t_stamp = started.elapsed();
-    let Some(stamp) = stamp else { return Ok(Lookup::Miss(None)) };
+    let Some((owner, stamp)) = stamp else { return Ok(Lookup::Miss(None)) };
     // (with the context's number of candidates: a call over more than this session's
     // max_candidates takes the full path, which refuses it, cached or not)
     let found: Option<(i64, bool, i64)> = super::plans::select(
         "select id, last_used_at < pg_catalog.now() - interval '1 minute', coalesce((inputs ->> 'candidates')::bigint, 0)
-           from songmatch.match_contexts where fast_key = $1 limit 1",
-        &[stamp.as_str().into()],
+           from songmatch.match_contexts where user_id = $2 and fast_key = $1 limit 1",
+        &[stamp.as_str().into(), owner.into()],
         |mut t| match t.next() {
             Some(r) => Ok(r
                 .get::<i64>(1)?
@@ -1002,7 +1071,7 @@ fn cache_lookup(playlist_id: i64, stamp: Option<String>, counters: &mut Counters
     if guc::limits().check_candidates("the candidate set", usize::try_from(n).unwrap_or(usize::MAX)).is_err() {
         return Ok(Lookup::Miss(Some(stamp)));
     }
-    let ctx = touch_context((id, stale))?;
+    let ctx = touch_context((id, stale), owner)?;
     counters.add("context_hits", 1.0);
     counters.add("context_stamp_hits", 1.0);
     pgrx::debug1!(
@@ -1017,6 +1086,7 @@ fn cache_lookup(playlist_id: i64, stamp: Option<String>, counters: &mut Counters
 #[allow(clippy::too_many_arguments)]
 fn match_miss(
     playlist_id: i64,
+    user: Option<Uuid>,
     given: Option<Vec<Option<i64>>>,
     top_k: i32,
     config: Option<&Value>,
@@ -1025,7 +1095,7 @@ fn match_miss(
     stamp: Option<String>,
     started: Instant,
 ) -> Result<(i64, Vec<MatchRow>)> {
-    let p = load_playlist(playlist_id)?;
+    let p = load_playlist(playlist_id, user)?;
     let (cand_ids, cand_hashes) = candidates_of(&p, given)?;
     let (ctx, out) = match_candidates(&p, cand_ids, cand_hashes, top_k, Resolved::Config(config), counters, rows, None, started)?;
     if let Some(stamp) = stamp {
@@ -1033,8 +1103,8 @@ fn match_miss(
         // stamp of the old counters, which no later call computes)
         as_owner(|| {
             super::plans::update(
-                "update songmatch.match_contexts set fast_key = $2 where id = $1 and fast_key is distinct from $2",
-                &[ctx.into(), stamp.as_str().into()],
+                "update songmatch.match_contexts set fast_key = $2 where user_id = $3 and id = $1 and fast_key is distinct from $2",
+                &[ctx.into(), stamp.as_str().into(), p.owner.into()],
                 |_| Ok(()),
             )
             .map_err(spi_err("cannot stamp the match context"))
@@ -1043,20 +1113,34 @@ fn match_miss(
     Ok((ctx, out))
 }
 
-/// The stamp of a `match_playlist` call ([`match_stamp`]); None when the playlist cannot be read
-/// by the caller or a candidate id is NULL (the full path reports those).
-fn call_stamp(playlist_id: i64, given: Option<&[Option<i64>]>, top_k: i32, config: Option<&Value>) -> Result<Option<String>> {
+/// The playlist's owner and the stamp of a `match_playlist` call ([`match_stamp`]); None when the
+/// playlist cannot be read by the caller (or is not `user`'s) or a candidate id is NULL (the full
+/// path reports those).
+fn call_stamp(
+    playlist_id: i64,
+    user: Option<Uuid>,
+    given: Option<&[Option<i64>]>,
+    top_k: i32,
+    config: Option<&Value>,
+) -> Result<Option<(Uuid, String)>> {
     // the owner, read with the caller's rights (row-level security applies as on the full path),
     // and whether the schema has the counters (a database not yet updated to 0.5.0 has not)
-    let owner: Option<(Option<Uuid>, bool)> = super::plans::select(
-        "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
-           from songmatch.playlists where id = $1",
-        &[playlist_id.into()],
-        |mut t| match t.next() {
-            Some(r) => Ok(Some((r.get::<Uuid>(1)?, r.get::<bool>(2)?.unwrap_or(false)))),
-            None => Ok(None),
-        },
-    )
+    let (sql, args): (&'static str, Vec<pgrx::datum::DatumWithOid<'_>>) = match user {
+        Some(u) => (
+            "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
+               from songmatch.playlists where owner_id = $2 and id = $1",
+            vec![playlist_id.into(), u.into()],
+        ),
+        None => (
+            "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
+               from songmatch.playlists where id = $1",
+            vec![playlist_id.into()],
+        ),
+    };
+    let owner: Option<(Option<Uuid>, bool)> = super::plans::select(sql, &args, |mut t| match t.next() {
+        Some(r) => Ok(Some((r.get::<Uuid>(1)?, r.get::<bool>(2)?.unwrap_or(false)))),
+        None => Ok(None),
+    })
     .map_err(spi_err("cannot read the playlist"))?;
     let Some((Some(owner), true)) = owner else { return Ok(None) };
     let candidates: Option<Vec<i64>> = match given {
@@ -1068,7 +1152,7 @@ fn call_stamp(playlist_id: i64, given: Option<&[Option<i64>]>, top_k: i32, confi
             Some(ids)
         }
     };
-    Ok(StampBasis::read(owner, config)?.map(|b| b.stamp(playlist_id, candidates.as_deref(), top_k)))
+    Ok(StampBasis::read(owner, config)?.map(|b| (owner, b.stamp(playlist_id, candidates.as_deref(), top_k))))
 }
 
 /// What the stamps of one owner's calls share: the owner, the active bundle and config, and the
@@ -1130,15 +1214,15 @@ impl StampBasis {
 /// A context found in the cache: its `last_used_at` and `hit_count` are refreshed at most once a
 /// minute (`stale`: more than a minute since), by songmatch's own write, so that a repeated call
 /// does not rewrite the row every time (every hit is counted in songmatch.stats as context_hits).
-fn touch_context((id, stale): (i64, bool)) -> Result<i64> {
+fn touch_context((id, stale): (i64, bool), owner: Uuid) -> Result<i64> {
     if !stale {
         return Ok(id);
     }
     Ok(as_owner(|| {
         write_returning_i64(
             "update songmatch.match_contexts set hit_count = hit_count + 1, last_used_at = pg_catalog.now()
-              where id = $1 returning id",
-            &[id.into()],
+              where user_id = $2 and id = $1 returning id",
+            &[id.into(), owner.into()],
         )
         .map_err(spi_err("cannot refresh the match cache"))
     })?
@@ -1220,12 +1304,12 @@ fn match_candidates(
     )
     .map_err(spi_err("cannot read the match cache"))?;
     let cached: Option<i64> = match found {
-        Some(f) => Some(touch_context(f)?),
+        Some(f) => Some(touch_context(f, p.owner)?),
         None => None,
     };
     if let Some(ctx) = cached {
         counters.add("context_hits", 1.0);
-        let rows = if want_rows { read_results(ctx, p.id)? } else { Vec::new() };
+        let rows = if want_rows { read_results(ctx, p.id, p.owner)? } else { Vec::new() };
         pgrx::debug1!(
             "songmatch: match_playlist({}) context {context_hash} computed in {t_hash:?}; served from cache in {:?}",
             p.id,
@@ -1325,12 +1409,17 @@ fn match_candidates(
     Ok((ctx, rows))
 }
 
-/// The stored results of a context for a playlist, best first.
-fn read_results(ctx: i64, playlist_id: i64) -> Result<Vec<MatchRow>> {
+/// The stored results of a context of `owner` for a playlist, best first.
+fn read_results(ctx: i64, playlist_id: i64, owner: Uuid) -> Result<Vec<MatchRow>> {
     super::plans::select(
-        "select track_id, score, rank, components from songmatch.match_results
-          where context_id = $1 and playlist_id = $2 order by rank",
-        &[ctx.into(), playlist_id.into()],
+        if owner_columns()? {
+            "select track_id, score, rank, components from songmatch.match_results
+              where user_id = $3 and context_id = $1 and playlist_id = $2 order by rank"
+        } else {
+            "select track_id, score, rank, components from songmatch.match_results
+              where context_id = $1 and playlist_id = $2 and $3::uuid is not null order by rank"
+        },
+        &[ctx.into(), playlist_id.into(), owner.into()],
         |t| {
             let mut out = Vec::new();
             for r in t {
@@ -1358,11 +1447,28 @@ pub fn match_context(
     top_k: default!(Option<i32>, 20),
     config: default!(Option<JsonB>, "NULL"),
 ) -> i64 {
-    match_call(playlist_id, candidate_track_ids, top_k, config, false).0
+    match_call(None, playlist_id, candidate_track_ids, top_k, config, false).0
+}
+
+/// `songmatch.match_context(user_id, playlist_id, candidate_track_ids => NULL, top_k => 20,
+/// config => NULL)`: as [`match_context`], for a playlist of `user_id` (another's playlist does
+/// not exist for the call). Every read names the user, so that a distributed deployment routes
+/// the call to the node that holds the user (README, "Scaling out").
+#[pg_extern(volatile, name = "match_context")]
+pub fn match_user_context(
+    user_id: Option<Uuid>,
+    playlist_id: Option<i64>,
+    candidate_track_ids: default!(Option<Vec<Option<i64>>>, "NULL"),
+    top_k: default!(Option<i32>, 20),
+    config: default!(Option<JsonB>, "NULL"),
+) -> i64 {
+    let user = super::required(user_id, "user_id");
+    match_call(Some(user), playlist_id, candidate_track_ids, top_k, config, false).0
 }
 
 /// One call of `match_context` / `match_playlist`: the arguments checked, the match, the counters.
 fn match_call(
+    user: Option<Uuid>,
     playlist_id: Option<i64>,
     candidate_track_ids: Option<Vec<Option<i64>>>,
     top_k: Option<i32>,
@@ -1377,7 +1483,7 @@ fn match_call(
         lim.check_candidates("candidate_track_ids", c.len()).or_report();
     }
     let mut counters = Counters::default();
-    let out = match_one(playlist_id, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters, rows).or_report();
+    let out = match_one(playlist_id, user, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters, rows).or_report();
     counters.flush().or_report();
     out
 }
@@ -1406,7 +1512,7 @@ fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_l
     }
     let started = Instant::now();
     super::plans::local_setting("jit", "off").map_err(spi_err("cannot switch JIT off"))?;
-    let p = load_playlist(playlist_id)?;
+    let p = load_playlist(playlist_id, None)?;
     let bundle = active_bundle()?;
     let cfg = resolve_config(config, &bundle)?;
     let d = cfg.discovery;
@@ -1531,11 +1637,20 @@ fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_l
     // minus the playlist's members (and the owner's liked tracks), with content hashes
     let (ids, hashes): (Vec<i64>, Vec<Option<String>>) = Spi::connect(|c| {
         let t = c.select(
-            "select t.id, tc.content_hash from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
-              where t.id = any($1)
-                and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = t.id)
-                and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
-              order by t.id",
+            if p.owner_columns {
+                "select t.id, tc.content_hash from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
+                  where t.id = any($1)
+                    and not exists (select 1 from songmatch.playlist_tracks pt
+                                     where pt.owner_id = $4 and pt.playlist_id = $2 and pt.track_id = t.id)
+                    and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
+                  order by t.id"
+            } else {
+                "select t.id, tc.content_hash from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
+                  where t.id = any($1)
+                    and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = t.id)
+                    and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
+                  order by t.id"
+            },
             None,
             &[found.clone().into(), p.id.into(), exclude_liked.into(), p.owner.into()],
         )?;
@@ -1601,7 +1716,7 @@ fn match_playlist(
     top_k: default!(Option<i32>, 20),
     config: default!(Option<JsonB>, "NULL"),
 ) -> TableIterator<'static, (name!(track_id, i64), name!(score, f64), name!(rank, i32), name!(components, JsonB))> {
-    let (_, rows) = match_call(playlist_id, candidate_track_ids, top_k, config, true);
+    let (_, rows) = match_call(None, playlist_id, candidate_track_ids, top_k, config, true);
     TableIterator::new(rows.into_iter().map(|r| (r.track_id, r.score, r.rank, JsonB(r.components))))
 }
 
@@ -1624,7 +1739,7 @@ fn match_songs_to_playlists(
     let contexts = songs_contexts(user_id, track_ids, top_k, config);
     let mut per_song: BTreeMap<i64, Vec<(i64, f64, Value)>> = BTreeMap::new();
     for (ctx, pid) in contexts {
-        for r in read_results(ctx, pid).or_report() {
+        for r in read_results(ctx, pid, super::required(user_id, "user_id")).or_report() {
             per_song.entry(r.track_id).or_default().push((pid, r.score, r.components));
         }
     }
@@ -1682,8 +1797,14 @@ fn songs_contexts(
     let config = config.as_ref().map(|j| &j.0);
     // the user's playlists with their members, in one read (under the caller's row-level security)
     let playlists: Vec<(i64, Vec<i64>)> = super::plans::select(
-        "select p.id, array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id)
-           from songmatch.playlists p where p.owner_id = $1 order by p.id",
+        if owner_columns().or_report() {
+            "select p.id, array(select pt.track_id from songmatch.playlist_tracks pt
+                                 where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id)
+               from songmatch.playlists p where p.owner_id = $1 order by p.id"
+        } else {
+            "select p.id, array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id)
+               from songmatch.playlists p where p.owner_id = $1 order by p.id"
+        },
         &[user_id.into()],
         |t| {
             let mut out = Vec::new();
@@ -1727,7 +1848,7 @@ fn songs_contexts(
         }
         let n = (ids.len() as i32).clamp(1, 10_000);
         let started = Instant::now();
-        let stamp = basis.as_ref().map(|b| b.stamp(*pid, Some(&ids), n));
+        let stamp = basis.as_ref().map(|b| (user_id, b.stamp(*pid, Some(&ids), n)));
         let cands: Vec<Option<i64>> = ids.into_iter().map(Some).collect();
         match cache_lookup(*pid, stamp, &mut counters, started).or_report() {
             Lookup::Hit(ctx) => found.push((ctx, *pid)),
@@ -1762,7 +1883,7 @@ fn songs_contexts(
             ensure_embeddings(&load_tracks(&stale).or_report(), &bundle.embedding, &mut counters).or_report();
         }
         for (pid, cands, n, stamp) in missed {
-            let (ctx, _) = match_miss(pid, Some(cands), n, config, &mut counters, false, stamp, Instant::now()).or_report();
+            let (ctx, _) = match_miss(pid, Some(user_id), Some(cands), n, config, &mut counters, false, stamp, Instant::now()).or_report();
             found.push((ctx, pid));
         }
         found.sort_by_key(|(_, pid)| *pid);
@@ -1811,7 +1932,7 @@ fn offline(
     let members = no_null_ids(member_track_ids, "member_track_ids")?;
     let cands = no_null_ids(candidate_track_ids, "candidate_track_ids")?;
     let p = match playlist_id {
-        Some(id) => PlaylistInfo { members: members.clone(), ..load_playlist(id)? },
+        Some(id) => PlaylistInfo { members: members.clone(), ..load_playlist(id, None)? },
         None => PlaylistInfo {
             id: 0,
             owner: Uuid::from_bytes([0; 16]),

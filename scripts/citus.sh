@@ -80,6 +80,7 @@ synchronous_commit = off
 full_page_writes = off
 log_min_messages = warning
 citus.max_cached_conns_per_worker = 2
+citus.node_conninfo = 'sslmode=disable'   # local test nodes have no certificates
 CONF
     as_pg "$(bindir)/pg_ctl" -D "${dir}/${name}" -l "${dir}/${name}.log" -w -t 60 start >/dev/null \
         || { tail -20 "${dir}/${name}.log" >&2; die "node ${name} did not start"; }

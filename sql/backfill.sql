@@ -721,24 +721,32 @@ comment on function songmatch.backfill_purge(interval) is
 -- privilege on stale_items, and the marks cover every playlist containing a changed track, not
 -- only those the editing user can see.
 
-create or replace function songmatch.mark_stale_tracks(track_ids bigint[], reason text)
+-- (profiles => false: on a Citus shard, which cannot read the distributed playlist_tracks; a
+-- profile there is recomputed where its user lives, when it is matched)
+create or replace function songmatch.mark_stale_tracks(track_ids bigint[], reason text, profiles boolean default true)
 returns void
-language sql volatile
+language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
+begin
+    -- (every writer marks in the same order: the tracks' kinds, then the profiles, each sorted)
     insert into songmatch.stale_items as s (kind, item_id, reason, marked_at)
-    select x.kind, x.item_id, mark_stale_tracks.reason, clock_timestamp()
-      from (select k.kind, t.id as item_id
-              from unnest(track_ids) t(id) cross join (values ('embedding'), ('genres'), ('emotions')) k(kind)
-             where t.id is not null
-            union
-            select 'profile', pt.playlist_id
-              from songmatch.playlist_tracks pt where pt.track_id = any (track_ids)) x
-     order by x.kind, x.item_id
-    on conflict (kind, item_id) do update set reason = excluded.reason, marked_at = excluded.marked_at
+    select k.kind, t.id, mark_stale_tracks.reason, clock_timestamp()
+      from (select distinct x.id from unnest(track_ids) x(id) where x.id is not null) t
+     cross join (values ('embedding'), ('genres'), ('emotions')) k(kind)
+     order by k.kind, t.id
+    on conflict (kind, item_id) do update set reason = excluded.reason, marked_at = excluded.marked_at;
+    if profiles then
+        insert into songmatch.stale_items as s (kind, item_id, reason, marked_at)
+        select 'profile', p.playlist_id, mark_stale_tracks.reason, clock_timestamp()
+          from (select distinct pt.playlist_id from songmatch.playlist_tracks pt where pt.track_id = any (track_ids)) p
+         order by p.playlist_id
+        on conflict (kind, item_id) do update set reason = excluded.reason, marked_at = excluded.marked_at;
+    end if;
+end
 $$;
-comment on function songmatch.mark_stale_tracks(bigint[], text) is
-    'Marks the embedding, genres and emotions of these tracks and the profiles of the playlists containing them as stale.';
+comment on function songmatch.mark_stale_tracks(bigint[], text, boolean) is
+    'Marks the embedding, genres and emotions of these tracks and (unless profiles is false) the profiles of the playlists containing them as stale.';
 
 create or replace function songmatch.mark_stale_playlists(playlist_ids bigint[], reason text)
 returns void
@@ -759,16 +767,22 @@ create or replace function songmatch.stale_tracks_trigger() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+    -- (a Citus shard: only the coordinator's copy marks, and no profiles; sql/shards.sql)
+    plain boolean := tg_table_name = 'tracks';
 begin
+    if not (plain or songmatch.stale_marks_here(tg_table_name)) then
+        return null;
+    end if;
     if tg_op = 'INSERT' then
-        perform songmatch.mark_stale_tracks(array(select n.id from new_rows n), 'tracks insert');
+        perform songmatch.mark_stale_tracks(array(select n.id from new_rows n), 'tracks insert', plain);
     elsif tg_op = 'UPDATE' then
         perform songmatch.mark_stale_tracks(array(
             select coalesce(n.id, o.id)
               from new_rows n full join old_rows o on o.id = n.id
              where n.id is null or o.id is null
                 or to_jsonb(n) - array['id', 'created_at', 'updated_at']
-                   is distinct from to_jsonb(o) - array['id', 'created_at', 'updated_at']), 'tracks update');
+                   is distinct from to_jsonb(o) - array['id', 'created_at', 'updated_at']), 'tracks update', plain);
     else
         delete from songmatch.stale_items s
          where s.kind in ('embedding', 'genres', 'emotions') and s.item_id in (select o.id from old_rows o);
@@ -781,17 +795,23 @@ create or replace function songmatch.stale_track_analyses_trigger() returns trig
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+    -- (a Citus shard: only the coordinator's copy marks, and no profiles; sql/shards.sql)
+    plain boolean := tg_table_name = 'track_analyses';
 begin
+    if not (plain or songmatch.stale_marks_here(tg_table_name)) then
+        return null;
+    end if;
     if tg_op = 'INSERT' then
-        perform songmatch.mark_stale_tracks(array(select n.track_id from new_rows n), 'track_analyses insert');
+        perform songmatch.mark_stale_tracks(array(select n.track_id from new_rows n), 'track_analyses insert', plain);
     elsif tg_op = 'UPDATE' then
         perform songmatch.mark_stale_tracks(array(
             select coalesce(n.track_id, o.track_id)
               from new_rows n full join old_rows o on o.track_id = n.track_id
              where n.track_id is null or o.track_id is null or n.analysis is distinct from o.analysis),
-            'track_analyses update');
+            'track_analyses update', plain);
     else
-        perform songmatch.mark_stale_tracks(array(select o.track_id from old_rows o), 'track_analyses delete');
+        perform songmatch.mark_stale_tracks(array(select o.track_id from old_rows o), 'track_analyses delete', plain);
     end if;
     return null;
 end
@@ -802,6 +822,9 @@ language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
+    if tg_table_name <> 'playlists' then
+        return null;  -- (a Citus shard: the profile is recomputed where its user lives, when it is matched)
+    end if;
     if tg_op = 'INSERT' then
         perform songmatch.mark_stale_playlists(array(select n.id from new_rows n), 'playlists insert');
     elsif tg_op = 'UPDATE' then
@@ -823,6 +846,9 @@ language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
+    if tg_table_name <> 'playlist_analyses' then
+        return null;  -- (a Citus shard: the profile is recomputed where its user lives, when it is matched)
+    end if;
     if tg_op = 'INSERT' then
         perform songmatch.mark_stale_playlists(array(select n.playlist_id from new_rows n), 'playlist_analyses insert');
     elsif tg_op = 'UPDATE' then
@@ -844,6 +870,9 @@ language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
+    if tg_table_name <> 'playlist_tracks' then
+        return null;  -- (a Citus shard: the profile is recomputed where its user lives, when it is matched)
+    end if;
     if tg_op = 'INSERT' then
         perform songmatch.mark_stale_playlists(array(select n.playlist_id from new_rows n), 'playlist_tracks insert');
     elsif tg_op = 'UPDATE' then

@@ -35,20 +35,40 @@ on conflict (slot) do nothing;
 alter table songmatch.match_contexts add column if not exists fast_key text;
 create index if not exists match_contexts_fast_key_idx on songmatch.match_contexts (fast_key) where fast_key is not null;
 
-create or replace function songmatch.bump_catalogue_generation() returns void
-language sql volatile
+-- (on_table: the trigger's table; on a Citus shard the counters beside it are written, sql/shards.sql)
+create or replace function songmatch.bump_catalogue_generation(on_table name) returns void
+language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
-    update songmatch.catalogue_generation set gen = gen + 1 where slot = pg_catalog.pg_backend_pid() % 16
+declare
+    shard text := songmatch.shard_of('songmatch.catalogue_generation', on_table);
+begin
+    if shard is null then
+        update songmatch.catalogue_generation set gen = gen + 1 where slot = pg_catalog.pg_backend_pid() % 16;
+    elsif shard <> '' then
+        execute pg_catalog.format('update %s set gen = gen + 1 where slot = pg_catalog.pg_backend_pid() %% 16', shard);
+    end if;
+end
 $$;
 
-create or replace function songmatch.bump_user_generations(user_ids uuid[]) returns void
-language sql volatile
+create or replace function songmatch.bump_user_generations(user_ids uuid[], on_table name) returns void
+language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
-    insert into songmatch.user_generations as g (user_id, gen)
-    select distinct u, 1 from unnest(user_ids) u where u is not null order by 1
-    on conflict (user_id) do update set gen = g.gen + 1
+declare
+    shard text := songmatch.shard_of('songmatch.user_generations', on_table);
+begin
+    if shard is null then
+        insert into songmatch.user_generations as g (user_id, gen)
+        select distinct u, 1 from unnest(user_ids) u where u is not null order by 1
+        on conflict (user_id) do update set gen = g.gen + 1;
+    elsif shard <> '' then
+        execute pg_catalog.format(
+            'insert into %s as g (user_id, gen) select distinct u, 1 from unnest($1) u where u is not null order by 1
+             on conflict (user_id) do update set gen = g.gen + 1', shard)
+        using user_ids;
+    end if;
+end
 $$;
 
 -- tracks and track_analyses: a change of what a track's content hash covers
@@ -58,25 +78,25 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
     if tg_op = 'TRUNCATE' then
-        perform songmatch.bump_catalogue_generation();
+        perform songmatch.bump_catalogue_generation(tg_table_name);
     elsif tg_op = 'INSERT' then
         if exists (select 1 from new_rows) then
-            perform songmatch.bump_catalogue_generation();
+            perform songmatch.bump_catalogue_generation(tg_table_name);
         end if;
     elsif tg_op = 'DELETE' then
         if exists (select 1 from old_rows) then
-            perform songmatch.bump_catalogue_generation();
+            perform songmatch.bump_catalogue_generation(tg_table_name);
         end if;
-    elsif tg_table_name = 'tracks' then
+    elsif tg_table_name ~ '^tracks(_[0-9]+)?$' then  -- (or a Citus shard of it)
         if exists (select 1 from new_rows n full join old_rows o on o.id = n.id
                     where n.id is null or o.id is null
                        or to_jsonb(n) - array['id', 'created_at', 'updated_at']
                           is distinct from to_jsonb(o) - array['id', 'created_at', 'updated_at']) then
-            perform songmatch.bump_catalogue_generation();
+            perform songmatch.bump_catalogue_generation(tg_table_name);
         end if;
     elsif exists (select 1 from new_rows n full join old_rows o on o.track_id = n.track_id
                    where n.track_id is null or o.track_id is null or n.analysis is distinct from o.analysis) then
-        perform songmatch.bump_catalogue_generation();
+        perform songmatch.bump_catalogue_generation(tg_table_name);
     end if;
     return null;
 end
@@ -92,16 +112,16 @@ declare
     users uuid[];
 begin
     if tg_op = 'TRUNCATE' then
-        perform songmatch.bump_catalogue_generation();
+        perform songmatch.bump_catalogue_generation(tg_table_name);
         return null;
     end if;
-    -- (each event has only its own transition tables)
-    if tg_table_name = 'playlists' then
+    -- (each event has only its own transition tables; tg_table_name may be a Citus shard's)
+    if tg_table_name ~ '^playlists(_[0-9]+)?$' then
         if tg_op = 'INSERT' then users := array(select n.owner_id from new_rows n);
         elsif tg_op = 'DELETE' then users := array(select o.owner_id from old_rows o);
         else users := array(select n.owner_id from new_rows n union select o.owner_id from old_rows o);
         end if;
-    elsif tg_table_name = 'liked_tracks' then
+    elsif tg_table_name ~ '^liked_tracks(_[0-9]+)?$' then
         if tg_op = 'INSERT' then users := array(select n.user_id from new_rows n);
         elsif tg_op = 'DELETE' then users := array(select o.user_id from old_rows o);
         else users := array(select n.user_id from new_rows n union select o.user_id from old_rows o);
@@ -114,7 +134,7 @@ begin
         end if;
     end if;
     if cardinality(users) > 0 then
-        perform songmatch.bump_user_generations(users);
+        perform songmatch.bump_user_generations(users, tg_table_name);
     end if;
     return null;
 end

@@ -53,8 +53,11 @@ declare
 begin
     if not exists (select 1 from pg_catalog.pg_roles where rolname = 'songmatch_owner') then
         create role songmatch_owner nologin noinherit;
+    -- (on Citus songmatch_owner logs in between the nodes: README, "Scaling out")
     elsif exists (select 1 from pg_catalog.pg_roles
-                   where rolname = 'songmatch_owner' and (rolcanlogin or rolsuper or rolbypassrls)) then
+                   where rolname = 'songmatch_owner'
+                     and ((rolcanlogin and not exists (select 1 from pg_catalog.pg_extension where extname = 'citus'))
+                          or rolsuper or rolbypassrls)) then
         raise exception 'role songmatch_owner exists and can log in, is a superuser or bypasses row-level security'
             using errcode = '42501',
                   hint = 'songmatch_owner must be a plain NOLOGIN role: ALTER ROLE songmatch_owner NOLOGIN NOSUPERUSER NOBYPASSRLS.';

@@ -301,27 +301,31 @@ create function songmatch.upsert_track_embedding(
     track_id bigint, embedding_kind text, model_name text, model_version text,
     content_hash text, embedding vector)
 returns bigint
-language sql
+language plpgsql
 as $$
-    with up as (
-        insert into songmatch.track_embeddings as te
-            (track_id, embedding_kind, model_name, model_version, dims, content_hash, embedding)
-        values ($1, $2, $3, $4, vector_dims($6), $5, $6)
-        on conflict (track_id, embedding_kind, model_name, model_version) do update
-           set dims = excluded.dims,
-               content_hash = excluded.content_hash,
-               embedding = excluded.embedding,
-               embedding_half = null
-         where te.content_hash is distinct from excluded.content_hash
-            or te.embedding_half is not null
-            or te.embedding is distinct from excluded.embedding
-        returning te.id
-    )
-    select id from up
-    union all
-    select te.id from songmatch.track_embeddings te
-     where te.track_id = $1 and te.embedding_kind = $2 and te.model_name = $3
-       and te.model_version = $4 and not exists (select 1 from up)
+-- (two statements, not one with a data-modifying WITH: Citus plans either on a reference table)
+#variable_conflict use_column
+declare
+    id bigint;
+begin
+    insert into songmatch.track_embeddings as te
+        (track_id, embedding_kind, model_name, model_version, dims, content_hash, embedding)
+    values ($1, $2, $3, $4, vector_dims($6), $5, $6)
+    on conflict (track_id, embedding_kind, model_name, model_version) do update
+       set dims = excluded.dims,
+           content_hash = excluded.content_hash,
+           embedding = excluded.embedding,
+           embedding_half = null
+     where te.content_hash is distinct from excluded.content_hash
+        or te.embedding_half is not null
+        or te.embedding is distinct from excluded.embedding
+    returning te.id into id;
+    if id is null then
+        select te.id into id from songmatch.track_embeddings te
+         where te.track_id = $1 and te.embedding_kind = $2 and te.model_name = $3 and te.model_version = $4;
+    end if;
+    return id;
+end
 $$;
 comment on function songmatch.upsert_track_embedding(bigint, text, text, text, text, vector) is
     'Stores one embedding idempotently: re-running it with the same values leaves one unchanged row; returns the row id.';
@@ -351,27 +355,31 @@ create function songmatch.upsert_track_embedding_half(
     track_id bigint, embedding_kind text, model_name text, model_version text,
     content_hash text, embedding halfvec)
 returns bigint
-language sql
+language plpgsql
 as $$
-    with up as (
-        insert into songmatch.track_embeddings as te
-            (track_id, embedding_kind, model_name, model_version, dims, content_hash, embedding_half)
-        values ($1, $2, $3, $4, vector_dims($6), $5, $6)
-        on conflict (track_id, embedding_kind, model_name, model_version) do update
-           set dims = excluded.dims,
-               content_hash = excluded.content_hash,
-               embedding = null,
-               embedding_half = excluded.embedding_half
-         where te.content_hash is distinct from excluded.content_hash
-            or te.embedding is not null
-            or te.embedding_half is distinct from excluded.embedding_half
-        returning te.id
-    )
-    select id from up
-    union all
-    select te.id from songmatch.track_embeddings te
-     where te.track_id = $1 and te.embedding_kind = $2 and te.model_name = $3
-       and te.model_version = $4 and not exists (select 1 from up)
+-- (two statements, not one with a data-modifying WITH: Citus plans either on a reference table)
+#variable_conflict use_column
+declare
+    id bigint;
+begin
+    insert into songmatch.track_embeddings as te
+        (track_id, embedding_kind, model_name, model_version, dims, content_hash, embedding_half)
+    values ($1, $2, $3, $4, vector_dims($6), $5, $6)
+    on conflict (track_id, embedding_kind, model_name, model_version) do update
+       set dims = excluded.dims,
+           content_hash = excluded.content_hash,
+           embedding = null,
+           embedding_half = excluded.embedding_half
+     where te.content_hash is distinct from excluded.content_hash
+        or te.embedding is not null
+        or te.embedding_half is distinct from excluded.embedding_half
+    returning te.id into id;
+    if id is null then
+        select te.id into id from songmatch.track_embeddings te
+         where te.track_id = $1 and te.embedding_kind = $2 and te.model_name = $3 and te.model_version = $4;
+    end if;
+    return id;
+end
 $$;
 comment on function songmatch.upsert_track_embedding_half(bigint, text, text, text, text, halfvec) is
     'Half-precision form of upsert_track_embedding (for models whose manifest asks for halfvec storage).';
@@ -415,8 +423,30 @@ language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-    tid bigint;
+    tid    bigint;
+    shards text[];
 begin
+    if tg_table_name not in ('tracks', 'track_analyses') then
+        -- a Citus shard: this node's copies (sql/shards.sql; none yet while distribute() runs)
+        shards := array[songmatch.shard_of('songmatch.track_content', tg_table_name), songmatch.shard_of('songmatch.tracks', tg_table_name),
+                        songmatch.shard_of('songmatch.track_analyses', tg_table_name)];
+        if '' = any (shards) then
+            return null;
+        end if;
+        tid := coalesce(to_jsonb(coalesce(new, old)) ->> 'track_id', to_jsonb(new) ->> 'id')::bigint;
+        execute pg_catalog.format(
+            'insert into %s as tc (track_id, content_hash, signals)
+             select s.id, songmatch.content_hash(''track_content'', jsonb_build_object(''track'', s.track, ''analysis'', s.analysis)),
+                    songmatch.track_signals(s.track, s.analysis)
+               from (select t.id, to_jsonb(t) - array[''id'', ''created_at'', ''updated_at''] as track, a.analysis
+                       from %s t left join %s a on a.track_id = t.id
+                      where t.id = $1) s
+             on conflict (track_id) do update set content_hash = excluded.content_hash, signals = excluded.signals, updated_at = now()
+              where tc.content_hash <> excluded.content_hash or tc.signals is distinct from excluded.signals',
+            shards[1], shards[2], shards[3])
+        using tid;
+        return null;
+    end if;
     -- (separate branches: a record has only its own table's fields)
     if tg_table_name = 'tracks' then
         tid := new.id;

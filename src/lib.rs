@@ -24,6 +24,7 @@ pgrx::extension_sql_file!("../sql/eval.sql", name = "eval", requires = ["schema"
 pgrx::extension_sql_file!("../sql/refresh.sql", name = "refresh", requires = ["backfill"]);
 pgrx::extension_sql_file!("../sql/cache.sql", name = "cache", requires = ["schema"]);
 pgrx::extension_sql_file!("../sql/owners.sql", name = "owners", requires = ["schema", "cache"]);
+pgrx::extension_sql_file!("../sql/shards.sql", name = "shards", requires = ["schema"]);
 pgrx::extension_sql_file!(
     "../sql/matching.sql",
     name = "matching",
@@ -36,6 +37,7 @@ pgrx::extension_sql_file!(
         sql::matching::match_songs_contexts
     ]
 );
+pgrx::extension_sql_file!("../sql/distribute.sql", name = "distribute", requires = ["matching", "owners", "shards"]);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 /// Called once when the library is loaded (in the postmaster under shared_preload_libraries,

@@ -565,26 +565,22 @@ pub fn load_playlist(id: i64, user: Option<Uuid>) -> Result<PlaylistInfo> {
     let owner_columns = owner_columns()?;
     let (sql, args): (&'static str, Vec<pgrx::datum::DatumWithOid<'_>>) = match (owner_columns, user) {
         (true, Some(u)) => (
-            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'], a.analysis,
+            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'],
+                    (select a.analysis from songmatch.playlist_analyses a where a.owner_id = p.owner_id and a.playlist_id = p.id),
                     array(select pt.track_id from songmatch.playlist_tracks pt
                            where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id),
-                    array(select tc.content_hash from songmatch.playlist_tracks pt
-                            left join songmatch.track_content tc on tc.track_id = pt.track_id
-                           where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id)
+                    null::text[]
                from songmatch.playlists p
-               left join songmatch.playlist_analyses a on a.owner_id = p.owner_id and a.playlist_id = p.id
               where p.owner_id = $2 and p.id = $1",
             vec![id.into(), u.into()],
         ),
         (true, None) => (
-            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'], a.analysis,
+            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'],
+                    (select a.analysis from songmatch.playlist_analyses a where a.owner_id = p.owner_id and a.playlist_id = p.id),
                     array(select pt.track_id from songmatch.playlist_tracks pt
                            where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id),
-                    array(select tc.content_hash from songmatch.playlist_tracks pt
-                            left join songmatch.track_content tc on tc.track_id = pt.track_id
-                           where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id)
+                    null::text[]
                from songmatch.playlists p
-               left join songmatch.playlist_analyses a on a.owner_id = p.owner_id and a.playlist_id = p.id
               where p.id = $1",
             vec![id.into()],
         ),
@@ -615,6 +611,10 @@ pub fn load_playlist(id: i64, user: Option<Uuid>) -> Result<PlaylistInfo> {
     .map_err(spi_err("cannot read the playlist"))?;
     let (owner, playlist, analysis, members, member_hashes) = row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
     let owner = owner.ok_or_else(|| Error::data(format!("playlist {id} has no owner")))?;
+    // (the users' tables and the catalogue are read apart: on Citus a call routed to its user's
+    // node may not join them; and no outer join, which Citus cannot plan on PostgreSQL 15 under
+    // row-level security)
+    let member_hashes = if owner_columns { content_hashes(&members)? } else { member_hashes };
     Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes, owner_columns })
 }
 
@@ -767,6 +767,26 @@ pub struct MatchRow {
     pub components: Value,
 }
 
+/// The content hashes of these tracks from `track_content`, in their order (None: no row there).
+fn content_hashes(ids: &[i64]) -> Result<Vec<Option<String>>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    super::plans::select(
+        "select tc.content_hash from unnest($1::bigint[]) with ordinality m(id, n)
+           left join songmatch.track_content tc on tc.track_id = m.id order by m.n",
+        &[ids.to_vec().into()],
+        |t| {
+            let mut out = Vec::with_capacity(t.len());
+            for r in t {
+                out.push(r.get::<String>(1)?);
+            }
+            Ok(out)
+        },
+    )
+    .map_err(spi_err("cannot read the tracks' content hashes"))
+}
+
 /// The candidates of a playlist with their content hashes, by id: the given ids (which must
 /// exist), or the owner's liked tracks that are not in the playlist. One query; a track without a
 /// `track_content` row (restored with triggers disabled) is hashed from its row.
@@ -805,15 +825,20 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<(V
             }
             (existing, hashes)
         }
-        None if p.owner_columns => read(
-            "select l.track_id, tc.content_hash from songmatch.liked_tracks l
-               left join songmatch.track_content tc on tc.track_id = l.track_id
-              where l.user_id = $1
-                and not exists (select 1 from songmatch.playlist_tracks pt
-                                 where pt.owner_id = $1 and pt.playlist_id = $2 and pt.track_id = l.track_id)
-              order by l.track_id",
-            &[p.owner.into(), p.id.into()],
-        )?,
+        None if p.owner_columns => {
+            // (the user's rows, then the catalogue's: see load_playlist)
+            let ids: Vec<i64> = super::plans::select(
+                "select coalesce(array_agg(l.track_id order by l.track_id), '{}') from songmatch.liked_tracks l
+                  where l.user_id = $1
+                    and not exists (select 1 from songmatch.playlist_tracks pt
+                                     where pt.owner_id = $1 and pt.playlist_id = $2 and pt.track_id = l.track_id)",
+                &[p.owner.into(), p.id.into()],
+                |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
+            )
+            .map_err(spi_err("cannot read the candidates"))?;
+            let hashes = content_hashes(&ids)?;
+            (ids, hashes)
+        }
         None => read(
             "select l.track_id, tc.content_hash from songmatch.liked_tracks l
                left join songmatch.track_content tc on tc.track_id = l.track_id
@@ -1170,18 +1195,23 @@ impl StampBasis {
     fn read(owner: Uuid, config: Option<&Value>) -> Result<Option<StampBasis>> {
         let bundle = active_bundle()?;
         let cfg = resolve_config(config, &bundle)?;
+        // (two reads: on Citus the user's counter and the catalogue's live apart, see load_playlist)
         let (user_generation, catalogue_generation, epoch) = as_owner(|| {
-            super::plans::select(
-                "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint,
-                        sum(gen)::bigint, min(epoch::text)
-                   from songmatch.catalogue_generation",
+            let user_generation = super::plans::select(
+                "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint",
                 &[owner.into()],
-                |mut t| match t.next() {
-                    Some(r) => Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?, r.get::<String>(3)?)),
-                    None => Ok((0, None, None)),
-                },
+                |mut t| Ok(t.next().map(|r| r.get::<i64>(1)).transpose()?.flatten().unwrap_or(0)),
             )
-            .map_err(spi_err("cannot read the generation counters"))
+            .map_err(spi_err("cannot read the user's generation counter"))?;
+            let (catalogue_generation, epoch) =
+                super::plans::select("select sum(gen)::bigint, min(epoch::text) from songmatch.catalogue_generation", &[], |mut t| match t
+                    .next()
+                {
+                    Some(r) => Ok((r.get::<i64>(1)?, r.get::<String>(2)?)),
+                    None => Ok((None, None)),
+                })
+                .map_err(spi_err("cannot read the catalogue's generation counter"))?;
+            Ok((user_generation, catalogue_generation, epoch))
         })?;
         let (Some(catalogue_generation), Some(epoch)) = (catalogue_generation, epoch) else { return Ok(None) };
         Ok(Some(StampBasis {
@@ -1347,10 +1377,11 @@ fn match_candidates(
     let ctx: i64 = as_owner(|| {
         let ctx = write_returning_i64(
             if p.owner_columns {
+                // (excluded's time: Citus evaluates no function in DO UPDATE on a distributed table)
                 "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
-                 playlist_set_hash, candidate_set_hash, inputs)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8)
-                 on conflict (user_id, context_hash) do update set last_used_at = pg_catalog.now()
+                 playlist_set_hash, candidate_set_hash, inputs, last_used_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, pg_catalog.now())
+                 on conflict (user_id, context_hash) do update set last_used_at = excluded.last_used_at
                  returning id"
             } else {
                 "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
@@ -1463,6 +1494,10 @@ pub fn match_user_context(
     config: default!(Option<JsonB>, "NULL"),
 ) -> i64 {
     let user = super::required(user_id, "user_id");
+    if !super::privilege::caller_sees_user(user).or_report() {
+        let id = super::required(playlist_id, "playlist_id");
+        super::raise(Error::invalid(format!("playlist {id} does not exist")));
+    }
     match_call(Some(user), playlist_id, candidate_track_ids, top_k, config, false).0
 }
 
@@ -1793,6 +1828,10 @@ fn songs_contexts(
     lim.check_top_k(top_k.into()).or_report();
     if let Some(t) = &track_ids {
         lim.check_candidates("track_ids", t.len()).or_report();
+    }
+    // (another user's playlists do not exist for the caller: nothing to match)
+    if !super::privilege::caller_sees_user(user_id).or_report() {
+        return Vec::new();
     }
     let config = config.as_ref().map(|j| &j.0);
     // the user's playlists with their members, in one read (under the caller's row-level security)

@@ -63,3 +63,18 @@ pub fn require_signed_in(what: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Whether the caller may see `user`'s rows at all: always without row-level security (a
+/// management role, or RLS off); under it, only when the caller is that user. A call that names
+/// another user is answered as row-level security would answer it (nothing of theirs exists)
+/// without querying their rows, which on Citus live on another node.
+pub fn caller_sees_user(user: pgrx::Uuid) -> Result<bool> {
+    let sees = Spi::get_one_with_args::<bool>(
+        "select not pg_catalog.row_security_active('songmatch.playlists'::pg_catalog.regclass)
+             or songmatch.current_user_id() is not distinct from $1",
+        &[user.into()],
+    )
+    .map_err(|e| Error::Runtime(format!("cannot check the caller: {e}")))?
+    .unwrap_or(false);
+    Ok(sees)
+}

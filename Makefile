@@ -22,7 +22,7 @@ MODEL_DIR    = $(SHAREDIR)/songmatch/models
 DSN          = $(shell scripts/db.sh dsn)
 PSQL         = $(PGBIN)/psql "$(DSN)" -X -v ON_ERROR_STOP=1
 
-.PHONY: help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
+.PHONY: bench-citus help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
         build install db-start db-stop dsn psql demo test test-core test-pg test-regress test-tools \
         bench clean-db install-fixtures test-client eval ranker-venv lint
 
@@ -186,6 +186,10 @@ test-client: install db-start ranker-venv
 # as its last line, one JSON object. Goals are information, never a failure.
 bench: install db-start install-fixtures
 	@bash bench/run.sh
+
+# songmatch on Citus: delegation's overhead and throughput with 1 and 2 workers (a throw-away cluster)
+bench-citus: install
+	@bash bench/citus_bench.sh
 
 clean-db: db-stop
 	rm -rf "$$(scripts/db.sh dir)"/data

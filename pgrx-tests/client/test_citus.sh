@@ -139,6 +139,10 @@ check "B matches B's playlist on the cluster" "$(sql "select string_agg(track_id
 ERR=$(as_user "${B}" "select count(*) from songmatch.match_playlist('${A}', ${A_P1})" 2>&1 || true)
 [[ "${ERR}" == *"playlist ${A_P1} does not exist"* ]] || fail "B matching A's playlist: ${ERR}"
 say "ok   B matching A's playlist: does not exist"
+ERR=$(sql "select count(*) from songmatch.match_playlist(${A_P1})" 2>&1 || true)
+[[ "${ERR}" == *"is not routed on a distributed deployment: call match_playlist(user_id, playlist_id, ...)"* ]] \
+    || fail "match_playlist(playlist_id) on the cluster: ${ERR}"
+say "ok   match_playlist(playlist_id) on the cluster: refused, naming match_playlist(user_id, playlist_id)"
 check "B's songs-to-playlists for A: nothing" "0" "$(as_user "${B}" "select count(*) from songmatch.match_songs_to_playlists('${A}')")"
 
 # ---- writes on the cluster: a member added (with its owner) moves A's counter; the next call is computed again

@@ -559,33 +559,55 @@ pub fn owner_columns() -> Result<bool> {
     Ok(has)
 }
 
+thread_local! {
+    static NO_CITUS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// On Citus, after `songmatch.distribute()`, a call that does not name its user cannot be routed
+/// to the user's worker, and from the coordinator it would read the user's rows as the caller and
+/// store results as songmatch_owner, which Citus refuses in one transaction: 0A000, naming the call
+/// to make instead. (A backend that found no Citus does not look again.)
+fn refuse_on_cluster(call: &str, instead: &str) -> Result<()> {
+    if NO_CITUS.with(|c| c.get()) {
+        return Ok(());
+    }
+    let distributed = super::plans::select(
+        "select case when pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is null then null
+                     else exists (select 1 from pg_catalog.pg_extension where extname = 'citus') end",
+        &[],
+        |mut t| Ok(t.next().map(|r| r.get::<bool>(1)).transpose()?.flatten()),
+    )
+    .map_err(spi_err("cannot read songmatch's schema"))?;
+    match distributed {
+        None => {
+            NO_CITUS.with(|c| c.set(true));
+            Ok(())
+        }
+        Some(false) => Ok(()),
+        Some(true) => {
+            let d = Spi::get_one::<bool>(
+                "select exists (select 1 from pg_catalog.pg_dist_partition where logicalrelid = 'songmatch.playlists'::pg_catalog.regclass)",
+            )
+            .map_err(spi_err("cannot read Citus's metadata"))?
+            .unwrap_or(false);
+            if d {
+                Err(Error::Unsupported(format!(
+                    "{call} is not routed on a distributed deployment: call {instead}, which runs on the worker that holds the user"
+                )))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
 /// The playlist `id` with its analysis and members. With `user`, only a playlist of that user
 /// is found (the call is routed by its user: every read names it).
 pub fn load_playlist(id: i64, user: Option<Uuid>) -> Result<PlaylistInfo> {
     let owner_columns = owner_columns()?;
-    let (sql, args): (&'static str, Vec<pgrx::datum::DatumWithOid<'_>>) = match (owner_columns, user) {
-        (true, Some(u)) => (
-            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'],
-                    (select a.analysis from songmatch.playlist_analyses a where a.owner_id = p.owner_id and a.playlist_id = p.id),
-                    array(select pt.track_id from songmatch.playlist_tracks pt
-                           where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id),
-                    null::text[]
-               from songmatch.playlists p
-              where p.owner_id = $2 and p.id = $1",
-            vec![id.into(), u.into()],
-        ),
-        (true, None) => (
-            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'],
-                    (select a.analysis from songmatch.playlist_analyses a where a.owner_id = p.owner_id and a.playlist_id = p.id),
-                    array(select pt.track_id from songmatch.playlist_tracks pt
-                           where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id),
-                    null::text[]
-               from songmatch.playlists p
-              where p.id = $1",
-            vec![id.into()],
-        ),
+    if !owner_columns {
         // (a database not yet updated to 0.6.0; no call names its user there)
-        (false, _) => (
+        let row = super::plans::select(
             "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'], a.analysis,
                     array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id),
                     array(select tc.content_hash from songmatch.playlist_tracks pt
@@ -593,28 +615,63 @@ pub fn load_playlist(id: i64, user: Option<Uuid>) -> Result<PlaylistInfo> {
                            where pt.playlist_id = p.id order by pt.track_id)
                from songmatch.playlists p left join songmatch.playlist_analyses a on a.playlist_id = p.id
               where p.id = $1",
+            &[id.into()],
+            |mut t| {
+                Ok(match t.next() {
+                    None => None,
+                    Some(r) => Some((
+                        r.get::<Uuid>(1)?,
+                        r.get::<JsonB>(2)?.map(|j| j.0).unwrap_or(Value::Null),
+                        r.get::<JsonB>(3)?.map(|j| j.0).unwrap_or(Value::Null),
+                        r.get::<Vec<i64>>(4)?.unwrap_or_default(),
+                        r.get::<Vec<Option<String>>>(5)?.unwrap_or_default(),
+                    )),
+                })
+            },
+        )
+        .map_err(spi_err("cannot read the playlist"))?;
+        let (owner, playlist, analysis, members, member_hashes) =
+            row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
+        let owner = owner.ok_or_else(|| Error::data(format!("playlist {id} has no owner")))?;
+        return Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes, owner_columns });
+    }
+    // One table per read, each naming the user: on Citus every read of a call routed to its
+    // user's node then goes to that node's shard (a read that joins or nests the users' tables,
+    // or joins them with the catalogue, is planned across every shard, or refused).
+    let (sql, args): (&'static str, Vec<pgrx::datum::DatumWithOid<'_>>) = match user {
+        Some(u) => (
+            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'] from songmatch.playlists p
+              where p.owner_id = $2 and p.id = $1",
+            vec![id.into(), u.into()],
+        ),
+        None => (
+            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'] from songmatch.playlists p where p.id = $1",
             vec![id.into()],
         ),
     };
     let row = super::plans::select(sql, &args, |mut t| {
         Ok(match t.next() {
             None => None,
-            Some(r) => Some((
-                r.get::<Uuid>(1)?,
-                r.get::<JsonB>(2)?.map(|j| j.0).unwrap_or(Value::Null),
-                r.get::<JsonB>(3)?.map(|j| j.0).unwrap_or(Value::Null),
-                r.get::<Vec<i64>>(4)?.unwrap_or_default(),
-                r.get::<Vec<Option<String>>>(5)?.unwrap_or_default(),
-            )),
+            Some(r) => Some((r.get::<Uuid>(1)?, r.get::<JsonB>(2)?.map(|j| j.0).unwrap_or(Value::Null))),
         })
     })
     .map_err(spi_err("cannot read the playlist"))?;
-    let (owner, playlist, analysis, members, member_hashes) = row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
+    let (owner, playlist) = row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
     let owner = owner.ok_or_else(|| Error::data(format!("playlist {id} has no owner")))?;
-    // (the users' tables and the catalogue are read apart: on Citus a call routed to its user's
-    // node may not join them; and no outer join, which Citus cannot plan on PostgreSQL 15 under
-    // row-level security)
-    let member_hashes = if owner_columns { content_hashes(&members)? } else { member_hashes };
+    let analysis = super::plans::select(
+        "select a.analysis from songmatch.playlist_analyses a where a.owner_id = $2 and a.playlist_id = $1",
+        &[id.into(), owner.into()],
+        |mut t| Ok(t.next().map(|r| r.get::<JsonB>(1)).transpose()?.flatten().map(|j| j.0).unwrap_or(Value::Null)),
+    )
+    .map_err(spi_err("cannot read the playlist's analysis"))?;
+    let members = super::plans::select(
+        "select coalesce(array_agg(pt.track_id order by pt.track_id), '{}') from songmatch.playlist_tracks pt
+          where pt.owner_id = $2 and pt.playlist_id = $1",
+        &[id.into(), owner.into()],
+        |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
+    )
+    .map_err(spi_err("cannot read the playlist's members"))?;
+    let member_hashes = content_hashes(&members)?;
     Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes, owner_columns })
 }
 
@@ -827,15 +884,14 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<(V
         }
         None if p.owner_columns => {
             // (the user's rows, then the catalogue's: see load_playlist)
-            let ids: Vec<i64> = super::plans::select(
-                "select coalesce(array_agg(l.track_id order by l.track_id), '{}') from songmatch.liked_tracks l
-                  where l.user_id = $1
-                    and not exists (select 1 from songmatch.playlist_tracks pt
-                                     where pt.owner_id = $1 and pt.playlist_id = $2 and pt.track_id = l.track_id)",
-                &[p.owner.into(), p.id.into()],
+            // (the liked tracks minus the members, which load_playlist read: one table per read)
+            let liked: Vec<i64> = super::plans::select(
+                "select coalesce(array_agg(l.track_id order by l.track_id), '{}') from songmatch.liked_tracks l where l.user_id = $1",
+                &[p.owner.into()],
                 |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
             )
             .map_err(spi_err("cannot read the candidates"))?;
+            let ids: Vec<i64> = liked.into_iter().filter(|t| p.members.binary_search(t).is_err()).collect();
             let hashes = content_hashes(&ids)?;
             (ids, hashes)
         }
@@ -1517,6 +1573,9 @@ fn match_call(
     if let Some(c) = &candidate_track_ids {
         lim.check_candidates("candidate_track_ids", c.len()).or_report();
     }
+    if user.is_none() {
+        refuse_on_cluster("match_playlist(playlist_id, ...)", "match_playlist(user_id, playlist_id, ...)").or_report();
+    }
     let mut counters = Counters::default();
     let out = match_one(playlist_id, user, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters, rows).or_report();
     counters.flush().or_report();
@@ -1731,6 +1790,7 @@ pub fn recommend_context(
     let top_k = super::required(top_k, "top_k");
     let exclude_liked = super::required(exclude_liked, "exclude_liked");
     guc::limits().check_top_k(top_k.into()).or_report();
+    refuse_on_cluster("recommend_for_playlist", "match_playlist(user_id, playlist_id, candidate_track_ids => ...)").or_report();
     let mut counters = Counters::default();
     let ctx = recommend_one(playlist_id, top_k, config.as_ref().map(|j| &j.0), exclude_liked, &mut counters).or_report();
     counters.flush().or_report();
@@ -1803,6 +1863,34 @@ fn match_songs_contexts(
     TableIterator::new(songs_contexts(user_id, track_ids, top_k, config))
 }
 
+/// `user`'s playlists (that the caller can read) with their members, by id: two reads of one
+/// table each, naming the user (see load_playlist).
+fn user_playlists(user: Uuid) -> Result<Vec<(i64, Vec<i64>)>> {
+    let ids: Vec<i64> = super::plans::select(
+        "select coalesce(array_agg(p.id order by p.id), '{}') from songmatch.playlists p where p.owner_id = $1",
+        &[user.into()],
+        |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
+    )
+    .map_err(spi_err("cannot read playlists"))?;
+    let mut members: BTreeMap<i64, Vec<i64>> = ids.iter().map(|id| (*id, Vec::new())).collect();
+    super::plans::select(
+        "select pt.playlist_id, pt.track_id from songmatch.playlist_tracks pt where pt.owner_id = $1 order by 1, 2",
+        &[user.into()],
+        |t| {
+            for r in t {
+                let (pid, tid) = (r.get::<i64>(1)?.unwrap_or_default(), r.get::<i64>(2)?.unwrap_or_default());
+                // (members of a playlist the caller cannot read are left out with it)
+                if let Some(m) = members.get_mut(&pid) {
+                    m.push(tid);
+                }
+            }
+            Ok(())
+        },
+    )
+    .map_err(spi_err("cannot read the playlists' members"))?;
+    Ok(members.into_iter().collect())
+}
+
 /// The stamp basis of `user`'s calls ([`StampBasis`]), when the schema has the counters.
 fn stamp_basis_of(user: Uuid, config: Option<&Value>) -> Option<StampBasis> {
     let has = super::plans::select("select pg_catalog.to_regclass('songmatch.catalogue_generation') is not null", &[], |mut t| {
@@ -1835,26 +1923,25 @@ fn songs_contexts(
     }
     let config = config.as_ref().map(|j| &j.0);
     // the user's playlists with their members, in one read (under the caller's row-level security)
-    let playlists: Vec<(i64, Vec<i64>)> = super::plans::select(
-        if owner_columns().or_report() {
-            "select p.id, array(select pt.track_id from songmatch.playlist_tracks pt
-                                 where pt.owner_id = p.owner_id and pt.playlist_id = p.id order by pt.track_id)
-               from songmatch.playlists p where p.owner_id = $1 order by p.id"
-        } else {
+    let playlists: Vec<(i64, Vec<i64>)> = if owner_columns().or_report() {
+        user_playlists(user_id).or_report()
+    } else {
+        // (a database not yet updated to 0.6.0)
+        super::plans::select(
             "select p.id, array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id)
-               from songmatch.playlists p where p.owner_id = $1 order by p.id"
-        },
-        &[user_id.into()],
-        |t| {
-            let mut out = Vec::new();
-            for r in t {
-                out.push((r.get::<i64>(1)?.unwrap_or_default(), r.get::<Vec<i64>>(2)?.unwrap_or_default()));
-            }
-            Ok(out)
-        },
-    )
-    .map_err(spi_err("cannot read playlists"))
-    .or_report();
+               from songmatch.playlists p where p.owner_id = $1 order by p.id",
+            &[user_id.into()],
+            |t| {
+                let mut out = Vec::new();
+                for r in t {
+                    out.push((r.get::<i64>(1)?.unwrap_or_default(), r.get::<Vec<i64>>(2)?.unwrap_or_default()));
+                }
+                Ok(out)
+            },
+        )
+        .map_err(spi_err("cannot read playlists"))
+        .or_report()
+    };
     let songs: Vec<i64> = match track_ids {
         Some(t) => {
             let mut v: Vec<i64> = t.into_iter().flatten().collect();

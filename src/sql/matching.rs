@@ -563,6 +563,21 @@ thread_local! {
     static NO_CITUS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Whether this database has no Citus (the answer is kept for the backend once it is yes).
+fn citus_absent() -> Result<bool> {
+    if NO_CITUS.with(|c| c.get()) {
+        return Ok(true);
+    }
+    let absent = super::plans::select("select pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is null", &[], |mut t| {
+        Ok(t.next().map(|r| r.get::<bool>(1)).transpose()?.flatten().unwrap_or(false))
+    })
+    .map_err(spi_err("cannot read songmatch's schema"))?;
+    if absent {
+        NO_CITUS.with(|c| c.set(true));
+    }
+    Ok(absent)
+}
+
 /// On Citus, after `songmatch.distribute()`, a call that does not name its user cannot be routed
 /// to the user's worker, and from the coordinator it would read the user's rows as the caller and
 /// store results as songmatch_owner, which Citus refuses in one transaction: 0A000, naming the call
@@ -1251,8 +1266,23 @@ impl StampBasis {
     fn read(owner: Uuid, config: Option<&Value>) -> Result<Option<StampBasis>> {
         let bundle = active_bundle()?;
         let cfg = resolve_config(config, &bundle)?;
-        // (two reads: on Citus the user's counter and the catalogue's live apart, see load_playlist)
+        // (one read on a single node; two on Citus, where the user's counter and the catalogue's
+        // live apart, see load_playlist)
+        let single = citus_absent()?;
         let (user_generation, catalogue_generation, epoch) = as_owner(|| {
+            if single {
+                return super::plans::select(
+                    "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint,
+                            sum(gen)::bigint, min(epoch::text)
+                       from songmatch.catalogue_generation",
+                    &[owner.into()],
+                    |mut t| match t.next() {
+                        Some(r) => Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?, r.get::<String>(3)?)),
+                        None => Ok((0, None, None)),
+                    },
+                )
+                .map_err(spi_err("cannot read the generation counters"));
+            }
             let user_generation = super::plans::select(
                 "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint",
                 &[owner.into()],

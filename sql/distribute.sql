@@ -244,3 +244,27 @@ end
 $$;
 comment on function songmatch.sync_workers() is
     'Citus: gives the workers'' copies of songmatch the coordinator''s grants on distributed objects and its row-level security (distribute() runs it).';
+
+-- PostgREST on Citus: its db-pre-request function (db-pre-request = "songmatch.citus_pre_request").
+-- PostgREST passes the caller's JWT claims with set_config(..., true), which Citus does not carry
+-- to a delegated call, so row-level security on the worker would see no user (and show nothing).
+-- This sets them again with SET LOCAL, which Citus then sends to every node the transaction uses
+-- (citus.propagate_set_commands = 'local' for this transaction). Without Citus it does nothing.
+create function songmatch.citus_pre_request() returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    claims text := pg_catalog.current_setting('request.jwt.claims', true);
+begin
+    if pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is null then
+        return;
+    end if;
+    perform pg_catalog.set_config('citus.propagate_set_commands', 'local', true);
+    if claims is not null and claims <> '' then
+        execute pg_catalog.format('set local request.jwt.claims = %L', claims);
+    end if;
+end
+$$;
+comment on function songmatch.citus_pre_request() is
+    'PostgREST db-pre-request on Citus: carries the request''s JWT claims to the nodes its calls are delegated to.';

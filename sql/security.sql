@@ -105,7 +105,7 @@ declare
                               'tokenize', 'models', 'bundle_info', 'track_content_hash', 'embed_tracks',
                               'classify_tracks', 'playlist_profile', 'match_playlist', 'match_songs_to_playlists',
                               'match_context', 'recommend_for_playlist', 'recommend_context', 'track_signals',
-                              'match_songs_contexts'];
+                              'match_songs_contexts', 'citus_pre_request'];
     readable  text[] := array['tracks', 'track_analyses', 'track_content', 'track_embeddings', 'track_emotions',
                               'track_genres', 'model_bundles', 'active_config', 'playlists', 'playlist_tracks',
                               'playlist_analyses', 'playlist_profiles', 'liked_tracks', 'match_contexts',

@@ -14,7 +14,8 @@
 --   whether to mark profiles (the old one is dropped), and the trigger functions are replaced.
 -- * upsert_track_embedding(_half) in two statements (Citus plans no data-modifying WITH on a
 --   reference table); same results.
--- * songmatch.distribute() and songmatch.sync_workers() (sql/distribute.sql, included as it is).
+-- * songmatch.distribute(), songmatch.sync_workers() and songmatch.citus_pre_request() (sql/distribute.sql,
+--   included as it is); grant_access grants citus_pre_request with the rest of the API.
 -- * The new functions belong to songmatch_owner and are executable by nobody else unless
 --   granted, with the search paths of a fresh install.
 
@@ -646,6 +647,46 @@ begin
 end
 $$;
 
+create or replace function songmatch.grant_access(role_name name) returns void
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    pure      text[] := array['versions', 'content_hash', 'id_set_hash', 'canonical_json', 'track_document',
+                              'playlist_query', 'current_user_id'];
+    api       text[] := array['embed', 'embed_halfvec', 'embed_batch', 'emotions', 'emotions_batch', 'rerank',
+                              'tokenize', 'models', 'bundle_info', 'track_content_hash', 'embed_tracks',
+                              'classify_tracks', 'playlist_profile', 'match_playlist', 'match_songs_to_playlists',
+                              'match_context', 'recommend_for_playlist', 'recommend_context', 'track_signals',
+                              'match_songs_contexts', 'citus_pre_request'];
+    readable  text[] := array['tracks', 'track_analyses', 'track_content', 'track_embeddings', 'track_emotions',
+                              'track_genres', 'model_bundles', 'active_config', 'playlists', 'playlist_tracks',
+                              'playlist_analyses', 'playlist_profiles', 'liked_tracks', 'match_contexts',
+                              'match_results'];
+    f         regprocedure;
+    t         text;
+begin
+    perform songmatch.check_grantee(role_name);
+    execute format('revoke all on all tables in schema songmatch from %I', role_name);
+    execute format('revoke all on all sequences in schema songmatch from %I', role_name);
+    execute format('revoke all on all routines in schema songmatch from %I', role_name);
+    execute format('grant usage on schema songmatch to %I', role_name);
+    for f in
+        select p.oid::regprocedure from pg_proc p
+         where p.pronamespace = 'songmatch'::regnamespace
+           and p.proname = any (case when role_name = 'anon' then pure else pure || api end)
+    loop
+        execute format('grant execute on function %s to %I', f, role_name);
+    end loop;
+    if role_name = 'anon' then
+        return;
+    end if;
+    foreach t in array readable loop
+        execute format('grant select on songmatch.%I to %I', t, role_name);
+    end loop;
+end
+$$;
+
 -- (where row-level security is on, its policies are made again)
 do $$
 begin
@@ -979,6 +1020,30 @@ $$;
 comment on function songmatch.sync_workers() is
     'Citus: gives the workers'' copies of songmatch the coordinator''s grants on distributed objects and its row-level security (distribute() runs it).';
 
+-- PostgREST on Citus: its db-pre-request function (db-pre-request = "songmatch.citus_pre_request").
+-- PostgREST passes the caller's JWT claims with set_config(..., true), which Citus does not carry
+-- to a delegated call, so row-level security on the worker would see no user (and show nothing).
+-- This sets them again with SET LOCAL, which Citus then sends to every node the transaction uses
+-- (citus.propagate_set_commands = 'local' for this transaction). Without Citus it does nothing.
+create function songmatch.citus_pre_request() returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    claims text := pg_catalog.current_setting('request.jwt.claims', true);
+begin
+    if pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is null then
+        return;
+    end if;
+    perform pg_catalog.set_config('citus.propagate_set_commands', 'local', true);
+    if claims is not null and claims <> '' then
+        execute pg_catalog.format('set local request.jwt.claims = %L', claims);
+    end if;
+end
+$$;
+comment on function songmatch.citus_pre_request() is
+    'PostgREST db-pre-request on Citus: carries the request''s JWT claims to the nodes its calls are delegated to.';
+
 -- ------------------------------------------------------------------------------------------
 -- owners, search paths and grants of the new functions, as in a fresh install (finalize.sql)
 -- ------------------------------------------------------------------------------------------
@@ -1011,7 +1076,8 @@ begin
                'songmatch.fill_playlist_owner()', 'songmatch.shard_of(regclass,name)', 'songmatch.stale_marks_here(name)',
                'songmatch.bump_catalogue_generation(name)', 'songmatch.bump_user_generations(uuid[],name)',
                'songmatch.mark_stale_tracks(bigint[],text,boolean)', 'songmatch.distribute(integer)', 'songmatch.sync_workers()',
-               'songmatch.match_context(uuid,bigint,bigint[],integer,jsonb)', 'songmatch.match_playlist(uuid,bigint,bigint[],integer,jsonb)']::regprocedure[])
+               'songmatch.match_context(uuid,bigint,bigint[],integer,jsonb)', 'songmatch.match_playlist(uuid,bigint,bigint[],integer,jsonb)',
+               'songmatch.citus_pre_request()']::regprocedure[])
     loop
         execute format('alter function %s owner to songmatch_owner', f);
         execute format('revoke execute on function %s from public', f);
@@ -1031,6 +1097,7 @@ begin
     loop
         execute format('grant execute on function songmatch.match_context(uuid, bigint, bigint[], integer, jsonb) to %I', r);
         execute format('grant execute on function songmatch.match_playlist(uuid, bigint, bigint[], integer, jsonb) to %I', r);
+        execute format('grant execute on function songmatch.citus_pre_request() to %I', r);
     end loop;
     for r in
         select a.rolname from pg_catalog.pg_roles a

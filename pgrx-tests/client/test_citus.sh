@@ -123,14 +123,20 @@ check "a repeat: the same rows" "${SINGLE}" "$(results)"
 check "a repeat: 0 inferences, 0 misses on every node" "0 0" "$(stat_all 'inferences:%') $(stat_all context_misses)"
 check "a repeat: served by stamp on the workers" "t" "$( (( $(stat_all context_stamp_hits) >= 12 )) && echo t || echo f)"
 
-# ---- row-level security through delegation (the claims reach the worker: SET LOCAL, propagated)
+# ---- row-level security through delegation, as PostgREST calls: its transaction, the claims by
+# set_config(..., true), then its db-pre-request function songmatch.citus_pre_request(), which
+# carries them to the workers
 as_user() {  # as_user UUID SQL
     "${PSQL}" "host=127.0.0.1 port=${COORD} user=sm_api dbname=${DB}" -X -q -At -v ON_ERROR_STOP=1 \
-        -c "begin" -c "set local citus.propagate_set_commands = 'local'" \
-        -c "set local request.jwt.claims = '{\"sub\": \"$1\"}'" -c "$2" -c "commit"
+        -c "begin" -c "select set_config('request.jwt.claims', '{\"sub\": \"$1\"}', true) is null" \
+        -c "select songmatch.citus_pre_request()" -c "$2" -c "commit" | tail -n +3
 }
 A_P1=$(sql "select id from songmatch.playlists where external_id = 'demo:p1'")
 B_P1=$(sql "select id from songmatch.playlists where external_id = 'b:p1'")
+check "without the pre-request function, B's delegated call sees no user" "0" \
+    "$("${PSQL}" "host=127.0.0.1 port=${COORD} user=sm_api dbname=${DB}" -X -q -At -v ON_ERROR_STOP=1 -c "begin" \
+        -c "select set_config('request.jwt.claims', '{\"sub\": \"${B}\"}', true) is null" \
+        -c "select count(*) from songmatch.match_songs_to_playlists('${B}')" -c "commit" | tail -n +2)"
 check "B sees B's playlists only" "2" "$(as_user "${B}" "select count(*) from songmatch.playlists")"
 check "B sees none of A's likes, members or cache" "0 0 0" \
     "$(as_user "${B}" "select (select count(*) from songmatch.liked_tracks where user_id = '${A}') || ' ' || (select count(*) from songmatch.playlist_tracks where owner_id = '${A}') || ' ' || (select count(*) from songmatch.match_results where user_id = '${A}')")"

@@ -123,6 +123,15 @@ reset songmatch.max_text_length;
 reset songmatch.max_batch_size;
 reset songmatch.max_candidates;
 reset songmatch.max_top_k;
+-- the Citus entry points on a node without Citus: distribute() refuses (0A000) and changes
+-- nothing (the keys are as they were), the pre-request function does nothing; and the
+-- user-routed call with NULL arguments
+select pg_temp.try($q$songmatch.distribute()$q$) as distribute,
+       pg_temp.try($q$songmatch.distribute(shard_count => 0)$q$) as zero_shards,
+       pg_temp.try($q$songmatch.citus_pre_request()$q$) as pre_request,
+       pg_temp.try($q$songmatch.match_context(null::uuid, 1)$q$) as null_user,
+       pg_temp.try($q$songmatch.match_context('00000000-0000-4000-8000-000000000001'::uuid, null)$q$) as null_playlist;
+select conname from pg_constraint where conrelid = 'songmatch.playlists'::regclass and contype in ('p', 'u') order by 1;
 -- a non-superuser cannot point the extension at files
 create role songmatch_badinput_user;
 set role songmatch_badinput_user;

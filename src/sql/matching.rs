@@ -583,37 +583,20 @@ fn citus_absent() -> Result<bool> {
 /// store results as songmatch_owner, which Citus refuses in one transaction: 0A000, naming the call
 /// to make instead. (A backend that found no Citus does not look again.)
 fn refuse_on_cluster(call: &str, instead: &str) -> Result<()> {
-    if NO_CITUS.with(|c| c.get()) {
+    if citus_absent()? {
         return Ok(());
     }
-    let distributed = super::plans::select(
-        "select case when pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is null then null
-                     else exists (select 1 from pg_catalog.pg_extension where extname = 'citus') end",
-        &[],
-        |mut t| Ok(t.next().map(|r| r.get::<bool>(1)).transpose()?.flatten()),
+    let distributed = Spi::get_one::<bool>(
+        "select exists (select 1 from pg_catalog.pg_dist_partition where logicalrelid = 'songmatch.playlists'::pg_catalog.regclass)",
     )
-    .map_err(spi_err("cannot read songmatch's schema"))?;
-    match distributed {
-        None => {
-            NO_CITUS.with(|c| c.set(true));
-            Ok(())
-        }
-        Some(false) => Ok(()),
-        Some(true) => {
-            let d = Spi::get_one::<bool>(
-                "select exists (select 1 from pg_catalog.pg_dist_partition where logicalrelid = 'songmatch.playlists'::pg_catalog.regclass)",
-            )
-            .map_err(spi_err("cannot read Citus's metadata"))?
-            .unwrap_or(false);
-            if d {
-                Err(Error::Unsupported(format!(
-                    "{call} is not routed on a distributed deployment: call {instead}, which runs on the worker that holds the user"
-                )))
-            } else {
-                Ok(())
-            }
-        }
+    .map_err(spi_err("cannot read Citus's metadata"))?
+    .unwrap_or(false);
+    if distributed {
+        return Err(Error::Unsupported(format!(
+            "{call} is not routed on a distributed deployment: call {instead}, which runs on the worker that holds the user"
+        )));
     }
+    Ok(())
 }
 
 /// The playlist `id` with its analysis and members. With `user`, only a playlist of that user

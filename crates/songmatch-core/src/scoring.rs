@@ -252,20 +252,30 @@ fn emotion_cosine(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> Optio
     (na > 0.0 && nb > 0.0).then(|| dot / (na * nb))
 }
 
-/// Norms of a playlist's vectors, computed once per ranking rather than once per candidate.
+/// Norms of a playlist's vectors, computed once per ranking rather than once per candidate, and
+/// the vectors themselves widened to f64 in one block (members, then the centroid and the query
+/// where there are), for [`sys::dots_wide`](crate::sys::dots_wide).
 #[derive(Debug, Clone, Default)]
 pub struct PlaylistNorms {
     members: Vec<f64>,
     centroid: f64,
     query: f64,
+    /// (dimensions, widened vectors); None when the vectors differ in length (then every cosine
+    /// takes [`profile::dot`]'s path, which gives the same values).
+    wide: Option<(usize, Vec<f64>)>,
 }
 
 impl PlaylistNorms {
     pub fn of(p: &PlaylistSignals) -> Self {
+        let all: Vec<&Vec<f32>> = p.members.iter().chain(p.centroid.as_ref()).chain(p.query.as_ref()).collect();
+        let dims = all.first().map(|v| v.len()).unwrap_or(0);
+        let wide = (dims > 0 && all.iter().all(|v| v.len() == dims))
+            .then(|| (dims, all.iter().flat_map(|v| v.iter().map(|x| *x as f64)).collect()));
         PlaylistNorms {
             members: p.members.iter().map(|m| profile::norm(m)).collect(),
             centroid: p.centroid.as_deref().map(profile::norm).unwrap_or(0.0),
             query: p.query.as_deref().map(profile::norm).unwrap_or(0.0),
+            wide,
         }
     }
 }
@@ -281,21 +291,28 @@ pub struct EmbeddingCosines {
 
 pub fn embedding_cosines(p: &PlaylistSignals, n: &PlaylistNorms, e: &[f32], top: usize) -> EmbeddingCosines {
     let ne = profile::norm(e);
+    // every dot product in one pass where the vectors allow it (the same values as one by one)
+    let mut dots = vec![0f64; p.members.len() + p.centroid.is_some() as usize + p.query.is_some() as usize];
+    let all = match &n.wide {
+        Some((dims, wide)) if *dims == e.len() => crate::sys::dots_wide(e, wide, &mut dots),
+        _ => false,
+    };
+    let cos = |d: f64, nv: f64| if ne == 0.0 || nv == 0.0 { 0.0 } else { d / (ne * nv) };
     // the best `top` cosines, kept sorted (top is small: members_top_k, or 3 for the ranker)
     let mut members: Vec<f64> = Vec::with_capacity(top + 1);
-    for (m, nm) in p.members.iter().zip(&n.members) {
-        let c = profile::cosine_normed(e, ne, m, *nm);
+    for (j, (m, nm)) in p.members.iter().zip(&n.members).enumerate() {
+        let c = if all { cos(dots[j], *nm) } else { profile::cosine_normed(e, ne, m, *nm) };
         if members.len() < top || members.last().is_some_and(|l| c > *l) {
             let at = members.partition_point(|x| *x >= c);
             members.insert(at, c);
             members.truncate(top);
         }
     }
-    EmbeddingCosines {
-        members,
-        centroid: p.centroid.as_deref().map(|c| profile::cosine_normed(e, ne, c, n.centroid)),
-        query: p.query.as_deref().map(|q| profile::cosine_normed(e, ne, q, n.query)),
-    }
+    let k = p.members.len();
+    let centroid = p.centroid.as_deref().map(|c| if all { cos(dots[k], n.centroid) } else { profile::cosine_normed(e, ne, c, n.centroid) });
+    let q = k + p.centroid.is_some() as usize;
+    let query = p.query.as_deref().map(|v| if all { cos(dots[q], n.query) } else { profile::cosine_normed(e, ne, v, n.query) });
+    EmbeddingCosines { members, centroid, query }
 }
 
 /// How well a catalogue track fits a playlist on the catalogue signals alone (the share of members
@@ -380,7 +397,7 @@ pub const PARALLEL_THRESHOLD: usize = 2048;
 
 /// A small rayon pool whose threads block every signal, so that PostgreSQL's signal handlers
 /// only ever run on the backend's own thread.
-fn pool() -> &'static rayon::ThreadPool {
+pub(crate) fn pool() -> &'static rayon::ThreadPool {
     static POOL: once_cell::sync::OnceCell<rayon::ThreadPool> = once_cell::sync::OnceCell::new();
     POOL.get_or_init(|| {
         let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
@@ -497,6 +514,65 @@ mod tests {
             v
         };
         assert_eq!(par, seq);
+    }
+
+    /// Pseudo-random vectors (a fixed LCG): values of every sign and size, some exactly zero.
+    fn vectors(count: usize, dims: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut x = seed;
+        (0..count)
+            .map(|_| {
+                (0..dims)
+                    .map(|_| {
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        let u = ((x >> 33) as f64 / (1u64 << 31) as f64) as f32 - 0.5;
+                        if (x >> 20) % 17 == 0 {
+                            0.0
+                        } else {
+                            u * 3.0
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn widened_dot_products_equal_the_pairwise_ones_bit_for_bit() {
+        // 384 dimensions (the default model), and lengths with a tail past the last 8 values;
+        // 30 members (groups of four and a remainder), with and without centroid and query
+        for (dims, with_extra) in [(384, true), (13, true), (7, false), (1024, true)] {
+            let members = vectors(30, dims, dims as u64);
+            let extra = vectors(2, dims, 99);
+            let p = PlaylistSignals {
+                members,
+                centroid: with_extra.then(|| extra[0].clone()),
+                query: with_extra.then(|| extra[1].clone()),
+                ..Default::default()
+            };
+            let n = PlaylistNorms::of(&p);
+            assert!(n.wide.is_some());
+            let pairwise = PlaylistNorms { wide: None, ..n.clone() };
+            let mut cands = vectors(50, dims, 7);
+            cands.push(vec![0.0; dims]); // a zero vector: every cosine 0
+            for e in &cands {
+                let fast = embedding_cosines(&p, &n, e, 30);
+                let slow = embedding_cosines(&p, &pairwise, e, 30);
+                let bits =
+                    |c: &EmbeddingCosines| c.members.iter().chain(&c.centroid).chain(&c.query).map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&fast), bits(&slow), "dims {dims}");
+                // and each equals profile::cosine of the pair
+                for (j, m) in p.members.iter().enumerate() {
+                    let mut d = [0f64];
+                    if crate::sys::dots_wide(e, &m.iter().map(|x| *x as f64).collect::<Vec<_>>(), &mut d) {
+                        assert_eq!(d[0].to_bits(), profile::dot(e, m).to_bits(), "member {j}, dims {dims}");
+                    }
+                }
+            }
+        }
+        // vectors of different lengths: no widened block, the pairwise path
+        let p = PlaylistSignals { members: vec![vec![1.0, 0.0], vec![1.0, 0.0, 0.0]], ..Default::default() };
+        assert!(PlaylistNorms::of(&p).wide.is_none());
+        assert_eq!(embedding_cosines(&p, &PlaylistNorms::of(&p), &[1.0, 0.0], 2).members, vec![1.0, 1.0]);
     }
 
     #[test]

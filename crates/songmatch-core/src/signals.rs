@@ -92,6 +92,18 @@ impl TrackSignals {
     }
 }
 
+/// The stored signals of many tracks decoded, in order (None: none stored, or bytes that do not
+/// decode, e.g. of another version); on the worker pool for large sets, which only compute.
+pub fn decode_all(items: Vec<Option<Vec<u8>>>) -> Vec<Option<TrackSignals>> {
+    let one = |b: Option<Vec<u8>>| b.and_then(|b| TrackSignals::decode(&b).ok());
+    if items.len() >= crate::scoring::PARALLEL_THRESHOLD {
+        use rayon::prelude::*;
+        crate::scoring::pool().install(|| items.into_par_iter().with_min_len(512).map(one).collect())
+    } else {
+        items.into_iter().map(one).collect()
+    }
+}
+
 struct Reader<'a> {
     b: &'a [u8],
     at: usize,
@@ -151,6 +163,27 @@ mod tests {
             assert_eq!(back.catalogue, catalogue::track_of(&track));
             assert_eq!(back.audio, profile::audio_of(&analysis));
             assert_eq!(back.genres, profile::genres_of(&analysis));
+        }
+    }
+
+    #[test]
+    fn decode_all_keeps_order_and_skips_what_does_not_decode_on_both_paths() {
+        for n in [5, crate::scoring::PARALLEL_THRESHOLD + 7] {
+            let items: Vec<Option<Vec<u8>>> = (0..n)
+                .map(|i| match i % 3 {
+                    0 => None,
+                    1 => Some(vec![0u8, 1, 2]),
+                    _ => Some(TrackSignals::of(&json!({"artist": format!("A{i}"), "popularity": i % 101}), &Value::Null).encode()),
+                })
+                .collect();
+            let out = decode_all(items);
+            assert_eq!(out.len(), n);
+            for (i, s) in out.iter().enumerate() {
+                match i % 3 {
+                    2 => assert_eq!(s.as_ref().unwrap().catalogue.popularity, Some((i % 101) as f64), "item {i}"),
+                    _ => assert!(s.is_none(), "item {i}"),
+                }
+            }
         }
     }
 

@@ -49,6 +49,89 @@ unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f64 {
     }
 }
 
+/// The dot products of `e` with each of the `out.len()` vectors stored one after another in
+/// `wide` (each `e.len()` long, already widened to f64), with AVX2 and FMA; false (nothing
+/// written) when the CPU lacks them or the lengths do not fit. Each product is bit for bit the
+/// one [`dot_simd`] gives for `e` and that vector in f32: the same widening, the same fused
+/// multiply-adds in the same lanes and the same reduction; only the widening of `e` is shared by
+/// four vectors at a time, and the vectors are widened once for all candidates.
+pub fn dots_wide(e: &[f32], wide: &[f64], out: &mut [f64]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if wide.len() == e.len() * out.len() && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above); `wide` holds exactly
+            // out.len() vectors of e.len() values, which is all dots_wide_avx2 reads.
+            unsafe { dots_wide_avx2(e, wide, out) };
+            return true;
+        }
+    }
+    let _ = (e, wide, out);
+    false
+}
+
+/// [`dots_wide`]'s kernel: four vectors a pass over `e`, two 4-lane f64 accumulators each.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA, and `wide.len() == e.len() * out.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dots_wide_avx2(e: &[f32], wide: &[f64], out: &mut [f64]) {
+    use std::arch::x86_64::*;
+    let n = e.len();
+    let chunks = n / 8;
+    let reduce = |lo: __m256d, hi: __m256d, v: &[f64]| -> f64 {
+        let mut lanes = [0f64; 4];
+        // SAFETY: stores 4 f64 into a 4-element array; AVX is enabled for this function.
+        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), _mm256_add_pd(lo, hi)) };
+        let mut s = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+        for i in 8 * chunks..n {
+            s += e[i] as f64 * v[i];
+        }
+        s
+    };
+    // SAFETY: every load reads 8 floats of `e` at 8·i, or 4 doubles of a vector at 8·i and
+    // 8·i + 4, with i < n / 8: inside `e` and inside that vector's n values of `wide`.
+    unsafe {
+        let mut j = 0;
+        while j + 4 <= out.len() {
+            let v: [&[f64]; 4] = [
+                &wide[j * n..(j + 1) * n],
+                &wide[(j + 1) * n..(j + 2) * n],
+                &wide[(j + 2) * n..(j + 3) * n],
+                &wide[(j + 3) * n..(j + 4) * n],
+            ];
+            let mut lo = [_mm256_setzero_pd(); 4];
+            let mut hi = [_mm256_setzero_pd(); 4];
+            for i in 0..chunks {
+                let x = _mm256_loadu_ps(e.as_ptr().add(8 * i));
+                let xl = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
+                let xh = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+                for k in 0..4 {
+                    let p = v[k].as_ptr().add(8 * i);
+                    lo[k] = _mm256_fmadd_pd(xl, _mm256_loadu_pd(p), lo[k]);
+                    hi[k] = _mm256_fmadd_pd(xh, _mm256_loadu_pd(p.add(4)), hi[k]);
+                }
+            }
+            for k in 0..4 {
+                out[j + k] = reduce(lo[k], hi[k], v[k]);
+            }
+            j += 4;
+        }
+        while j < out.len() {
+            let v = &wide[j * n..(j + 1) * n];
+            let (mut lo, mut hi) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+            for i in 0..chunks {
+                let x = _mm256_loadu_ps(e.as_ptr().add(8 * i));
+                let p = v.as_ptr().add(8 * i);
+                lo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), _mm256_loadu_pd(p), lo);
+                hi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), _mm256_loadu_pd(p.add(4)), hi);
+            }
+            out[j] = reduce(lo, hi, v);
+            j += 1;
+        }
+    }
+}
+
 /// Block every signal on the calling thread (a worker thread of the backend: PostgreSQL's signal
 /// handlers must only ever run on the backend's own thread).
 pub fn block_signals() {

@@ -428,89 +428,113 @@ fn track_signals(track: Option<JsonB>, analysis: Option<JsonB>) -> Vec<u8> {
     TrackSignals::of(&track, &analysis).encode()
 }
 
-/// Stage 1's view of the candidates, in the order of `ids`, read in bulk: one query returns each
-/// candidate's content hash, stored signals (bytes) and current embedding. A candidate without
-/// current stored signals (no `track_content` row, bytes of another version) gets them from its
-/// row; one without a current embedding goes through [`ensure_embeddings_known`] (inference on a
-/// miss). No per-row JSON on the common path.
-pub fn read_candidates(ids: &[i64], model: &(String, String), counters: &mut Counters) -> Result<Vec<CandidateSignals>> {
-    struct Got {
-        hash: String,
-        signals: Option<TrackSignals>,
-        embedding: Option<Vec<f32>>,
+thread_local! {
+    static TRACK_SIGNALS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether `track_content` stores the tracks' stage-1 signals (0.3.0; an earlier schema, not yet
+/// updated, has none: they are derived from the rows). Kept for the backend once it is yes.
+fn stored_signals() -> Result<bool> {
+    if TRACK_SIGNALS.with(|c| c.get()) {
+        return Ok(true);
     }
-    let t0 = Instant::now();
-    // (an earlier release's schema has no stored signals until ALTER EXTENSION UPDATE: read none)
-    let has_signals = super::plans::select(
+    let has = super::plans::select(
         "select exists (select 1 from pg_catalog.pg_attribute
                          where attrelid = 'songmatch.track_content'::pg_catalog.regclass and attname = 'signals' and not attisdropped)",
         &[],
-        |mut t| t.next().map(|r| r.get::<bool>(1)).transpose().map(|b| b.flatten().unwrap_or(false)),
+        |mut t| Ok(t.next().map(|r| r.get::<bool>(1)).transpose()?.flatten().unwrap_or(false)),
     )
     .map_err(spi_err("cannot read the catalog"))?;
-    let sql = if has_signals {
-        "select tc.track_id, tc.content_hash, tc.signals, e.embedding, e.embedding_half
-           from songmatch.track_content tc
-           left join songmatch.track_embeddings e
-                  on e.track_id = tc.track_id and e.embedding_kind = 'document' and e.model_name = $2
-                 and e.model_version = $3 and e.content_hash = tc.content_hash
-          where tc.track_id = any($1)"
-    } else {
-        "select tc.track_id, tc.content_hash, null::bytea, e.embedding, e.embedding_half
-           from songmatch.track_content tc
-           left join songmatch.track_embeddings e
-                  on e.track_id = tc.track_id and e.embedding_kind = 'document' and e.model_name = $2
-                 and e.model_version = $3 and e.content_hash = tc.content_hash
-          where tc.track_id = any($1)"
-    };
-    let mut got: HashMap<i64, Got> =
-        super::plans::select(sql, &[ids.to_vec().into(), model.0.as_str().into(), model.1.as_str().into()], |t| {
-            let mut m = HashMap::with_capacity(ids.len());
+    if has {
+        TRACK_SIGNALS.with(|c| c.set(true));
+    }
+    Ok(has)
+}
+
+/// A track's stored stage-1 signals: the bytes of `track_content.signals` (None: none there).
+type StoredSignals = Option<Vec<u8>>;
+
+/// The candidates of a match, distinct: their ids, content hashes and stored stage-1 signals,
+/// read together.
+pub struct Candidates {
+    pub ids: Vec<i64>,
+    pub hashes: Vec<String>,
+    pub signals: Vec<StoredSignals>,
+}
+
+/// Stage 1's view of the candidates, in their order. Their hashes and signals came with them
+/// (from `track_content`); this reads their current embeddings in one query (one index probe a
+/// candidate, no join). A candidate without current stored signals (no `track_content` row, bytes
+/// of another version) gets them from its row; one without a current embedding goes through
+/// [`ensure_embeddings_known`] (inference on a miss). No per-row JSON on the common path.
+pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &mut Counters) -> Result<Vec<CandidateSignals>> {
+    let Candidates { ids, hashes, signals } = cands;
+    let t0 = Instant::now();
+    let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut embeddings: Vec<Option<Vec<f32>>> = vec![None; ids.len()];
+    super::plans::select_batches(
+        "select e.track_id, e.content_hash, e.embedding, e.embedding_half from songmatch.track_embeddings e
+          where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)",
+        &[ids.clone().into(), model.0.as_str().into(), model.1.as_str().into()],
+        4096,
+        |t| {
             for r in t {
-                let (Some(id), Some(hash)) = (r.get::<i64>(1)?, r.get::<String>(2)?) else { continue };
-                let signals = r.get::<Vec<u8>>(3)?.and_then(|b| TrackSignals::decode(&b).ok());
-                let embedding = match r.get::<Vector>(4)? {
+                let Some(&i) = r.get::<i64>(1)?.and_then(|id| at.get(&id)) else { continue };
+                // only an embedding of the track's current content
+                if r.get::<&str>(2)? != Some(hashes[i].as_str()) {
+                    continue;
+                }
+                embeddings[i] = match r.get::<Vector>(3)? {
                     Some(v) => Some(v.0),
-                    None => r.get::<super::vector::HalfVec>(5)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect()),
+                    None => r.get::<super::vector::HalfVec>(4)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect()),
                 };
-                m.insert(id, Got { hash, signals, embedding });
             }
-            Ok(m)
-        })
-        .map_err(spi_err("cannot read candidate signals"))?;
-    pgrx::debug1!("songmatch: read {} candidates' signals and embeddings in {:?}", got.len(), t0.elapsed());
+            Ok(())
+        },
+    )
+    .map_err(spi_err("cannot read the candidates' embeddings"))?;
+    let mut decoded: Vec<Option<TrackSignals>> = crate::core::signals::decode_all(signals);
+    pgrx::debug1!("songmatch: read {} candidates' embeddings and signals in {:?}", ids.len(), t0.elapsed());
     // the rest from their rows: signals derived, embeddings DB-first (computed on a miss)
-    let slow: Vec<i64> = ids.iter().filter(|i| got.get(i).is_none_or(|g| g.signals.is_none() || g.embedding.is_none())).copied().collect();
+    let slow: Vec<usize> = (0..ids.len()).filter(|&i| decoded[i].is_none() || embeddings[i].is_none()).collect();
     counters.add("embedding_hits", (ids.len() - slow.len()) as f64);
+    // (a candidate whose row is gone by now is left out)
+    let mut gone = vec![false; ids.len()];
     if !slow.is_empty() {
-        let rows = load_tracks(&slow)?;
-        let known: HashMap<i64, String> = rows.iter().filter_map(|r| got.get(&r.id).map(|g| (r.id, g.hash.clone()))).collect();
+        let slow_ids: Vec<i64> = slow.iter().map(|&i| ids[i]).collect();
+        let rows = load_tracks(&slow_ids)?;
+        for &i in &slow {
+            gone[i] = rows.binary_search_by_key(&ids[i], |r| r.id).is_err();
+        }
+        let known: HashMap<i64, String> = rows.iter().filter_map(|r| at.get(&r.id).map(|&i| (r.id, hashes[i].clone()))).collect();
         let embs = ensure_embeddings_known(&rows, Some(&known), model, counters)?;
         for (r, (_, a)) in rows.iter().zip(embs) {
-            let hash = known.get(&r.id).cloned().unwrap_or_else(|| r.content_hash());
-            let e = got.entry(r.id).or_insert(Got { hash, signals: None, embedding: None });
-            if e.signals.is_none() {
-                e.signals = Some(TrackSignals::of(&r.track, &r.analysis));
+            let Some(&i) = at.get(&r.id) else { continue };
+            if decoded[i].is_none() {
+                decoded[i] = Some(TrackSignals::of(&r.track, &r.analysis));
             }
-            e.embedding = match a {
+            embeddings[i] = match a {
                 Artifact::Hit(v) | Artifact::Computed(v) => Some(v),
                 Artifact::Failed(_) => None,
             };
         }
     }
     Ok(ids
-        .iter()
-        .filter_map(|id| {
-            let g = got.remove(id)?;
-            let s = g.signals.unwrap_or_default();
-            Some(CandidateSignals {
-                track_id: *id,
-                embedding: g.embedding,
+        .into_iter()
+        .zip(embeddings)
+        .zip(decoded)
+        .zip(gone)
+        .filter(|(_, gone)| !gone)
+        .map(|(((id, embedding), s), _)| {
+            let s = s.unwrap_or_default();
+            CandidateSignals {
+                track_id: id,
+                embedding,
                 audio: s.audio,
                 genres: s.genres,
                 emotions: BTreeMap::new(),
                 catalogue: s.catalogue,
-            })
+            }
         })
         .collect())
 }
@@ -842,23 +866,40 @@ fn content_hashes(ids: &[i64]) -> Result<Vec<Option<String>>> {
     .map_err(spi_err("cannot read the tracks' content hashes"))
 }
 
-/// The candidates of a playlist with their content hashes, by id: the given ids (which must
-/// exist), or the owner's liked tracks that are not in the playlist. One query; a track without a
-/// `track_content` row (restored with triggers disabled) is hashed from its row.
-fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<(Vec<i64>, Vec<String>)> {
-    let read = |sql: &'static str, args: &[pgrx::datum::DatumWithOid<'_>]| {
-        super::plans::select(sql, args, |t| {
-            let mut ids = Vec::with_capacity(t.len());
-            let mut hashes = Vec::with_capacity(t.len());
-            for r in t {
-                ids.push(r.get::<i64>(1)?.unwrap_or_default());
-                hashes.push(r.get::<String>(2)?);
-            }
-            Ok((ids, hashes))
-        })
-        .map_err(spi_err("cannot read the candidates"))
+/// The content hashes and stored signals of these tracks from `track_content`, in their order
+/// (None: no row there, or no signals stored). One read.
+fn content_rows(ids: &[i64]) -> Result<(Vec<Option<String>>, Vec<StoredSignals>)> {
+    if ids.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let sql = if stored_signals()? {
+        "select tc.track_id, tc.content_hash, tc.signals from songmatch.track_content tc where tc.track_id = any($1)"
+    } else {
+        "select tc.track_id, tc.content_hash, null::bytea from songmatch.track_content tc where tc.track_id = any($1)"
     };
-    let (ids, hashes) = match given {
+    // (unordered: placed by id, which is cheaper than ordering them in the query)
+    let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut hashes = vec![None; ids.len()];
+    let mut signals = vec![None; ids.len()];
+    super::plans::select_batches(sql, &[ids.to_vec().into()], 16384, |t| {
+        for r in t {
+            if let Some(&i) = r.get::<i64>(1)?.and_then(|id| at.get(&id)) {
+                hashes[i] = r.get::<String>(2)?;
+                signals[i] = r.get::<Vec<u8>>(3)?;
+            }
+        }
+        Ok(())
+    })
+    .map_err(spi_err("cannot read the candidates"))?;
+    Ok((hashes, signals))
+}
+
+/// The candidates of a playlist with their content hashes and stored signals, by id: the given
+/// ids (which must exist), or the owner's liked tracks that are not in the playlist. One read of
+/// `track_content` (a track without a row there, restored with triggers disabled, is hashed from
+/// its row).
+fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Candidates> {
+    let (ids, hashes, signals) = match given {
         Some(list) => {
             let mut ids = Vec::with_capacity(list.len());
             for (i, x) in list.iter().enumerate() {
@@ -868,17 +909,23 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<(V
             }
             ids.sort_unstable();
             ids.dedup();
-            let (existing, hashes) = read(
-                "select t.id, tc.content_hash from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
-                  where t.id = any($1) order by t.id",
-                &[ids.clone().into()],
-            )?;
-            if existing.len() != ids.len() {
+            let (hashes, signals) = content_rows(&ids)?;
+            // a track has a track_content row (its triggers keep it); one without is looked up
+            let unknown: Vec<i64> = ids.iter().zip(&hashes).filter(|(_, h)| h.is_none()).map(|(i, _)| *i).collect();
+            if !unknown.is_empty() {
+                let existing: Vec<i64> = super::plans::select(
+                    "select coalesce(array_agg(t.id order by t.id), '{}') from songmatch.tracks t where t.id = any($1)",
+                    &[unknown.clone().into()],
+                    |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
+                )
+                .map_err(spi_err("cannot read the candidates"))?;
                 let missing: Vec<String> =
-                    ids.iter().filter(|i| existing.binary_search(i).is_err()).take(10).map(|i| i.to_string()).collect();
-                return Err(Error::invalid(format!("candidate track ids do not exist: {}", missing.join(", "))));
+                    unknown.iter().filter(|i| existing.binary_search(i).is_err()).take(10).map(|i| i.to_string()).collect();
+                if !missing.is_empty() {
+                    return Err(Error::invalid(format!("candidate track ids do not exist: {}", missing.join(", "))));
+                }
             }
-            (existing, hashes)
+            (ids, hashes, signals)
         }
         None if p.owner_columns => {
             // (the user's rows, then the catalogue's: see load_playlist)
@@ -890,20 +937,24 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<(V
             )
             .map_err(spi_err("cannot read the candidates"))?;
             let ids: Vec<i64> = liked.into_iter().filter(|t| p.members.binary_search(t).is_err()).collect();
-            let hashes = content_hashes(&ids)?;
-            (ids, hashes)
+            let (hashes, signals) = content_rows(&ids)?;
+            (ids, hashes, signals)
         }
-        None => read(
-            "select l.track_id, tc.content_hash from songmatch.liked_tracks l
-               left join songmatch.track_content tc on tc.track_id = l.track_id
-              where l.user_id = $1
-                and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = l.track_id)
-              order by l.track_id",
-            &[p.owner.into(), p.id.into()],
-        )?,
+        None => {
+            let ids: Vec<i64> = super::plans::select(
+                "select coalesce(array_agg(l.track_id order by l.track_id), '{}') from songmatch.liked_tracks l
+                  where l.user_id = $1
+                    and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = l.track_id)",
+                &[p.owner.into(), p.id.into()],
+                |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
+            )
+            .map_err(spi_err("cannot read the candidates"))?;
+            let (hashes, signals) = content_rows(&ids)?;
+            (ids, hashes, signals)
+        }
     };
     let hashes = fill_hashes(&ids, hashes)?;
-    Ok((ids, hashes))
+    Ok(Candidates { ids, hashes, signals })
 }
 
 /// Content hashes where `track_content` had none, from the tracks' rows.
@@ -970,7 +1021,9 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
     let signals = &signals;
 
     // stage 1
+    let t0 = Instant::now();
     let scored = scoring::stage1(signals, &cands, cfg);
+    pgrx::debug1!("songmatch: stage 1 scored {} candidates in {:?}", cands.len(), t0.elapsed());
 
     // stage 2 over a window of stage 1's best (the ranker's or reranker's window, or `keep`);
     // the components JSON is built only for the `keep` rows returned
@@ -998,6 +1051,7 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
         let scores = infer::ranker(kid, &feats)?;
         counters.add("ranker_calls", 1.0);
         counters.add("ranker_ms", t0.elapsed().as_secs_f64() * 1000.0);
+        pgrx::debug1!("songmatch: the learned ranker scored {ranked} candidates in {:?}", t0.elapsed());
         counters.add(&format!("inferences:{kid}"), ranked as f64);
         let b = cfg.ranker_weight;
         for (j, (f, s)) in finals[..ranked].iter_mut().zip(&scores).enumerate() {
@@ -1174,9 +1228,14 @@ fn match_miss(
     stamp: Option<String>,
     started: Instant,
 ) -> Result<(i64, Vec<MatchRow>)> {
+    // generic plans for the reads of the candidates: planning one for an array of 100k ids
+    // estimates each id (~50 ms), and the plan is the same (an index scan) for every size
+    super::plans::local_setting("plan_cache_mode", "force_generic_plan").map_err(spi_err("cannot set plan_cache_mode"))?;
+    let t0 = started.elapsed();
     let p = load_playlist(playlist_id, user)?;
-    let (cand_ids, cand_hashes) = candidates_of(&p, given)?;
-    let (ctx, out) = match_candidates(&p, cand_ids, cand_hashes, top_k, Resolved::Config(config), counters, rows, None, started)?;
+    let cands = candidates_of(&p, given)?;
+    pgrx::debug1!("songmatch: read the playlist and {} candidates' content hashes in {:?}", cands.ids.len(), started.elapsed() - t0);
+    let (ctx, out) = match_candidates(&p, cands, top_k, Resolved::Config(config), counters, rows, None, started)?;
     if let Some(stamp) = stamp {
         // (the counters were read before the inputs: a change that commits in between leaves a
         // stamp of the old counters, which no later call computes)
@@ -1341,8 +1400,7 @@ enum Resolved<'a> {
 #[allow(clippy::too_many_arguments)]
 fn match_candidates(
     p: &PlaylistInfo,
-    cand_ids: Vec<i64>,
-    cand_hashes: Vec<String>,
+    cands: Candidates,
     top_k: i32,
     resolved: Resolved<'_>,
     counters: &mut Counters,
@@ -1365,13 +1423,14 @@ fn match_candidates(
             (bundle, cfg, Some(profile))
         }
     };
-    guc::limits().check_candidates("the candidate set", cand_ids.len())?;
+    let n_cands = cands.ids.len();
+    guc::limits().check_candidates("the candidate set", n_cands)?;
     let member_hashes = fill_hashes(&p.members, p.member_hashes.clone())?;
     let config_hash = cfg.hash();
     let ps = id_set_hash(IdSetKind::PlaylistSet, &[Some(p.id)])?;
-    let cs = id_set_hash(IdSetKind::CandidateSet, &cand_ids.iter().map(|i| Some(*i)).collect::<Vec<_>>())?;
+    let cs = id_set_hash(IdSetKind::CandidateSet, &cands.ids.iter().map(|i| Some(*i)).collect::<Vec<_>>())?;
     let mr: Vec<(i64, &str)> = p.members.iter().copied().zip(member_hashes.iter().map(String::as_str)).collect();
-    let cr: Vec<(i64, &str)> = cand_ids.iter().copied().zip(cand_hashes.iter().map(String::as_str)).collect();
+    let cr: Vec<(i64, &str)> = cands.ids.iter().copied().zip(cands.hashes.iter().map(String::as_str)).collect();
     // what found the candidates (discovery) is part of the identity, beside the analysis
     let extra_hash = extra.as_ref().map(|(k, v)| json!({"analysis": p.analysis, *k: v}));
     let owner = p.owner.to_string();
@@ -1424,7 +1483,8 @@ fn match_candidates(
         None => playlist_profile(p, &bundle, counters)?,
     };
     pgrx::debug1!("songmatch: profile of playlist {} read in {:?}", p.id, started.elapsed() - t_hash);
-    let cands = read_candidates(&cand_ids, &bundle.embedding, counters)?;
+    drop(cr);
+    let cands = read_candidates(cands, &bundle.embedding, counters)?;
     let t_artifacts = started.elapsed();
     let scoring = Scoring { bundle: &bundle, signals: &prof.signals, p, cfg: &cfg };
     let finals = rank_candidates(scoring, cands, top_k as usize, counters)?;
@@ -1467,7 +1527,7 @@ fn match_candidates(
                 config_hash.as_str().into(),
                 ps.as_str().into(),
                 cs.as_str().into(),
-                JsonB(json!({"profile": prof.content_hash, "config": cfg.to_json(), "top_k": top_k, "candidates": cand_ids.len()})).into(),
+                JsonB(json!({"profile": prof.content_hash, "config": cfg.to_json(), "top_k": top_k, "candidates": n_cands})).into(),
             ],
         )
         .map_err(spi_err("cannot store the match context"))?
@@ -1500,7 +1560,7 @@ fn match_candidates(
     pgrx::debug1!(
         "songmatch: match_playlist({}): {} candidates; context {:?}, artifacts {:?}, stage 1 + 2 {:?}, stored {:?}",
         p.id,
-        cand_ids.len(),
+        n_cands,
         t_hash,
         t_artifacts - t_hash,
         t_ranked - t_artifacts,
@@ -1619,6 +1679,7 @@ fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_l
     }
     let started = Instant::now();
     super::plans::local_setting("jit", "off").map_err(spi_err("cannot switch JIT off"))?;
+    super::plans::local_setting("plan_cache_mode", "force_generic_plan").map_err(spi_err("cannot set plan_cache_mode"))?;
     let p = load_playlist(playlist_id, None)?;
     let bundle = active_bundle()?;
     let cfg = resolve_config(config, &bundle)?;
@@ -1742,17 +1803,17 @@ fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_l
     found.dedup();
     let t_search = started.elapsed();
     // minus the playlist's members (and the owner's liked tracks), with content hashes
-    let (ids, hashes): (Vec<i64>, Vec<Option<String>>) = Spi::connect(|c| {
+    let (ids, hashes, signals): (Vec<i64>, Vec<Option<String>>, Vec<StoredSignals>) = Spi::connect(|c| {
         let t = c.select(
             if p.owner_columns {
-                "select t.id, tc.content_hash from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
+                "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
                   where t.id = any($1)
                     and not exists (select 1 from songmatch.playlist_tracks pt
                                      where pt.owner_id = $4 and pt.playlist_id = $2 and pt.track_id = t.id)
                     and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
                   order by t.id"
             } else {
-                "select t.id, tc.content_hash from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
+                "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
                   where t.id = any($1)
                     and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = t.id)
                     and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
@@ -1763,11 +1824,13 @@ fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_l
         )?;
         let mut ids = Vec::with_capacity(t.len());
         let mut hs = Vec::with_capacity(t.len());
+        let mut ss = Vec::with_capacity(t.len());
         for r in t {
             ids.push(r.get::<i64>(1)?.unwrap_or_default());
             hs.push(r.get::<String>(2)?);
+            ss.push(r.get::<Vec<u8>>(3)?);
         }
-        Ok::<_, pgrx::spi::SpiError>((ids, hs))
+        Ok::<_, pgrx::spi::SpiError>((ids, hs, ss))
     })
     .map_err(spi_err("cannot read the discovered tracks"))?;
     let hashes = fill_hashes(&ids, hashes)?;
@@ -1786,7 +1849,8 @@ fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_l
         ids.len()
     );
     let resolved = Resolved::All(Box::new((bundle, cfg, prof)));
-    let (ctx, _) = match_candidates(&p, ids, hashes, top_k, resolved, counters, false, Some(("discovery", info)), Instant::now())?;
+    let cands = Candidates { ids, hashes, signals };
+    let (ctx, _) = match_candidates(&p, cands, top_k, resolved, counters, false, Some(("discovery", info)), Instant::now())?;
     Ok(ctx)
 }
 

@@ -40,6 +40,41 @@ pub fn select<R>(sql: &'static str, args: &[DatumWithOid<'_>], f: impl FnOnce(Sp
     })
 }
 
+/// Run a read-only query through its kept plan as a cursor, `batch` rows at a time; `f` reads
+/// each batch, whose rows are freed before the next is fetched. For reads of many rows (the
+/// candidates of a large match): SPI otherwise holds every row of a result until the query's
+/// connection ends (hundreds of MB at 100k candidates).
+pub fn select_batches(
+    sql: &'static str,
+    args: &[DatumWithOid<'_>],
+    batch: i64,
+    mut f: impl FnMut(SpiTupleTable<'_>) -> SpiResult<()>,
+) -> SpiResult<()> {
+    pgrx::spi::Spi::connect(|c| {
+        let p = take(c, sql, args, false)?;
+        let r = (|| {
+            let mut cursor = c.try_open_cursor(&p, args)?;
+            loop {
+                let t = cursor.fetch(batch)?;
+                let n = t.len();
+                // SAFETY: reading the global SPI sets for the table just fetched (no concurrency)
+                let table = unsafe { pgrx::pg_sys::SPI_tuptable };
+                f(t)?;
+                if !table.is_null() {
+                    // SAFETY: `table` is this connection's latest tuple table, which `f` has read
+                    // and dropped (it converts rows to owned values): nothing refers to it now
+                    unsafe { pgrx::pg_sys::SPI_freetuptable(table) };
+                }
+                if n < batch as usize {
+                    return Ok(());
+                }
+            }
+        })();
+        put_back(sql, false, p);
+        r
+    })
+}
+
 /// Run a writing statement through its kept plan; `f` reads what it returns.
 pub fn update<R>(sql: &'static str, args: &[DatumWithOid<'_>], f: impl FnOnce(SpiTupleTable<'_>) -> SpiResult<R>) -> SpiResult<R> {
     pgrx::spi::Spi::connect_mut(|c| {

@@ -22,7 +22,9 @@ Prints one JSON line.
 Synthetic catalogue: one INSERT ... SELECT per table (generate_series; unit vectors made in SQL
 with random() around 64 cluster centres and l2_normalize()), stored through
 songmatch.upsert_track_embedding with the track's content hash; the HNSW index is dropped before
-loading and re-created after. Timings are wall clock at the client (psycopg, binary parameters);
+loading and re-created after. Timings are wall clock at the client (psycopg, binary parameters;
+the candidate ids as an array literal made before the timed calls, as the app's drivers send
+arrays: see id_array);
 the phases inside songmatch come from the debug1 lines match_playlist logs.
 """
 
@@ -264,7 +266,15 @@ def build_synthetic(c: psycopg.Connection, n: int, model: str, version: str, res
 # ------------------------------------------------------------------------------------------------
 # 1. stage 1 (cache misses, all artifacts persisted)
 # ------------------------------------------------------------------------------------------------
-MATCH_Q = "select track_id, score, rank, components from songmatch.match_playlist(%s, %s::bigint[], %s, %s::jsonb)"
+MATCH_Q = "select track_id, score, rank, components from songmatch.match_playlist(%s, %s::text::bigint[], %s, %s::jsonb)"
+
+
+def id_array(ids: list[int]) -> str:
+    """The candidate ids as a PostgreSQL array literal, the way the app's driver sends an array
+    (node-postgres, PostgREST's JSON): made once, outside the timed calls. (Adapting a Python
+    list of 10k ints to binary bigint[] costs psycopg ~8 ms a call, 100k ~90 ms: the client's
+    time, reported apart as stage1_detail.*.list_param_ms.)"""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
 
 def size_key(n: int) -> str:
@@ -283,12 +293,12 @@ def bench_stage1(c: psycopg.Connection, dbg: DebugLines, pid: int, cands: list[i
                  sizes: list[int], runs: int, res: dict) -> None:
     nonce = 1
     # warm-up: the profile (one query-text inference), the model session, caches
-    c.execute(MATCH_Q, (pid, cands[:1000], 20, nonce_config(nonce)), binary=True).fetchall()
+    c.execute(MATCH_Q, (pid, id_array(cands[:1000]), 20, nonce_config(nonce)), binary=True).fetchall()
     dbg.take()
     c.execute("select songmatch.stats_reset()")
     detail = {}
     for n in sizes:
-        ids = cands[:n]
+        ids = id_array(cands[:n])
         nonce += 1
         if n < 100_000:  # warm-up at this size (at 100k the 10k warm-up has to do: 10 s a call here)
             c.execute(MATCH_Q, (pid, ids, 20, nonce_config(nonce)), binary=True).fetchall()
@@ -333,12 +343,19 @@ def bench_stage1(c: psycopg.Connection, dbg: DebugLines, pid: int, cands: list[i
             lookup = time.perf_counter() - t0
             if dict(st_rows).get("hit") != n:
                 raise SystemExit(f"match_bench: embed_tracks over the candidates: {st_rows} (expected {n} hits)")
+        # what passing the ids as a Python list would add at the client (psycopg adapting it)
+        listed = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            c.execute("select cardinality(%s::bigint[])", (cands[:n],), binary=True).fetchall()
+            listed.append(time.perf_counter() - t0)
         key = size_key(n)
         res[f"stage1_{key}_ms"] = p50([x * 1000 for x in times])
         detail[key] = {"runs_ms": [ms(x) for x in times], "phases_ms": median_breakdown(parts),
                        "read_embeddings_executor_ms": round(read_emb, 3),
                        "read_tracks_executor_ms": round(read_tracks, 3),
-                       "embed_tracks_all_hits_ms": None if lookup is None else ms(lookup)}
+                       "embed_tracks_all_hits_ms": None if lookup is None else ms(lookup),
+                       "list_param_ms": ms(min(listed))}
         log(f"stage 1 over {n}: p50 {res[f'stage1_{key}_ms']:.1f} ms  {detail[key]['phases_ms']}")
     st = stats(c)
     res["stage1_detail"] = detail
@@ -357,19 +374,20 @@ def bench_stage2(c: psycopg.Connection, pid: int, cands: list[int], runs: int, r
         return
     nonce = 10_000
     for n in (30, 200):
+        arr = id_array(cands[:n])
         ranker, whole, one = [], [], []
         for _ in range(max(3, runs)):
             nonce += 1
             c.execute("select songmatch.stats_reset()")
             t0 = time.perf_counter()
-            c.execute(MATCH_Q, (pid, cands[:n], 20, nonce_config(nonce)), binary=True).fetchall()
+            c.execute(MATCH_Q, (pid, arr, 20, nonce_config(nonce)), binary=True).fetchall()
             whole.append(time.perf_counter() - t0)
             ranker.append(stat(c, "ranker_ms"))
             nonce += 1
             cfg = json.loads(nonce_config(nonce))
             cfg["ranker_top_n"] = 1
             t0 = time.perf_counter()
-            c.execute(MATCH_Q, (pid, cands[:n], 20, json.dumps(cfg)), binary=True).fetchall()
+            c.execute(MATCH_Q, (pid, arr, 20, json.dumps(cfg)), binary=True).fetchall()
             one.append(time.perf_counter() - t0)
         res[f"stage2_{n}_ms"] = round(p50(ranker), 3)
         res.setdefault("stage2_detail", {})[str(n)] = {"ranker_ms_runs": [round(x, 3) for x in ranker],
@@ -406,7 +424,7 @@ def bench_recommend(c: psycopg.Connection, dbg: DebugLines, pid: int, cands: lis
     key = size_key(n)
     res[f"recommend_{key}_ms"] = p50([x * 1000 for x in times])
     t0 = time.perf_counter()
-    exact = [r[0] for r in c.execute(MATCH_Q, (pid, cands, 20, nonce_config(nonce)), binary=True).fetchall()]
+    exact = [r[0] for r in c.execute(MATCH_Q, (pid, id_array(cands), 20, nonce_config(nonce)), binary=True).fetchall()]
     exact_s = time.perf_counter() - t0
     dbg.take()
     got = [r[0] for r in rows]
@@ -421,7 +439,7 @@ def bench_recommend(c: psycopg.Connection, dbg: DebugLines, pid: int, cands: lis
 # 2. the cached call
 # ------------------------------------------------------------------------------------------------
 def bench_cached(c: psycopg.Connection, dbg: DebugLines, pid: int, cands: list[int], calls: int, res: dict) -> None:
-    ids = cands[:200]
+    ids = id_array(cands[:200])
     cfg = nonce_config(0)
     for _ in range(3):  # the first computes and stores, the others warm the cached path
         c.execute(MATCH_Q, (pid, ids, 20, cfg), binary=True).fetchall()
@@ -453,7 +471,7 @@ def bench_cached(c: psycopg.Connection, dbg: DebugLines, pid: int, cands: list[i
         c.execute("select 1").fetchall()
         floor.append(time.perf_counter() - t0)
     res["cached_ms"] = p50([x * 1000 for x in times])
-    res["cached_detail"] = {"calls": calls, "candidates": len(ids), "p90_ms": pct([x * 1000 for x in times], 0.9),
+    res["cached_detail"] = {"calls": calls, "candidates": 200, "p90_ms": pct([x * 1000 for x in times], 0.9),
                             "phases_ms": median_breakdown(parts), "select_1_ms": p50([x * 1000 for x in floor])}
     log(f"cached: p50 {res['cached_ms']:.2f} ms  {res['cached_detail']['phases_ms']}")
 

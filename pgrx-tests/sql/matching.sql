@@ -100,3 +100,16 @@ select count(*) as tracks, count(*) filter (where tc.content_hash = songmatch.tr
 -- profiles are persisted once per playlist and bundle
 select count(*) as profiles, count(distinct playlist_id) as playlists from songmatch.playlist_profiles;
 select (songmatch.playlist_profile((select id from p where external_id = 'demo:p3')) ->> 'member_count')::int as members;
+-- a call changes none of the caller's settings: the match's own (no JIT, generic plans, the
+-- index's search parameters) are put back, within the caller's transaction too
+begin;
+set local jit = on;
+set local plan_cache_mode = auto;
+set local hnsw.ef_search = 17;
+select count(*) as miss from songmatch.match_playlist((select id from p where external_id = 'demo:p3'), top_k => 2,
+                                                      config => '{"weights": {"centroid": 0.0500007}}');
+select count(*) as discovered from songmatch.recommend_for_playlist((select id from p where external_id = 'demo:p3'), top_k => 2,
+                                                                    config => '{"weights": {"centroid": 0.0500007}}');
+select current_setting('jit') as jit, current_setting('plan_cache_mode') as plan_cache_mode,
+       current_setting('hnsw.ef_search') as ef_search;
+commit;

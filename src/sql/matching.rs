@@ -1214,6 +1214,12 @@ fn cache_lookup(playlist_id: i64, stamp: Option<(Uuid, String)>, counters: &mut 
     Ok(Lookup::Hit(ctx))
 }
 
+/// The settings of a match's queries (restored after it, see plans::with_settings): no JIT (it
+/// would compile songmatch's queries for ~150 ms, which run in a few), and generic plans (a
+/// custom plan for an array of 100k candidate ids spends ~50 ms estimating each id, and comes to
+/// the same index scan).
+const MATCH_SETTINGS: &[(&str, Option<&str>)] = &[("jit", Some("off")), ("plan_cache_mode", Some("force_generic_plan"))];
+
 /// The full path of a call the fast path did not answer: the context found by its content hash,
 /// or computed and stored; then stamped.
 #[allow(clippy::too_many_arguments)]
@@ -1228,14 +1234,14 @@ fn match_miss(
     stamp: Option<String>,
     started: Instant,
 ) -> Result<(i64, Vec<MatchRow>)> {
-    // generic plans for the reads of the candidates: planning one for an array of 100k ids
-    // estimates each id (~50 ms), and the plan is the same (an index scan) for every size
-    super::plans::local_setting("plan_cache_mode", "force_generic_plan").map_err(spi_err("cannot set plan_cache_mode"))?;
     let t0 = started.elapsed();
-    let p = load_playlist(playlist_id, user)?;
-    let cands = candidates_of(&p, given)?;
-    pgrx::debug1!("songmatch: read the playlist and {} candidates' content hashes in {:?}", cands.ids.len(), started.elapsed() - t0);
-    let (ctx, out) = match_candidates(&p, cands, top_k, Resolved::Config(config), counters, rows, None, started)?;
+    let (p, ctx, out) = super::plans::with_settings(MATCH_SETTINGS, spi_err("cannot change a setting for the match"), || {
+        let p = load_playlist(playlist_id, user)?;
+        let cands = candidates_of(&p, given)?;
+        pgrx::debug1!("songmatch: read the playlist and {} candidates' content hashes in {:?}", cands.ids.len(), started.elapsed() - t0);
+        let (ctx, out) = match_candidates(&p, cands, top_k, Resolved::Config(config), counters, rows, None, started)?;
+        Ok((p, ctx, out))
+    })?;
     if let Some(stamp) = stamp {
         // (the counters were read before the inputs: a change that commits in between leaves a
         // stamp of the old counters, which no later call computes)
@@ -1413,7 +1419,6 @@ fn match_candidates(
     }
     let (bundle, cfg, mut profile) = match resolved {
         Resolved::Config(config) => {
-            super::plans::local_setting("jit", "off").map_err(spi_err("cannot switch JIT off"))?;
             let bundle = active_bundle()?;
             let cfg = resolve_config(config, &bundle)?;
             (bundle, cfg, None)
@@ -1677,9 +1682,16 @@ fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_l
     if top_k < 1 {
         return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
     }
+    // (and the index's search parameters, which the searches below set)
+    let settings = [MATCH_SETTINGS, &[("hnsw.ef_search", None), ("hnsw.iterative_scan", None)]].concat();
+    super::plans::with_settings(&settings, spi_err("cannot change a setting for the match"), || {
+        recommend_searched(playlist_id, top_k, config, exclude_liked, counters)
+    })
+}
+
+/// [`recommend_one`] with its settings in place.
+fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_liked: bool, counters: &mut Counters) -> Result<i64> {
     let started = Instant::now();
-    super::plans::local_setting("jit", "off").map_err(spi_err("cannot switch JIT off"))?;
-    super::plans::local_setting("plan_cache_mode", "force_generic_plan").map_err(spi_err("cannot set plan_cache_mode"))?;
     let p = load_playlist(playlist_id, None)?;
     let bundle = active_bundle()?;
     let cfg = resolve_config(config, &bundle)?;

@@ -85,11 +85,38 @@ pub fn update<R>(sql: &'static str, args: &[DatumWithOid<'_>], f: impl FnOnce(Sp
     })
 }
 
-/// Set a setting for the rest of the current function call: songmatch's functions run with a
-/// pinned `search_path`, so PostgreSQL restores every setting changed inside them on return.
-/// Used to switch JIT off for songmatch's own queries: their cost estimates (thousands of index
-/// probes, nearest-neighbour searches) cross `jit_above_cost`, and compiling them costs ~150 ms
-/// while running them takes a few.
-pub fn local_setting(name: &str, value: &str) -> SpiResult<()> {
-    select("select pg_catalog.set_config($1, $2, true)", &[name.into(), value.into()], |_| Ok(()))
+/// Run `f` with these settings (name, value; None: left as it is, for `f` to set) for the queries
+/// it makes, then put back the values they had. Used to switch JIT off for songmatch's own queries (their cost estimates, thousands
+/// of index probes or nearest-neighbour searches, cross `jit_above_cost`, and compiling them costs
+/// ~150 ms while running them takes a few), for generic plans and for the index's search
+/// parameters. PostgreSQL keeps a `set_config(..., true)` to the end of the transaction (a
+/// function's SET clause restores only the settings it names), so without this the caller's later
+/// statements would run with them. An error that PostgreSQL raises inside `f` aborts the
+/// (sub)transaction, which restores them as well.
+pub fn with_settings<R, E>(
+    settings: &[(&'static str, Option<&str>)],
+    err: impl Fn(pgrx::spi::SpiError) -> E,
+    f: impl FnOnce() -> Result<R, E>,
+) -> Result<R, E> {
+    let mut before: Vec<(&'static str, Option<String>)> = Vec::with_capacity(settings.len());
+    for (name, value) in settings {
+        let prev = select("select pg_catalog.current_setting($1, true)", &[(*name).into()], |mut t| {
+            Ok(t.next().map(|r| r.get::<String>(1)).transpose()?.flatten())
+        })
+        .map_err(&err)?;
+        before.push((name, prev));
+        if let Some(value) = value {
+            select("select pg_catalog.set_config($1, $2, true)", &[(*name).into(), (*value).into()], |_| Ok(())).map_err(&err)?;
+        }
+    }
+    let out = f();
+    for (name, prev) in before.into_iter().rev() {
+        let restored = match prev {
+            Some(v) => select("select pg_catalog.set_config($1, $2, true)", &[name.into(), v.as_str().into()], |_| Ok(())),
+            // (not defined before: a module's setting, defined when it loaded) its default
+            None => pgrx::spi::Spi::run(&format!("set local {name} to default")),
+        };
+        restored.map_err(&err)?;
+    }
+    out
 }

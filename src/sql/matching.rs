@@ -472,27 +472,29 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
     let t0 = Instant::now();
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let mut embeddings: Vec<Option<Vec<f32>>> = vec![None; ids.len()];
-    super::plans::select_batches(
-        "select e.track_id, e.content_hash, e.embedding, e.embedding_half from songmatch.track_embeddings e
-          where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)",
-        &[ids.clone().into(), model.0.as_str().into(), model.1.as_str().into()],
-        4096,
-        |t| {
-            for r in t {
-                let Some(&i) = r.get::<i64>(1)?.and_then(|id| at.get(&id)) else { continue };
-                // only an embedding of the track's current content
-                if r.get::<&str>(2)? != Some(hashes[i].as_str()) {
-                    continue;
+    super::plans::with_settings(GENERIC_PLAN, spi_err("cannot change a setting for the match"), || {
+        super::plans::select_batches(
+            "select e.track_id, e.content_hash, e.embedding, e.embedding_half from songmatch.track_embeddings e
+              where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)",
+            &[ids.clone().into(), model.0.as_str().into(), model.1.as_str().into()],
+            4096,
+            |t| {
+                for r in t {
+                    let Some(&i) = r.get::<i64>(1)?.and_then(|id| at.get(&id)) else { continue };
+                    // only an embedding of the track's current content
+                    if r.get::<&str>(2)? != Some(hashes[i].as_str()) {
+                        continue;
+                    }
+                    embeddings[i] = match r.get::<Vector>(3)? {
+                        Some(v) => Some(v.0),
+                        None => r.get::<super::vector::HalfVec>(4)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect()),
+                    };
                 }
-                embeddings[i] = match r.get::<Vector>(3)? {
-                    Some(v) => Some(v.0),
-                    None => r.get::<super::vector::HalfVec>(4)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect()),
-                };
-            }
-            Ok(())
-        },
-    )
-    .map_err(spi_err("cannot read the candidates' embeddings"))?;
+                Ok(())
+            },
+        )
+        .map_err(spi_err("cannot read the candidates' embeddings"))
+    })?;
     let mut decoded: Vec<Option<TrackSignals>> = crate::core::signals::decode_all(signals);
     pgrx::debug1!("songmatch: read {} candidates' embeddings and signals in {:?}", ids.len(), t0.elapsed());
     // the rest from their rows: signals derived, embeddings DB-first (computed on a miss)
@@ -881,16 +883,18 @@ fn content_rows(ids: &[i64]) -> Result<(Vec<Option<String>>, Vec<StoredSignals>)
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let mut hashes = vec![None; ids.len()];
     let mut signals = vec![None; ids.len()];
-    super::plans::select_batches(sql, &[ids.to_vec().into()], 16384, |t| {
-        for r in t {
-            if let Some(&i) = r.get::<i64>(1)?.and_then(|id| at.get(&id)) {
-                hashes[i] = r.get::<String>(2)?;
-                signals[i] = r.get::<Vec<u8>>(3)?;
+    super::plans::with_settings(GENERIC_PLAN, spi_err("cannot change a setting for the match"), || {
+        super::plans::select_batches(sql, &[ids.to_vec().into()], 16384, |t| {
+            for r in t {
+                if let Some(&i) = r.get::<i64>(1)?.and_then(|id| at.get(&id)) {
+                    hashes[i] = r.get::<String>(2)?;
+                    signals[i] = r.get::<Vec<u8>>(3)?;
+                }
             }
-        }
-        Ok(())
-    })
-    .map_err(spi_err("cannot read the candidates"))?;
+            Ok(())
+        })
+        .map_err(spi_err("cannot read the candidates"))
+    })?;
     Ok((hashes, signals))
 }
 
@@ -1215,10 +1219,18 @@ fn cache_lookup(playlist_id: i64, stamp: Option<(Uuid, String)>, counters: &mut 
 }
 
 /// The settings of a match's queries (restored after it, see plans::with_settings): no JIT (it
-/// would compile songmatch's queries for ~150 ms, which run in a few), and generic plans (a
-/// custom plan for an array of 100k candidate ids spends ~50 ms estimating each id, and comes to
-/// the same index scan).
-const MATCH_SETTINGS: &[(&str, Option<&str>)] = &[("jit", Some("off")), ("plan_cache_mode", Some("force_generic_plan"))];
+/// would compile songmatch's queries for ~150 ms, which run in a few).
+const MATCH_SETTINGS: &[(&str, Option<&str>)] = &[("jit", Some("off"))];
+
+/// The setting of the reads of the candidates by their ids: a generic plan (a custom plan for an
+/// array of 100k ids spends ~50 ms estimating each id, and comes to the same index scan). Only
+/// there (see CUSTOM_PLAN).
+const GENERIC_PLAN: &[(&str, Option<&str>)] = &[("plan_cache_mode", Some("force_generic_plan"))];
+
+/// The setting of a query whose generic plan is a trap: the catalogue neighbours' (`order by id
+/// limit $2` over the members' artists and albums) walks every track in id order once PostgreSQL's
+/// plan cache switches to it after five calls: 200 ms instead of 3.
+const CUSTOM_PLAN: &[(&str, Option<&str>)] = &[("plan_cache_mode", Some("force_custom_plan"))];
 
 /// The full path of a call the fast path did not answer: the context found by its content hash,
 /// or computed and stored; then stamped.
@@ -1787,25 +1799,27 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
     // stage 1 weighs them; ties by id), of at most CATALOGUE_SCAN times as many read
     if d.catalogue_k > 0 && !p.members.is_empty() {
         const CATALOGUE_SCAN: usize = 20;
-        let rows: Vec<(i64, Value)> = super::plans::select(
-            "with m as (select array_agg(artist) as artists, array_agg(album) filter (where album is not null) as albums
-                          from songmatch.tracks where id = any($1))
-             select s.id, s.artist, s.album, s.release_date, s.popularity from (
-                select t.id, t.artist, t.album, t.release_date, t.popularity from songmatch.tracks t, m
-                 where t.artist = any(m.artists) or t.album = any(m.albums)) s
-              order by s.id limit $2",
-            &[p.members.clone().into(), ((d.catalogue_k * CATALOGUE_SCAN) as i64).into()],
-            |t| {
-                let mut out = Vec::new();
-                for r in t {
-                    let row = json!({"artist": r.get::<String>(2)?, "album": r.get::<String>(3)?,
-                                     "release_date": r.get::<String>(4)?, "popularity": r.get::<i32>(5)?});
-                    out.push((r.get::<i64>(1)?.unwrap_or_default(), row));
-                }
-                Ok(out)
-            },
-        )
-        .map_err(spi_err("cannot read the members' artists and albums"))?;
+        let rows: Vec<(i64, Value)> = super::plans::with_settings(CUSTOM_PLAN, spi_err("cannot change a setting for the match"), || {
+            super::plans::select(
+                "with m as (select array_agg(artist) as artists, array_agg(album) filter (where album is not null) as albums
+                              from songmatch.tracks where id = any($1))
+                 select s.id, s.artist, s.album, s.release_date, s.popularity from (
+                    select t.id, t.artist, t.album, t.release_date, t.popularity from songmatch.tracks t, m
+                     where t.artist = any(m.artists) or t.album = any(m.albums)) s
+                  order by s.id limit $2",
+                &[p.members.clone().into(), ((d.catalogue_k * CATALOGUE_SCAN) as i64).into()],
+                |t| {
+                    let mut out = Vec::new();
+                    for r in t {
+                        let row = json!({"artist": r.get::<String>(2)?, "album": r.get::<String>(3)?,
+                                         "release_date": r.get::<String>(4)?, "popularity": r.get::<i32>(5)?});
+                        out.push((r.get::<i64>(1)?.unwrap_or_default(), row));
+                    }
+                    Ok(out)
+                },
+            )
+            .map_err(spi_err("cannot read the members' artists and albums"))
+        })?;
         let mut fit: Vec<(f64, i64)> =
             rows.iter().map(|(id, row)| (scoring::catalogue_fit(&sig.catalogue, &catalogue::track_of(row), &cfg), *id)).collect();
         fit.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));

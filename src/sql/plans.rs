@@ -120,3 +120,59 @@ pub fn with_settings<R, E>(
     }
     out
 }
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn batches_return_every_row_once_in_order() {
+        // 10 rows in batches of 3 (the last one short), of 4 (last short), of 5 (last full: one
+        // more, empty fetch), and none
+        for (batch, n) in [(3i64, 10i64), (4, 10), (5, 10), (3, 0)] {
+            let mut got: Vec<i64> = Vec::new();
+            let mut fetches = 0;
+            super::select_batches("select g from pg_catalog.generate_series(1, $1) g order by g", &[n.into()], batch, |t| {
+                fetches += 1;
+                for r in t {
+                    got.push(r.get::<i64>(1)?.unwrap());
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(got, (1..=n).collect::<Vec<_>>(), "batch {batch}");
+            assert_eq!(fetches, n / batch + 1, "batch {batch}");
+        }
+    }
+
+    #[pg_test]
+    fn settings_are_put_back_after_success_and_error() {
+        Spi::run("set local plan_cache_mode = auto").unwrap();
+        let show = |name: &str| Spi::get_one::<String>(&format!("select pg_catalog.current_setting('{name}')")).unwrap().unwrap();
+        let inside = super::with_settings(
+            &[("plan_cache_mode", Some("force_generic_plan")), ("work_mem", None)],
+            |e| e.to_string(),
+            || {
+                Spi::run("set local work_mem = '7MB'").map_err(|e| e.to_string())?;
+                Ok::<_, String>((show("plan_cache_mode"), show("work_mem")))
+            },
+        )
+        .unwrap();
+        assert_eq!(inside, ("force_generic_plan".to_string(), "7MB".to_string()));
+        let after_work_mem = show("work_mem");
+        assert_eq!(show("plan_cache_mode"), "auto");
+        assert_ne!(after_work_mem, "7MB");
+        // an error of f's own (not PostgreSQL's): put back all the same
+        let failed = super::with_settings(
+            &[("plan_cache_mode", Some("force_custom_plan"))],
+            |e| e.to_string(),
+            || {
+                assert_eq!(show("plan_cache_mode"), "force_custom_plan");
+                Err::<(), _>("no".to_string())
+            },
+        );
+        assert_eq!(failed, Err("no".to_string()));
+        assert_eq!(show("plan_cache_mode"), "auto");
+    }
+}

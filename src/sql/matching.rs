@@ -428,27 +428,34 @@ fn track_signals(track: Option<JsonB>, analysis: Option<JsonB>) -> Vec<u8> {
     TrackSignals::of(&track, &analysis).encode()
 }
 
+/// A fact about this database's schema that, once true, stays true for the backend (an update
+/// only ever adds what it asks about): answered by `sql` (one boolean) until it is true, then
+/// from `seen`.
+fn once_true(seen: &'static std::thread::LocalKey<std::cell::Cell<bool>>, sql: &'static str, what: &'static str) -> Result<bool> {
+    if seen.with(|c| c.get()) {
+        return Ok(true);
+    }
+    let yes = super::plans::select(sql, &[], |mut t| Ok(t.next().map(|r| r.get::<bool>(1)).transpose()?.flatten().unwrap_or(false)))
+        .map_err(spi_err(what))?;
+    if yes {
+        seen.with(|c| c.set(true));
+    }
+    Ok(yes)
+}
+
 thread_local! {
     static TRACK_SIGNALS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Whether `track_content` stores the tracks' stage-1 signals (0.3.0; an earlier schema, not yet
-/// updated, has none: they are derived from the rows). Kept for the backend once it is yes.
+/// updated, has none: they are derived from the rows).
 fn stored_signals() -> Result<bool> {
-    if TRACK_SIGNALS.with(|c| c.get()) {
-        return Ok(true);
-    }
-    let has = super::plans::select(
+    once_true(
+        &TRACK_SIGNALS,
         "select exists (select 1 from pg_catalog.pg_attribute
                          where attrelid = 'songmatch.track_content'::pg_catalog.regclass and attname = 'signals' and not attisdropped)",
-        &[],
-        |mut t| Ok(t.next().map(|r| r.get::<bool>(1)).transpose()?.flatten().unwrap_or(false)),
+        "cannot read the catalog",
     )
-    .map_err(spi_err("cannot read the catalog"))?;
-    if has {
-        TRACK_SIGNALS.with(|c| c.set(true));
-    }
-    Ok(has)
 }
 
 /// A track's stored stage-1 signals: the bytes of `track_content.signals` (None: none there).
@@ -568,21 +575,13 @@ thread_local! {
 /// updated has not; it is read and written without them. (Once seen, the answer is kept for the
 /// backend: an update only ever adds the columns.)
 pub fn owner_columns() -> Result<bool> {
-    if OWNER_COLUMNS.with(|c| c.get()) {
-        return Ok(true);
-    }
-    let has = super::plans::select(
+    once_true(
+        &OWNER_COLUMNS,
         "select exists (select 1 from pg_catalog.pg_attribute
                          where attrelid = pg_catalog.to_regclass('songmatch.playlist_profiles') and attname = 'owner_id'
                            and not attisdropped)",
-        &[],
-        |mut t| Ok(t.next().map(|r| r.get::<bool>(1)).transpose()?.flatten().unwrap_or(false)),
+        "cannot read songmatch's schema",
     )
-    .map_err(spi_err("cannot read songmatch's schema"))?;
-    if has {
-        OWNER_COLUMNS.with(|c| c.set(true));
-    }
-    Ok(has)
 }
 
 thread_local! {
@@ -591,17 +590,7 @@ thread_local! {
 
 /// Whether this database has no Citus (the answer is kept for the backend once it is yes).
 fn citus_absent() -> Result<bool> {
-    if NO_CITUS.with(|c| c.get()) {
-        return Ok(true);
-    }
-    let absent = super::plans::select("select pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is null", &[], |mut t| {
-        Ok(t.next().map(|r| r.get::<bool>(1)).transpose()?.flatten().unwrap_or(false))
-    })
-    .map_err(spi_err("cannot read songmatch's schema"))?;
-    if absent {
-        NO_CITUS.with(|c| c.set(true));
-    }
-    Ok(absent)
+    once_true(&NO_CITUS, "select pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is null", "cannot read songmatch's schema")
 }
 
 /// On Citus, after `songmatch.distribute()`, a call that does not name its user cannot be routed

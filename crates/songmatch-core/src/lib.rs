@@ -16,6 +16,7 @@ pub mod ranker;
 pub mod scoring;
 pub mod service;
 pub mod signals;
+pub mod store;
 pub mod sys;
 pub mod text;
 pub mod versions;

@@ -11,7 +11,7 @@ PG_REGRESS="$("${PG_CONFIG}" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 OUT="${ROOT}/target/regress"
 mkdir -p "${OUT}"
 
-TESTS=(schema hashing artifacts demo embed eval matching cache api badinput)
+TESTS=(schema hashing artifacts demo embed eval matching cache api badinput store)
 if [[ $# -gt 0 ]]; then TESTS=("$@"); fi
 
 # the database is made here (pg_regress --use-existing) so that its background refresher is off

@@ -17,6 +17,7 @@ pub static MAX_CANDIDATES: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 pub static MAX_TOP_K: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 /// Read by the event trigger songmatch.guard_catalogue_drop (sql/schema.sql), not by Rust.
 pub static ALLOW_DROP: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static FEATURE_STORE: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// ONNX Runtime's graph optimisation level: an enum setting, so a bad value is refused when set.
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum GraphOptimization {
@@ -117,6 +118,14 @@ pub fn init() {
         0,
         100_000,
         GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"songmatch.feature_store",
+        c"Let a match read its candidates from the database's feature store when the store is current (songmatch.build_feature_store).",
+        c"Off: every match reads the tables. The answers are the same either way.",
+        &FEATURE_STORE,
+        GucContext::Userset,
         GucFlags::default(),
     );
     GucRegistry::define_bool_guc(

@@ -25,6 +25,7 @@ use pgrx::prelude::*;
 use pgrx::{JsonB, Uuid};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::time::Instant;
 
 fn spi_err(what: &'static str) -> impl Fn(pgrx::spi::SpiError) -> Error {
@@ -431,7 +432,11 @@ fn track_signals(track: Option<JsonB>, analysis: Option<JsonB>) -> Vec<u8> {
 /// A fact about this database's schema that, once true, stays true for the backend (an update
 /// only ever adds what it asks about): answered by `sql` (one boolean) until it is true, then
 /// from `seen`.
-fn once_true(seen: &'static std::thread::LocalKey<std::cell::Cell<bool>>, sql: &'static str, what: &'static str) -> Result<bool> {
+pub(super) fn once_true(
+    seen: &'static std::thread::LocalKey<std::cell::Cell<bool>>,
+    sql: &'static str,
+    what: &'static str,
+) -> Result<bool> {
     if seen.with(|c| c.get()) {
         return Ok(true);
     }
@@ -461,12 +466,21 @@ fn stored_signals() -> Result<bool> {
 /// A track's stored stage-1 signals: the bytes of `track_content.signals` (None: none there).
 type StoredSignals = Option<Vec<u8>>;
 
+/// The database's feature store, mapped (src/sql/store.rs).
+type FeatureStore = Rc<super::store::Mapped>;
+
+/// Candidates' content hashes and stored signals, in their order, and the store they came from.
+type ContentRows = (Vec<Option<String>>, Vec<StoredSignals>, Option<FeatureStore>);
+
 /// The candidates of a match, distinct: their ids, content hashes and stored stage-1 signals,
 /// read together.
 pub struct Candidates {
     pub ids: Vec<i64>,
     pub hashes: Vec<String>,
     pub signals: Vec<StoredSignals>,
+    /// The feature store, when it was current for the call (src/sql/store.rs): the embeddings
+    /// of the candidates it has are read from it.
+    pub store: Option<FeatureStore>,
 }
 
 /// Stage 1's view of the candidates, in their order. Their hashes and signals came with them
@@ -475,15 +489,32 @@ pub struct Candidates {
 /// of another version) gets them from its row; one without a current embedding goes through
 /// [`ensure_embeddings_known`] (inference on a miss). No per-row JSON on the common path.
 pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &mut Counters) -> Result<Vec<CandidateSignals>> {
-    let Candidates { ids, hashes, signals } = cands;
+    let Candidates { ids, hashes, signals, store } = cands;
     let t0 = Instant::now();
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let mut embeddings: Vec<Option<Vec<f32>>> = vec![None; ids.len()];
+    // from the store where it has the candidate's current content under this model (a vector is
+    // the same for the same content and model), else from the table
+    let mut from_store = 0usize;
+    if let Some(st) = store.as_deref().filter(|m| m.header.model == model.0 && m.header.version == model.1).and_then(|m| m.store()) {
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(t) = st.get(*id).filter(|t| t.content_hash == hashes[i]) {
+                embeddings[i] = t.embedding;
+                from_store += embeddings[i].is_some() as usize;
+            }
+        }
+    }
+    counters.add("feature_store_embeddings", from_store as f64);
+    let rest: Vec<i64> =
+        if from_store == 0 { ids.clone() } else { (0..ids.len()).filter(|&i| embeddings[i].is_none()).map(|i| ids[i]).collect() };
     super::plans::with_settings(GENERIC_PLAN, spi_err("cannot change a setting for the match"), || {
+        if rest.is_empty() {
+            return Ok(());
+        }
         super::plans::select_batches(
             "select e.track_id, e.content_hash, e.embedding, e.embedding_half from songmatch.track_embeddings e
               where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)",
-            &[ids.clone().into(), model.0.as_str().into(), model.1.as_str().into()],
+            &[rest.into(), model.0.as_str().into(), model.1.as_str().into()],
             4096,
             |t| {
                 for r in t {
@@ -503,7 +534,11 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
         .map_err(spi_err("cannot read the candidates' embeddings"))
     })?;
     let mut decoded: Vec<Option<TrackSignals>> = crate::core::signals::decode_all(signals);
-    pgrx::debug1!("songmatch: read {} candidates' embeddings and signals in {:?}", ids.len(), t0.elapsed());
+    pgrx::debug1!(
+        "songmatch: read {} candidates' embeddings ({from_store} from the feature store) and signals in {:?}",
+        ids.len(),
+        t0.elapsed()
+    );
     // the rest from their rows: signals derived, embeddings DB-first (computed on a miss)
     let slow: Vec<usize> = (0..ids.len()).filter(|&i| decoded[i].is_none() || embeddings[i].is_none()).collect();
     counters.add("embedding_hits", (ids.len() - slow.len()) as f64);
@@ -589,7 +624,7 @@ thread_local! {
 }
 
 /// Whether this database has no Citus (the answer is kept for the backend once it is yes).
-fn citus_absent() -> Result<bool> {
+pub fn citus_absent() -> Result<bool> {
     once_true(&NO_CITUS, "select pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is null", "cannot read songmatch's schema")
 }
 
@@ -857,11 +892,33 @@ fn content_hashes(ids: &[i64]) -> Result<Vec<Option<String>>> {
     .map_err(spi_err("cannot read the tracks' content hashes"))
 }
 
-/// The content hashes and stored signals of these tracks from `track_content`, in their order
-/// (None: no row there, or no signals stored). One read.
-fn content_rows(ids: &[i64]) -> Result<(Vec<Option<String>>, Vec<StoredSignals>)> {
+/// The content hashes and stored signals of these tracks, in their order (None: no row in
+/// `track_content`, or no signals stored), and the feature store when it is current: read from
+/// it for the tracks it has, from `track_content` (one read) for the others.
+fn content_rows(ids: &[i64]) -> Result<ContentRows> {
+    let mut hashes = vec![None; ids.len()];
+    let mut signals = vec![None; ids.len()];
     if ids.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok((hashes, signals, None));
+    }
+    let store = super::store::current(citus_absent()?)?;
+    let mut rest: Vec<i64> = Vec::new();
+    match store.as_deref().and_then(|m| m.store()) {
+        Some(st) => {
+            for (i, id) in ids.iter().enumerate() {
+                match st.get(*id) {
+                    Some(t) => {
+                        hashes[i] = Some(t.content_hash.to_string());
+                        signals[i] = t.signals.map(<[u8]>::to_vec);
+                    }
+                    None => rest.push(*id),
+                }
+            }
+        }
+        None => rest = ids.to_vec(),
+    }
+    if rest.is_empty() {
+        return Ok((hashes, signals, store));
     }
     let sql = if stored_signals()? {
         "select tc.track_id, tc.content_hash, tc.signals from songmatch.track_content tc where tc.track_id = any($1)"
@@ -870,10 +927,8 @@ fn content_rows(ids: &[i64]) -> Result<(Vec<Option<String>>, Vec<StoredSignals>)
     };
     // (unordered: placed by id, which is cheaper than ordering them in the query)
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    let mut hashes = vec![None; ids.len()];
-    let mut signals = vec![None; ids.len()];
     super::plans::with_settings(GENERIC_PLAN, spi_err("cannot change a setting for the match"), || {
-        super::plans::select_batches(sql, &[ids.to_vec().into()], 16384, |t| {
+        super::plans::select_batches(sql, &[rest.into()], 16384, |t| {
             for r in t {
                 if let Some(&i) = r.get::<i64>(1)?.and_then(|id| at.get(&id)) {
                     hashes[i] = r.get::<String>(2)?;
@@ -884,7 +939,7 @@ fn content_rows(ids: &[i64]) -> Result<(Vec<Option<String>>, Vec<StoredSignals>)
         })
         .map_err(spi_err("cannot read the candidates"))
     })?;
-    Ok((hashes, signals))
+    Ok((hashes, signals, store))
 }
 
 /// The candidates of a playlist with their content hashes and stored signals, by id: the given
@@ -892,7 +947,7 @@ fn content_rows(ids: &[i64]) -> Result<(Vec<Option<String>>, Vec<StoredSignals>)
 /// `track_content` (a track without a row there, restored with triggers disabled, is hashed from
 /// its row).
 fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Candidates> {
-    let (ids, hashes, signals) = match given {
+    let (ids, hashes, signals, store) = match given {
         Some(list) => {
             let mut ids = Vec::with_capacity(list.len());
             for (i, x) in list.iter().enumerate() {
@@ -902,7 +957,7 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ca
             }
             ids.sort_unstable();
             ids.dedup();
-            let (hashes, signals) = content_rows(&ids)?;
+            let (hashes, signals, store) = content_rows(&ids)?;
             // a track has a track_content row (its triggers keep it); one without is looked up
             let unknown: Vec<i64> = ids.iter().zip(&hashes).filter(|(_, h)| h.is_none()).map(|(i, _)| *i).collect();
             if !unknown.is_empty() {
@@ -918,7 +973,7 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ca
                     return Err(Error::invalid(format!("candidate track ids do not exist: {}", missing.join(", "))));
                 }
             }
-            (ids, hashes, signals)
+            (ids, hashes, signals, store)
         }
         None if p.owner_columns => {
             // (the user's rows, then the catalogue's: see load_playlist)
@@ -930,8 +985,8 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ca
             )
             .map_err(spi_err("cannot read the candidates"))?;
             let ids: Vec<i64> = liked.into_iter().filter(|t| p.members.binary_search(t).is_err()).collect();
-            let (hashes, signals) = content_rows(&ids)?;
-            (ids, hashes, signals)
+            let (hashes, signals, store) = content_rows(&ids)?;
+            (ids, hashes, signals, store)
         }
         None => {
             let ids: Vec<i64> = super::plans::select(
@@ -942,12 +997,12 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ca
                 |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
             )
             .map_err(spi_err("cannot read the candidates"))?;
-            let (hashes, signals) = content_rows(&ids)?;
-            (ids, hashes, signals)
+            let (hashes, signals, store) = content_rows(&ids)?;
+            (ids, hashes, signals, store)
         }
     };
     let hashes = fill_hashes(&ids, hashes)?;
-    Ok(Candidates { ids, hashes, signals })
+    Ok(Candidates { ids, hashes, signals, store })
 }
 
 /// Content hashes where `track_content` had none, from the tracks' rows.
@@ -1864,7 +1919,9 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
         ids.len()
     );
     let resolved = Resolved::All(Box::new((bundle, cfg, prof)));
-    let cands = Candidates { ids, hashes, signals };
+    // (their embeddings from the feature store where it has their content)
+    let store = super::store::current(citus_absent()?)?;
+    let cands = Candidates { ids, hashes, signals, store };
     let (ctx, _) = match_candidates(&p, cands, top_k, resolved, counters, false, Some(("discovery", info)), Instant::now())?;
     Ok(ctx)
 }

@@ -16,6 +16,7 @@ pub mod plans;
 pub mod privilege;
 pub mod refresh;
 pub mod service;
+pub mod store;
 pub mod vector;
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -18,6 +18,10 @@
 //! * A refresher leaves a database that another session is dropping, renaming or copying as a
 //!   template (it sees the lock those commands take on the database; they wait up to 5 s for other
 //!   sessions to leave), and the launcher does not start one there meanwhile.
+//! * Refresher 0 also keeps the feature store current (src/sql/store.rs; while
+//!   `songmatch.auto_refresh` and `songmatch.feature_store` are on): once the catalogue's
+//!   generation has not moved for a nap and nothing is left to refresh, it rebuilds the store if
+//!   the store is of another generation, spending at most a tenth of its time on it.
 //! * Each batch is one transaction: a refresher killed mid-batch loses nothing (the marks and the
 //!   artifacts roll back together) and the next one redoes the batch.
 
@@ -189,6 +193,10 @@ pub extern "C-unwind" fn songmatch_refresher(arg: pg_sys::Datum) {
         return;
     }
     let settings = BackgroundWorker::transaction(database_settings);
+    // the feature store (slot 0): rebuilt once the catalogue's generation has held for a nap with
+    // nothing left to refresh, spending at most a tenth of the time on it
+    let mut seen_generation: Option<i64> = None;
+    let mut next_build = Instant::now();
     loop {
         let (busy, changed) = BackgroundWorker::transaction(|| (database_busy(), database_settings() != settings));
         if busy || changed {
@@ -211,6 +219,18 @@ pub extern "C-unwind" fn songmatch_refresher(arg: pg_sys::Datum) {
                     super::ffi::reload_config_file();
                 }
             }
+        }
+        if slot == 0 && guc::AUTO_REFRESH.get() && !BackgroundWorker::sigterm_received() {
+            let stale = BackgroundWorker::transaction(super::store::stale_generation);
+            if stale.is_some() && stale == seen_generation && Instant::now() >= next_build {
+                let t0 = Instant::now();
+                let built = BackgroundWorker::transaction(|| super::store::build(false));
+                if let Err(e) = built {
+                    pgrx::warning!("songmatch: the feature store was not built: {e}");
+                }
+                next_build = Instant::now() + t0.elapsed() * 9;
+            }
+            seen_generation = stale;
         }
         if !BackgroundWorker::wait_latch(Some(naptime())) {
             return;

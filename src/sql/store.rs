@@ -1,0 +1,324 @@
+//! The feature store of a database (core/store.rs): what a match reads of each catalogue track,
+//! packed in one file per database (`<data directory>/songmatch_store/<database oid>.smstore`)
+//! at one value of the catalogue's generation counter, mapped read-only by every backend that
+//! matches, so that its pages are in memory once for all connections.
+//!
+//! * `songmatch.build_feature_store()` (management roles; the background refresher calls it once
+//!   the catalogue's changes have settled) writes a new file beside the old one and renames it
+//!   over it: a backend that maps the old file keeps reading it until its next call, and never
+//!   sees a file being written. The file is a cache: deleting it (or `songmatch.feature_store =
+//!   off`) only makes matches read the tables again. It must not be changed in place.
+//! * A match uses the store only when the catalogue's counter, read by the call, is the one the
+//!   store was taken at (and the store's model is the bundle's, for the vectors); a candidate the
+//!   store lacks is read from the tables as before. So the answers are the same with or without it.
+//! * Not on Citus (the catalogue's rows live on the workers).
+
+use super::guc;
+use super::plans;
+use super::privilege::as_owner;
+use super::vector::{HalfVec, Vector};
+use crate::core::store::{read_header, Store, StoreHeader, StoreWriter};
+use crate::core::{Error, Result};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::json;
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Advisory lock (class, key) under which one builder writes a database's store at a time.
+const BUILD_LOCK: (i32, i32) = (1_397_572_169, 1);
+
+fn spi_err(what: &'static str) -> impl Fn(pgrx::spi::SpiError) -> Error {
+    move |e| Error::Runtime(format!("{what}: {e}"))
+}
+
+fn store_dir() -> PathBuf {
+    // SAFETY: DataDir is set once at startup, before any backend runs songmatch's code
+    let data = unsafe { CStr::from_ptr(pg_sys::DataDir) }.to_string_lossy().into_owned();
+    PathBuf::from(data).join("songmatch_store")
+}
+
+fn store_path() -> PathBuf {
+    // SAFETY: MyDatabaseId is set when the backend connects, before any SQL runs
+    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    store_dir().join(format!("{db}.smstore"))
+}
+
+/// A store file mapped read-only (unmapped on drop).
+pub struct Mapped {
+    ptr: *mut libc::c_void,
+    len: usize,
+    ino: (u64, u64),
+    pub header: StoreHeader,
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: ptr/len are the mapping made in `map`, unmapped only here
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
+
+impl Mapped {
+    pub fn store(&self) -> Option<Store<'_>> {
+        // SAFETY: the mapping is `len` readable bytes for the life of self; the file is never
+        // changed in place (a new store is a new file renamed over the path)
+        let bytes = unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) };
+        Store::open(bytes).ok()
+    }
+}
+
+/// Maps the database's store file, if there is a complete one.
+fn map() -> Option<Mapped> {
+    use std::os::unix::io::AsRawFd;
+    let f = std::fs::File::open(store_path()).ok()?;
+    let meta = f.metadata().ok()?;
+    let len = usize::try_from(meta.len()).ok()?;
+    if len < crate::core::store::HEADER_SIZE as usize {
+        return None;
+    }
+    // SAFETY: a read-only, private view of a regular file of `len` bytes; checked below
+    let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, f.as_raw_fd(), 0) };
+    if ptr == libc::MAP_FAILED {
+        return None;
+    }
+    // SAFETY: the mapping just made is `len` readable bytes
+    let bytes = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
+    match read_header(bytes) {
+        Ok(header) => Some(Mapped { ptr, len, ino: (meta.dev(), meta.ino()), header }),
+        Err(_) => {
+            // SAFETY: the mapping just made, not referred to anywhere
+            unsafe { libc::munmap(ptr, len) };
+            None
+        }
+    }
+}
+
+thread_local! {
+    static MAPPED: RefCell<Option<Rc<Mapped>>> = const { RefCell::new(None) };
+}
+
+/// The catalogue's (epoch, generation) as the caller's statement sees them; None also when this
+/// transaction has changed the catalogue itself (its counter then counts changes no other
+/// session sees, and that may yet roll back: no store is of it, and none is built from it).
+fn generation() -> Result<Option<(String, i64)>> {
+    thread_local! {
+        static COUNTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    // (a schema before 0.5.0, not yet updated, has no counter: no store)
+    let counted = super::matching::once_true(
+        &COUNTER,
+        "select pg_catalog.to_regclass('songmatch.catalogue_generation') is not null",
+        "cannot read songmatch's schema",
+    )?;
+    if !counted {
+        return Ok(None);
+    }
+    as_owner(|| {
+        plans::select(
+            "select min(epoch::text), sum(gen)::bigint, array_agg(xmin::text::bigint) from songmatch.catalogue_generation",
+            &[],
+            |mut t| {
+                let Some(r) = t.next() else { return Ok(None) };
+                let own = r.get::<Vec<i64>>(3)?.unwrap_or_default().into_iter().any(|x| {
+                    // SAFETY: a plain lookup in this backend's transaction state
+                    unsafe { pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(x as u32)) }
+                });
+                Ok(if own { None } else { r.get::<String>(1)?.zip(r.get::<i64>(2)?) })
+            },
+        )
+        .map_err(spi_err("cannot read the catalogue's generation counter"))
+    })
+}
+
+/// The store, when it is on and current for this call (the catalogue's counter is the one it
+/// was taken at); None otherwise (on Citus, off, none built, or the catalogue changed since).
+pub fn current(single_node: bool) -> Result<Option<Rc<Mapped>>> {
+    if !guc::FEATURE_STORE.get() || !single_node {
+        return Ok(None);
+    }
+    let Some((epoch, gen)) = generation()? else { return Ok(None) };
+    let fits = |m: &Mapped| m.header.epoch == epoch && m.header.generation == gen;
+    if let Some(m) = MAPPED.with(|c| c.borrow().clone()).filter(|m| fits(m)) {
+        return Ok(Some(m));
+    }
+    // a newer file, if any (the same file stays mapped until one replaces it)
+    let same_file = MAPPED.with(|c| {
+        let cur = c.borrow();
+        let m = cur.as_ref()?;
+        let meta = std::fs::metadata(store_path()).ok()?;
+        Some((meta.dev(), meta.ino()) == m.ino)
+    });
+    if same_file == Some(true) {
+        return Ok(None);
+    }
+    let m = map().map(Rc::new);
+    MAPPED.with(|c| *c.borrow_mut() = m.clone());
+    Ok(m.filter(|m| fits(m)))
+}
+
+/// For the background refresher: the catalogue's generation when the store is on (in the
+/// refresher's settings), Citus absent, and the store is not of that generation or not of the
+/// active bundle's model (None: nothing to build, or it cannot tell).
+pub fn stale_generation() -> Option<i64> {
+    if !guc::FEATURE_STORE.get() || !super::matching::citus_absent().ok()? {
+        return None;
+    }
+    let (epoch, gen) = generation().ok()??;
+    let (model, version) = super::bundle::active_bundle().ok()?.embedding;
+    match map() {
+        Some(m) if m.header.epoch == epoch && m.header.generation == gen && m.header.model == model && m.header.version == version => None,
+        _ => Some(gen),
+    }
+}
+
+/// Removes a half-written file unless it was renamed into place.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Builds the database's store for the active bundle's embedding model at the catalogue's
+/// current generation (unless the store is already of it and `force` is false). Reads the
+/// catalogue in one statement (one snapshot), as songmatch_owner.
+pub fn build(force: bool) -> Result<serde_json::Value> {
+    let t0 = Instant::now();
+    let bundle = super::bundle::active_bundle()?;
+    let (model, version) = bundle.embedding.clone();
+    // one builder at a time per database (the lock ends with the transaction)
+    Spi::run_with_args("select pg_catalog.pg_advisory_xact_lock($1, $2)", &[BUILD_LOCK.0.into(), BUILD_LOCK.1.into()])
+        .map_err(spi_err("cannot lock the feature store"))?;
+    let path = store_path();
+    if !force {
+        if let (Some((epoch, gen)), Some(m)) = (generation()?, map()) {
+            if m.header.epoch == epoch && m.header.generation == gen && m.header.model == model && m.header.version == version {
+                return Ok(summary(&m.header, false, t0));
+            }
+        }
+    }
+    if generation()?.is_none() {
+        return Err(Error::Unsupported(
+            "the feature store cannot be built in a transaction that has changed the catalogue (build it after COMMIT)".into(),
+        ));
+    }
+    std::fs::create_dir_all(store_dir()).map_err(|e| Error::Runtime(format!("cannot create {}: {e}", store_dir().display())))?;
+    // files a builder of this database left half-written (it was killed): none is being written now
+    let prefix = format!("{}.tmp", path.file_stem().and_then(|s| s.to_str()).unwrap_or_default());
+    for entry in std::fs::read_dir(store_dir()).into_iter().flatten().flatten() {
+        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    // SAFETY: MyProcPid is set at process start
+    let tmp = path.with_extension(format!("tmp{}", unsafe { pg_sys::MyProcPid }));
+    let mut guard = TempFile(Some(tmp.clone()));
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::Runtime(format!("cannot create {}: {e}", tmp.display())))?;
+    let header = as_owner(|| {
+        // the vectors' length (one model version has one)
+        let dims: usize = plans::select(
+            "select e.embedding, e.embedding_half from songmatch.track_embeddings e
+              where e.embedding_kind = 'document' and e.model_name = $1 and e.model_version = $2 limit 1",
+            &[model.as_str().into(), version.as_str().into()],
+            |mut t| {
+                Ok(match t.next() {
+                    Some(r) => match r.get::<Vector>(1)? {
+                        Some(v) => v.0.len(),
+                        None => r.get::<HalfVec>(2)?.map(|h| h.0.len()).unwrap_or(0),
+                    },
+                    None => 0,
+                })
+            },
+        )
+        .map_err(spi_err("cannot read the embeddings"))?;
+        let mut w = StoreWriter::new(std::io::BufWriter::with_capacity(1 << 20, file), dims)?;
+        let mut stamp: Option<(String, i64)> = None;
+        let mut failed: Option<Error> = None;
+        let mut last: Option<i64> = None;
+        plans::select_batches(
+            "select c.track_id, c.content_hash, c.signals, e.embedding, e.embedding_half, g.epoch, g.gen
+               from songmatch.track_content c
+              cross join (select min(epoch::text) as epoch, sum(gen)::bigint as gen from songmatch.catalogue_generation) g
+               left join songmatch.track_embeddings e
+                 on e.track_id = c.track_id and e.embedding_kind = 'document' and e.model_name = $1
+                and e.model_version = $2 and e.content_hash = c.content_hash
+              order by c.track_id",
+            &[model.as_str().into(), version.as_str().into()],
+            4096,
+            |t| {
+                for r in t {
+                    if stamp.is_none() {
+                        stamp = r.get::<String>(6)?.zip(r.get::<i64>(7)?);
+                    }
+                    let (Some(id), Some(hash)) = (r.get::<i64>(1)?, r.get::<&str>(2)?) else { continue };
+                    // (a second embedding row of a track, which the keys do not allow, is left out)
+                    if last == Some(id) {
+                        continue;
+                    }
+                    last = Some(id);
+                    let signals = r.get::<&[u8]>(3)?;
+                    let embedding = match r.get::<Vector>(4)? {
+                        Some(v) => Some(v.0),
+                        None => r.get::<HalfVec>(5)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect()),
+                    };
+                    if failed.is_none() {
+                        failed = w.push(id, hash, signals, embedding.as_deref()).err();
+                    }
+                }
+                pgrx::check_for_interrupts!();
+                Ok(())
+            },
+        )
+        .map_err(spi_err("cannot read the catalogue"))?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        // (an empty catalogue: the counter as a statement of its own sees it)
+        let (epoch, gen) = match stamp {
+            Some(s) => s,
+            None => generation()?.ok_or_else(|| Error::Runtime("the catalogue's generation counter is empty".into()))?,
+        };
+        let (out, header) = w.finish(&epoch, gen, &model, &version)?;
+        out.into_inner().map_err(|e| Error::Runtime(format!("cannot write the feature store: {e}")))?;
+        Ok(header)
+    })?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::Runtime(format!("cannot rename {} to {}: {e}", tmp.display(), path.display())))?;
+    guard.0 = None;
+    Ok(summary(&header, true, t0))
+}
+
+fn summary(h: &StoreHeader, built: bool, t0: Instant) -> serde_json::Value {
+    json!({
+        "built": built,
+        "path": store_path().display().to_string(),
+        "generation": h.generation,
+        "model": h.model,
+        "model_version": h.version,
+        "dimensions": h.dims,
+        "tracks": h.tracks,
+        "with_embedding": h.with_embedding,
+        "megabytes": (h.len as f64 / 1048576.0 * 10.0).round() / 10.0,
+        "seconds": (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    })
+}
+
+/// `songmatch.build_feature_store(force => false)`: writes this database's feature store for the
+/// active bundle at the catalogue's current generation, unless it is already of it (`force`
+/// rebuilds it anyway). Returns what it holds: `built`, `path`, `generation`, `tracks`,
+/// `with_embedding`, `megabytes`, `seconds`. Management roles; the background refresher calls it.
+#[pg_extern(volatile)]
+pub fn build_feature_store(force: default!(bool, false)) -> JsonB {
+    use super::OrReport;
+    if !super::matching::citus_absent().or_report() {
+        super::raise(Error::Unsupported("the feature store is not used on Citus (the catalogue lives on the workers)".into()));
+    }
+    JsonB(build(force).or_report())
+}

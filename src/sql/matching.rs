@@ -18,14 +18,14 @@ use crate::core::models::embed::{self, Role};
 use crate::core::models::manifest::Storage;
 use crate::core::profile::{self, round6};
 use crate::core::ranker::{self as ranker_features, FEATURES};
-use crate::core::scoring::{self, CandidateSignals, Config, PlaylistNorms, PlaylistSignals};
+use crate::core::scoring::{self, CandidateSignals, Config, Embedding, FloatSource, PlaylistNorms, PlaylistSignals};
 use crate::core::signals::TrackSignals;
 use crate::core::{text, versions, Error, Result};
 use pgrx::prelude::*;
 use pgrx::{JsonB, Uuid};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 fn spi_err(what: &'static str) -> impl Fn(pgrx::spi::SpiError) -> Error {
@@ -467,7 +467,7 @@ fn stored_signals() -> Result<bool> {
 type StoredSignals = Option<Vec<u8>>;
 
 /// The database's feature store, mapped (src/sql/store.rs).
-type FeatureStore = Rc<super::store::Mapped>;
+type FeatureStore = Arc<super::store::Mapped>;
 
 /// Candidates' content hashes and stored signals, in their order, and the store they came from.
 type ContentRows = (Vec<Option<String>>, Vec<StoredSignals>, Option<FeatureStore>);
@@ -492,16 +492,20 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
     let Candidates { ids, hashes, signals, store } = cands;
     let t0 = Instant::now();
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    let mut embeddings: Vec<Option<Vec<f32>>> = vec![None; ids.len()];
+    let mut embeddings: Vec<Option<Embedding>> = vec![None; ids.len()];
     // from the store where it has the candidate's current content under this model (a vector is
-    // the same for the same content and model), else from the table
+    // the same for the same content and model), read in place; else from the table
     let mut from_store = 0usize;
-    if let Some(st) = store.as_deref().filter(|m| m.header.model == model.0 && m.header.version == model.1).and_then(|m| m.store()) {
-        for (i, id) in ids.iter().enumerate() {
-            if let Some(t) = st.get(*id).filter(|t| t.content_hash == hashes[i]) {
-                embeddings[i] = t.embedding;
-                from_store += embeddings[i].is_some() as usize;
-            }
+    if let Some(m) = store.filter(|m| m.header.model == model.0 && m.header.version == model.1) {
+        if let Some(st) = m.store() {
+            let dims = m.header.dims as usize;
+            let source: Arc<dyn FloatSource> = m.clone();
+            embeddings = if source.floats().is_empty() {
+                st.embeddings(&ids, &hashes).into_iter().map(|e| e.map(Embedding::from)).collect()
+            } else {
+                st.embedding_positions(&ids, &hashes).into_iter().map(|at| Embedding::shared(&source, at? * dims, dims)).collect()
+            };
+            from_store = embeddings.iter().filter(|e| e.is_some()).count();
         }
     }
     counters.add("feature_store_embeddings", from_store as f64);
@@ -524,8 +528,8 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
                         continue;
                     }
                     embeddings[i] = match r.get::<Vector>(3)? {
-                        Some(v) => Some(v.0),
-                        None => r.get::<super::vector::HalfVec>(4)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect()),
+                        Some(v) => Some(v.0.into()),
+                        None => r.get::<super::vector::HalfVec>(4)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect::<Vec<f32>>().into()),
                     };
                 }
                 Ok(())
@@ -558,7 +562,7 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
                 decoded[i] = Some(TrackSignals::of(&r.track, &r.analysis));
             }
             embeddings[i] = match a {
-                Artifact::Hit(v) | Artifact::Computed(v) => Some(v),
+                Artifact::Hit(v) | Artifact::Computed(v) => Some(v.into()),
                 Artifact::Failed(_) => None,
             };
         }
@@ -905,13 +909,13 @@ fn content_rows(ids: &[i64]) -> Result<ContentRows> {
     let mut rest: Vec<i64> = Vec::new();
     match store.as_deref().and_then(|m| m.store()) {
         Some(st) => {
-            for (i, id) in ids.iter().enumerate() {
-                match st.get(*id) {
-                    Some(t) => {
-                        hashes[i] = Some(t.content_hash.to_string());
-                        signals[i] = t.signals.map(<[u8]>::to_vec);
+            for (i, c) in st.contents(ids).into_iter().enumerate() {
+                match c {
+                    Some((h, sig)) => {
+                        hashes[i] = Some(h);
+                        signals[i] = sig;
                     }
-                    None => rest.push(*id),
+                    None => rest.push(ids[i]),
                 }
             }
         }
@@ -1024,7 +1028,7 @@ fn candidate_signals(
         .zip(embs)
         .map(|(r, (_, a))| CandidateSignals {
             track_id: r.id,
-            embedding: a.value().cloned(),
+            embedding: a.value().cloned().map(Embedding::from),
             audio: profile::audio_of(&r.analysis),
             genres: profile::genres_of(&r.analysis),
             emotions: emotions.remove(&r.id).unwrap_or_default(),
@@ -1135,11 +1139,13 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
         finals.sort_by(|x, y| scoring::best_first((x.id, x.score), (y.id, y.score)));
         reranked = Some(n);
     }
+    // (the candidates are not needed any more: freed off this path)
+    scoring::free_later(cands);
     let no_reranker = match &bundle.ranker {
         Some((kid, _)) => json!({"ranker": kid}),
         None => json!(format!("skipped: bundle \"{}\" has no ranker or reranker", bundle.name)),
     };
-    Ok(finals
+    let out = finals
         .into_iter()
         .take(keep)
         .map(|f| {
@@ -1171,7 +1177,9 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
             }
             (f.id, f.score, m)
         })
-        .collect())
+        .collect();
+    scoring::free_later(scored);
+    Ok(out)
 }
 
 /// The configuration of a call: the one passed, else the one made active by

@@ -17,7 +17,8 @@ use super::guc;
 use super::plans;
 use super::privilege::as_owner;
 use super::vector::{HalfVec, Vector};
-use crate::core::store::{read_header, Store, StoreHeader, StoreWriter};
+use crate::core::scoring::FloatSource;
+use crate::core::store::{Store, StoreHeader, StoreWriter};
 use crate::core::{Error, Result};
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -26,7 +27,7 @@ use std::cell::RefCell;
 use std::ffi::CStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Advisory lock (class, key) under which one builder writes a database's store at a time.
@@ -54,6 +55,25 @@ pub struct Mapped {
     len: usize,
     ino: (u64, u64),
     pub header: StoreHeader,
+    /// The embeddings section as f32s in place: (byte offset, count); (0, 0) where they cannot be.
+    floats: (usize, usize),
+}
+
+// SAFETY: the mapping is read-only and lives until the last reference drops it; reading it from
+// the worker pool's threads (stage 1 over shared vectors) involves nothing of PostgreSQL
+unsafe impl Send for Mapped {}
+// SAFETY: as above: only shared reads of immutable memory
+unsafe impl Sync for Mapped {}
+
+impl FloatSource for Mapped {
+    fn floats(&self) -> &[f32] {
+        let (at, n) = self.floats;
+        if n == 0 {
+            return &[];
+        }
+        // SAFETY: checked in `map` (within the mapping, aligned, the embeddings section)
+        unsafe { std::slice::from_raw_parts((self.ptr as *const u8).add(at) as *const f32, n) }
+    }
 }
 
 impl Drop for Mapped {
@@ -88,8 +108,11 @@ fn map() -> Option<Mapped> {
     }
     // SAFETY: the mapping just made is `len` readable bytes
     let bytes = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
-    match read_header(bytes) {
-        Ok(header) => Some(Mapped { ptr, len, ino: (meta.dev(), meta.ino()), header }),
+    match Store::open(bytes) {
+        Ok(store) => {
+            let floats = store.floats().filter(|f| !f.is_empty()).map(|f| (f.as_ptr() as usize - ptr as usize, f.len())).unwrap_or((0, 0));
+            Some(Mapped { ptr, len, ino: (meta.dev(), meta.ino()), header: store.header, floats })
+        }
         Err(_) => {
             // SAFETY: the mapping just made, not referred to anywhere
             unsafe { libc::munmap(ptr, len) };
@@ -99,7 +122,7 @@ fn map() -> Option<Mapped> {
 }
 
 thread_local! {
-    static MAPPED: RefCell<Option<Rc<Mapped>>> = const { RefCell::new(None) };
+    static MAPPED: RefCell<Option<Arc<Mapped>>> = const { RefCell::new(None) };
 }
 
 /// The catalogue's (epoch, generation) as the caller's statement sees them; None also when this
@@ -137,7 +160,7 @@ fn generation() -> Result<Option<(String, i64)>> {
 
 /// The store, when it is on and current for this call (the catalogue's counter is the one it
 /// was taken at); None otherwise (on Citus, off, none built, or the catalogue changed since).
-pub fn current(single_node: bool) -> Result<Option<Rc<Mapped>>> {
+pub fn current(single_node: bool) -> Result<Option<Arc<Mapped>>> {
     if !guc::FEATURE_STORE.get() || !single_node {
         return Ok(None);
     }
@@ -156,7 +179,7 @@ pub fn current(single_node: bool) -> Result<Option<Rc<Mapped>>> {
     if same_file == Some(true) {
         return Ok(None);
     }
-    let m = map().map(Rc::new);
+    let m = map().map(Arc::new);
     MAPPED.with(|c| *c.borrow_mut() = m.clone());
     Ok(m.filter(|m| fits(m)))
 }

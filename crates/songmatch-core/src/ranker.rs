@@ -133,7 +133,7 @@ mod tests {
         };
         let c = CandidateSignals {
             track_id: 1,
-            embedding: Some(vec![1.0, 0.0]),
+            embedding: Some(vec![1.0, 0.0].into()),
             audio: profile::audio_of(&json!({"audio": {"energy": 0.7}})),
             genres: BTreeMap::new(),
             emotions: BTreeMap::new(),

@@ -223,11 +223,53 @@ pub struct PlaylistSignals {
     pub catalogue: CatalogueProfile,
 }
 
+/// Floats held by something else that candidates share (the feature store's mapping), read in
+/// place.
+pub trait FloatSource: Send + Sync {
+    fn floats(&self) -> &[f32];
+}
+
+/// A candidate's embedding: its own vector, or `len` floats from `from` of a shared source.
+#[derive(Clone)]
+pub enum Embedding {
+    Owned(Vec<f32>),
+    Shared { source: std::sync::Arc<dyn FloatSource>, from: usize, len: usize },
+}
+
+impl Embedding {
+    /// A view of `len` floats from `from` of `source` (None where the source has fewer).
+    pub fn shared(source: &std::sync::Arc<dyn FloatSource>, from: usize, len: usize) -> Option<Self> {
+        (from.checked_add(len)? <= source.floats().len()).then(|| Embedding::Shared { source: source.clone(), from, len })
+    }
+}
+
+impl std::ops::Deref for Embedding {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match self {
+            Embedding::Owned(v) => v,
+            Embedding::Shared { source, from, len } => &source.floats()[*from..*from + *len],
+        }
+    }
+}
+
+impl std::fmt::Debug for Embedding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl From<Vec<f32>> for Embedding {
+    fn from(v: Vec<f32>) -> Self {
+        Embedding::Owned(v)
+    }
+}
+
 /// What stage 1 knows about a candidate track.
 #[derive(Debug, Clone)]
 pub struct CandidateSignals {
     pub track_id: i64,
-    pub embedding: Option<Vec<f32>>,
+    pub embedding: Option<Embedding>,
     pub audio: Audio,
     pub genres: BTreeMap<String, f64>,
     pub emotions: BTreeMap<String, f64>,
@@ -331,49 +373,60 @@ pub fn catalogue_fit(p: &CatalogueProfile, c: &CatalogueTrack, cfg: &Config) -> 
         + w("popularity") * cat.popularity.unwrap_or(0.0)
 }
 
-fn score_one(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals, cfg: &Config) -> Scored {
-    let mut values: Vec<(&'static str, f64)> = Vec::with_capacity(SIGNALS.len());
+/// The weight of each of [`SIGNALS`], in its order (0 for one the config does not weigh).
+fn signal_weights(cfg: &Config) -> [f64; SIGNALS.len()] {
+    SIGNALS.map(|s| cfg.weights.get(s).copied().unwrap_or(0.0))
+}
+
+fn score_one(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals, cfg: &Config, w: &[f64; SIGNALS.len()]) -> Scored {
+    // (signal's index in SIGNALS, value), in the order below
+    let mut values = [(0usize, 0f64); SIGNALS.len()];
+    let mut k = 0;
+    let mut push = |i: usize, v: f64| {
+        values[k] = (i, v);
+        k += 1;
+    };
     if let Some(e) = &c.embedding {
         let cos = embedding_cosines(p, n, e, cfg.members_top_k);
         if !cos.members.is_empty() {
-            let k = cos.members.len();
-            values.push(("members", cos.members[..k].iter().sum::<f64>() / k as f64));
+            let m = cos.members.len();
+            push(0, cos.members[..m].iter().sum::<f64>() / m as f64);
         }
         if let Some(x) = cos.centroid {
-            values.push(("centroid", x));
+            push(1, x);
         }
         if let Some(x) = cos.query {
-            values.push(("query", x));
+            push(2, x);
         }
     }
     if let Some(a) = p.audio.similarity(&c.audio) {
-        values.push(("audio", a));
+        push(3, a);
     }
     if let Some(g) = profile::genre_overlap(&p.genres, &c.genres) {
-        values.push(("genre", g));
+        push(4, g);
     }
     if let Some(em) = emotion_cosine(&p.emotions, &c.emotions) {
-        values.push(("emotion", em));
+        push(5, em);
     }
     if p.catalogue.members > 0 {
         let cat = catalogue::signals(&p.catalogue, &c.catalogue);
-        values.push(("artist", cat.artist_share));
-        values.push(("album", cat.album_share));
+        push(6, cat.artist_share);
+        push(7, cat.album_share);
         if let Some(y) = cat.year {
-            values.push(("year", y));
+            push(8, y);
         }
         if let Some(pop) = cat.popularity {
-            values.push(("popularity", pop));
+            push(9, pop);
         }
     }
-    let wsum: f64 = values.iter().map(|(s, _)| cfg.weights.get(*s).copied().unwrap_or(0.0)).sum();
+    let values = &values[..k];
+    let wsum: f64 = values.iter().map(|(i, _)| w[*i]).sum();
     let mut components = Vec::with_capacity(values.len());
     let mut stage1 = 0.0;
-    for (s, v) in values {
-        let w = cfg.weights.get(s).copied().unwrap_or(0.0);
-        let contribution = if wsum > 0.0 { w * v / wsum } else { 0.0 };
+    for &(i, v) in values {
+        let contribution = if wsum > 0.0 { w[i] * v / wsum } else { 0.0 };
         stage1 += contribution;
-        components.push((s, v, w, contribution));
+        components.push((SIGNALS[i], v, w[i], contribution));
     }
     Scored { track_id: c.track_id, stage1, components }
 }
@@ -382,14 +435,21 @@ fn score_one(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals, cfg: 
 /// candidate sets; the workers only compute.
 pub fn stage1(p: &PlaylistSignals, cands: &[CandidateSignals], cfg: &Config) -> Vec<Scored> {
     let n = PlaylistNorms::of(p);
+    let w = signal_weights(cfg);
     let mut out: Vec<Scored> = if cands.len() >= PARALLEL_THRESHOLD {
         use rayon::prelude::*;
-        pool().install(|| cands.par_iter().with_min_len(256).map(|c| score_one(p, &n, c, cfg)).collect())
+        pool().install(|| cands.par_iter().with_min_len(256).map(|c| score_one(p, &n, c, cfg, &w)).collect())
     } else {
-        cands.iter().map(|c| score_one(p, &n, c, cfg)).collect()
+        cands.iter().map(|c| score_one(p, &n, c, cfg, &w)).collect()
     };
     out.sort_by(|a, b| best_first((a.track_id, a.stage1), (b.track_id, b.stage1)));
     out
+}
+
+/// Frees `v` on the worker pool, off the caller's path (for the candidates of a large match:
+/// tens of thousands of small allocations). Only for plain Rust values: nothing of PostgreSQL.
+pub fn free_later<T: Send + 'static>(v: T) {
+    pool().spawn(move || drop(v));
 }
 
 /// Candidate count from which stage 1 runs on the worker pool.
@@ -453,7 +513,7 @@ mod tests {
     fn cand(id: i64, e: [f32; 2], energy: f64, genre: &str) -> CandidateSignals {
         CandidateSignals {
             track_id: id,
-            embedding: Some(e.to_vec()),
+            embedding: Some(e.to_vec().into()),
             audio: profile::audio_of(&json!({"audio": {"energy": energy}})),
             genres: BTreeMap::from([(genre.to_string(), 1.0)]),
             emotions: BTreeMap::new(),
@@ -509,7 +569,7 @@ mod tests {
         let par = stage1(&playlist(), &cands, &cfg);
         let seq: Vec<Scored> = {
             let (p, n) = (playlist(), PlaylistNorms::of(&playlist()));
-            let mut v: Vec<Scored> = cands.iter().map(|c| score_one(&p, &n, c, &cfg)).collect();
+            let mut v: Vec<Scored> = cands.iter().map(|c| score_one(&p, &n, c, &cfg, &signal_weights(&cfg))).collect();
             v.sort_by(|a, b| b.stage1.total_cmp(&a.stage1).then(a.track_id.cmp(&b.track_id)));
             v
         };

@@ -225,11 +225,11 @@ impl<'a> Store<'a> {
         None
     }
 
-    /// A track, if the store has it (None also for an entry whose bytes lie outside the file or
-    /// are not text, which a complete store never has).
-    pub fn get(&self, id: i64) -> Option<StoredTrack<'a>> {
-        let i = self.position(id)?;
-        let m = self.header.meta_at as usize + i * META_SIZE as usize;
+    /// A track's entry, if the store has it (None also for an entry whose bytes lie outside the
+    /// file or are not text, which a complete store never has).
+    pub fn entry(&self, id: i64) -> Option<Entry<'a>> {
+        let at = self.position(id)?;
+        let m = self.header.meta_at as usize + at * META_SIZE as usize;
         let off = u64::from_le_bytes(self.bytes[m..m + 8].try_into().ok()?) as usize;
         let hash_len = self.u32_at(m + 8) as usize;
         let sig_len = self.u32_at(m + 12);
@@ -240,13 +240,87 @@ impl<'a> Store<'a> {
             NO_SIGNALS => None,
             l => Some(blob.get(off + hash_len..(off + hash_len).checked_add(l as usize)?)?),
         };
-        let embedding = has_embedding.then(|| {
-            let dims = self.header.dims as usize;
-            let at = self.header.embeddings_at as usize + i * dims * 4;
-            self.bytes[at..at + dims * 4].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-        });
-        Some(StoredTrack { content_hash, signals, embedding })
+        Some(Entry { at, content_hash, signals, has_embedding })
     }
+
+    /// The embedding stored at a position (zeros where the track has none).
+    pub fn embedding_at(&self, at: usize) -> Vec<f32> {
+        let dims = self.header.dims as usize;
+        let from = self.header.embeddings_at as usize + at * dims * 4;
+        self.bytes[from..from + dims * 4].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    }
+
+    /// A track, if the store has it.
+    pub fn get(&self, id: i64) -> Option<StoredTrack<'a>> {
+        let e = self.entry(id)?;
+        let embedding = e.has_embedding.then(|| self.embedding_at(e.at));
+        Some(StoredTrack { content_hash: e.content_hash, signals: e.signals, embedding })
+    }
+
+    /// The content hash and signals of each of these tracks, in their order (None: not in the
+    /// store); on the worker pool for many.
+    pub fn contents(&self, ids: &[i64]) -> Vec<Option<(String, Option<Vec<u8>>)>> {
+        let one = |id: &i64| self.entry(*id).map(|e| (e.content_hash.to_string(), e.signals.map(<[u8]>::to_vec)));
+        self.each(ids, one)
+    }
+
+    /// The embedding of each of these tracks where the store has one of the content `hashes`
+    /// gives (a vector is the same for the same content and model), in their order.
+    pub fn embeddings(&self, ids: &[i64], hashes: &[String]) -> Vec<Option<Vec<f32>>> {
+        let one = |(id, h): (&i64, &String)| {
+            self.entry(*id).filter(|e| e.has_embedding && e.content_hash == h.as_str()).map(|e| self.embedding_at(e.at))
+        };
+        if ids.len() >= crate::scoring::PARALLEL_THRESHOLD {
+            use rayon::prelude::*;
+            crate::scoring::pool().install(|| ids.par_iter().zip(hashes.par_iter()).with_min_len(512).map(one).collect())
+        } else {
+            ids.iter().zip(hashes).map(one).collect()
+        }
+    }
+
+    /// Like [`Store::embeddings`], the positions of those embeddings instead of copies (see
+    /// [`Store::floats`]).
+    pub fn embedding_positions(&self, ids: &[i64], hashes: &[String]) -> Vec<Option<usize>> {
+        let one = |(id, h): (&i64, &String)| self.entry(*id).filter(|e| e.has_embedding && e.content_hash == h.as_str()).map(|e| e.at);
+        if ids.len() >= crate::scoring::PARALLEL_THRESHOLD {
+            use rayon::prelude::*;
+            crate::scoring::pool().install(|| ids.par_iter().zip(hashes.par_iter()).with_min_len(512).map(one).collect())
+        } else {
+            ids.iter().zip(hashes).map(one).collect()
+        }
+    }
+
+    /// Every embedding as one slice of f32 (the embedding at position `at` is
+    /// `[at * dims, (at + 1) * dims)`), read in place: None where the bytes cannot be (a
+    /// big-endian machine, or bytes not aligned to 4, which a mapped file never is).
+    pub fn floats(&self) -> Option<&'a [f32]> {
+        if cfg!(target_endian = "big") {
+            return None;
+        }
+        let from = self.header.embeddings_at as usize;
+        let bytes: &'a [u8] = &self.bytes[from..from + self.header.tracks as usize * self.header.dims as usize * 4];
+        // SAFETY: every bit pattern is an f32; align_to only takes the aligned middle
+        let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
+        (head.is_empty() && tail.is_empty()).then_some(floats)
+    }
+
+    fn each<T: Send>(&self, ids: &[i64], one: impl Fn(&i64) -> T + Sync + Send) -> Vec<T> {
+        if ids.len() >= crate::scoring::PARALLEL_THRESHOLD {
+            use rayon::prelude::*;
+            crate::scoring::pool().install(|| ids.par_iter().with_min_len(512).map(one).collect())
+        } else {
+            ids.iter().map(one).collect()
+        }
+    }
+}
+
+/// Where a track lies in a store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry<'a> {
+    pub at: usize,
+    pub content_hash: &'a str,
+    pub signals: Option<&'a [u8]>,
+    pub has_embedding: bool,
 }
 
 #[cfg(test)]
@@ -309,6 +383,45 @@ mod tests {
             let t = s.get(*id).unwrap();
             assert_eq!((t.content_hash, t.signals, t.embedding.as_ref()), (h.as_str(), Some(&sig[..]), Some(e)));
             assert!(s.get(id + 1).is_none());
+        }
+    }
+
+    #[test]
+    fn batch_reads_equal_single_reads_in_order() {
+        let n = crate::scoring::PARALLEL_THRESHOLD as i64 + 100;
+        let mut w = StoreWriter::new(Cursor::new(Vec::new()), 3).unwrap();
+        for id in 0..n {
+            let e = [id as f32, 1.0, -2.0];
+            w.push(id * 2, &format!("h{id}"), (id % 3 != 0).then_some(&[id as u8][..]), (id % 5 != 0).then_some(&e[..])).unwrap();
+        }
+        let (c, _) = w.finish("e", 1, "m", "v").unwrap();
+        let bytes = c.into_inner();
+        // (a Vec<u8>'s bytes need not be aligned for f32: read from an aligned copy)
+        let aligned: Vec<u32> = bytes
+            .chunks(4)
+            .map(|b| u32::from_ne_bytes([b[0], *b.get(1).unwrap_or(&0), *b.get(2).unwrap_or(&0), *b.get(3).unwrap_or(&0)]))
+            .collect();
+        // SAFETY: the u32s' bytes, as many as the store has
+        let bytes: &[u8] = unsafe { std::slice::from_raw_parts(aligned.as_ptr() as *const u8, bytes.len()) };
+        let s = Store::open(bytes).unwrap();
+        let floats = s.floats().unwrap();
+        assert_eq!(floats.len(), n as usize * 3);
+        for size in [10usize, 3 * n as usize] {
+            // every id, odd ones (not in the store) among them, backwards
+            let ids: Vec<i64> = (0..size as i64).rev().collect();
+            let hashes: Vec<String> = ids.iter().map(|i| if i % 4 == 0 { format!("h{}", i / 2) } else { "other".into() }).collect();
+            let contents = s.contents(&ids);
+            let embs = s.embeddings(&ids, &hashes);
+            let positions = s.embedding_positions(&ids, &hashes);
+            for (k, id) in ids.iter().enumerate() {
+                let one = s.get(*id);
+                assert_eq!(contents[k], one.as_ref().map(|t| (t.content_hash.to_string(), t.signals.map(<[u8]>::to_vec))));
+                let want = one.filter(|t| t.content_hash == hashes[k]).and_then(|t| t.embedding);
+                assert_eq!(embs[k], want, "{id}");
+                let at = positions[k].map(|at| floats[at * 3..at * 3 + 3].to_vec());
+                assert_eq!(at, want, "{id}");
+            }
+            assert!(embs.iter().any(Option::is_some));
         }
     }
 

@@ -1139,8 +1139,8 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
         finals.sort_by(|x, y| scoring::best_first((x.id, x.score), (y.id, y.score)));
         reranked = Some(n);
     }
-    // (the candidates are not needed any more: freed off this path)
-    scoring::free_later(cands);
+    // (the candidates are not needed any more: freed on both cores)
+    scoring::free_all(cands);
     let no_reranker = match &bundle.ranker {
         Some((kid, _)) => json!({"ranker": kid}),
         None => json!(format!("skipped: bundle \"{}\" has no ranker or reranker", bundle.name)),
@@ -1178,7 +1178,7 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
             (f.id, f.score, m)
         })
         .collect();
-    scoring::free_later(scored);
+    scoring::free_all(scored);
     Ok(out)
 }
 

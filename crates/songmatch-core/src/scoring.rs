@@ -334,9 +334,18 @@ pub struct EmbeddingCosines {
 pub fn embedding_cosines(p: &PlaylistSignals, n: &PlaylistNorms, e: &[f32], top: usize) -> EmbeddingCosines {
     let ne = profile::norm(e);
     // every dot product in one pass where the vectors allow it (the same values as one by one)
-    let mut dots = vec![0f64; p.members.len() + p.centroid.is_some() as usize + p.query.is_some() as usize];
+    let count = p.members.len() + p.centroid.is_some() as usize + p.query.is_some() as usize;
+    // (on the stack for playlists of up to 62 members)
+    let mut stack = [0f64; 64];
+    let mut heap = Vec::new();
+    let dots: &mut [f64] = if count <= stack.len() {
+        &mut stack[..count]
+    } else {
+        heap.resize(count, 0f64);
+        &mut heap
+    };
     let all = match &n.wide {
-        Some((dims, wide)) if *dims == e.len() => crate::sys::dots_wide(e, wide, &mut dots),
+        Some((dims, wide)) if *dims == e.len() => crate::sys::dots_wide(e, wide, dots),
         _ => false,
     };
     let cos = |d: f64, nv: f64| if ne == 0.0 || nv == 0.0 { 0.0 } else { d / (ne * nv) };
@@ -446,10 +455,14 @@ pub fn stage1(p: &PlaylistSignals, cands: &[CandidateSignals], cfg: &Config) -> 
     out
 }
 
-/// Frees `v` on the worker pool, off the caller's path (for the candidates of a large match:
-/// tens of thousands of small allocations). Only for plain Rust values: nothing of PostgreSQL.
-pub fn free_later<T: Send + 'static>(v: T) {
-    pool().spawn(move || drop(v));
+/// Frees the items of a large vector on the worker pool (tens of thousands of small allocations:
+/// the candidates of a large match), before returning. Only for plain Rust values: nothing of
+/// PostgreSQL.
+pub fn free_all<T: Send>(v: Vec<T>) {
+    if v.len() >= PARALLEL_THRESHOLD {
+        use rayon::prelude::*;
+        pool().install(|| v.into_par_iter().with_min_len(1024).for_each(drop));
+    }
 }
 
 /// Candidate count from which stage 1 runs on the worker pool.

@@ -37,7 +37,11 @@ pgrx::extension_sql_file!(
         sql::matching::match_songs_contexts
     ]
 );
-pgrx::extension_sql_file!("../sql/store.sql", name = "store", requires = [sql::store::build_feature_store]);
+pgrx::extension_sql_file!(
+    "../sql/store.sql",
+    name = "store",
+    requires = [sql::store::build_feature_store, sql::store::feature_store_status]
+);
 pgrx::extension_sql_file!("../sql/distribute.sql", name = "distribute", requires = ["matching", "owners", "shards"]);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

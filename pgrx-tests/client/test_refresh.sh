@@ -5,6 +5,7 @@
 #     and genres within 60 s;
 #  2. the analysis of 10 tracks changes: exactly those 10 are recomputed (the inference counters);
 #     an edit that does not change the content (updated_at, a no-op UPDATE) of 10 more: 0;
+#  2b. the feature store is rebuilt by the refresher after the catalogue changes, and matches read it;
 #  3. members added to a playlist: its profile is current within seconds;
 #  4. a poison row is retried with backoff and parked (pipeline_status shows it and its error) while
 #     the rest completes; fixing the row re-queues it;
@@ -50,6 +51,21 @@ sleep 3
 check "stale marks after edits that change no content" "0" "$(backlog)"
 check "embeddings computed for them" "0" "$(infer "${EMB}")"
 check "emotions computed for them" "0" "$(infer "${EMO}")"
+
+# --- 2b. the feature store follows the catalogue -----------------------------------------------------------
+# (refresher 0 builds it once the catalogue's counter has held for a nap with nothing left to refresh)
+store() { sql "select songmatch.feature_store_status() ->> '$1'"; }
+wait_for "the feature store current" 30 \
+    "select (s ->> 'current')::boolean and (s ->> 'tracks')::int = 500 and (s ->> 'with_embedding')::int = 500 from songmatch.feature_store_status() s"
+G0=$(store generation)
+sql "update songmatch.track_analyses set analysis = jsonb_set(analysis, '{summary}', to_jsonb('Changed again ' || track_id)) where track_id between 421 and 425" >/dev/null
+check "the feature store right after a change" "false" "$(store current)"
+wait_for "the feature store rebuilt after the change" 30 \
+    "select (s ->> 'current')::boolean and (s ->> 'with_embedding')::int = 500 and (s ->> 'generation')::bigint > ${G0} from songmatch.feature_store_status() s"
+sql "select songmatch.stats_reset()" >/dev/null
+check_sql "a miss over 300 candidates" "5" \
+    "select count(*) from songmatch.match_playlist(1, array(select id from songmatch.tracks order by id limit 300), top_k => 5, config => '{\"weights\": {\"centroid\": 0.0512}}')"
+check_sql "its vectors from the feature store" "t" "select songmatch.stat('feature_store_embeddings') >= 290"
 
 # --- 3. a playlist's new members: its profile follows -----------------------------------------------------
 T0=$(date +%s%N)

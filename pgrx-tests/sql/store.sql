@@ -35,6 +35,9 @@ select (b ->> 'built')::boolean as built, (b ->> 'tracks')::int = 106 as tracks,
        b ->> 'model' as model, (b ->> 'dimensions')::int as dims, (b ->> 'megabytes')::float8 > 0 as sized
   from songmatch.build_feature_store() b;
 select (b ->> 'built')::boolean as built_again from songmatch.build_feature_store() b;
+select (s ->> 'on')::boolean as "on", (s ->> 'present')::boolean as present, (s ->> 'current')::boolean as current,
+       (s ->> 'tracks')::int as tracks, (s ->> 'generation') = (s ->> 'catalogue_generation') as same_generation
+  from songmatch.feature_store_status() s;
 select pg_temp.step('store');
 -- switched off in the session: the tables
 set songmatch.feature_store = off;
@@ -44,6 +47,7 @@ reset songmatch.feature_store;
 -- (the best track's popularity: its score changes)
 create temp table best as select split_part((select result from r where step = 'tables'), ':', 1)::bigint as id;
 update songmatch.tracks set popularity = popularity + 40 where id = (select id from best);
+select (s ->> 'current')::boolean as current_after_change from songmatch.feature_store_status() s;
 select pg_temp.step('changed, stale store');
 set songmatch.feature_store = off;
 select pg_temp.step('changed, off');
@@ -59,7 +63,7 @@ rollback;
 -- a file that is not a complete store is not read (and a forced build replaces it)
 select b ->> 'path' as store_path from songmatch.build_feature_store() b \gset
 \setenv STORE_PATH :store_path
-\! sh -c 'printf "not a store" > "$STORE_PATH.new" && mv "$STORE_PATH.new" "$STORE_PATH"'
+\! sh -c 'case "$STORE_PATH" in /*.smstore) printf "not a store" > "$STORE_PATH.new" && mv "$STORE_PATH.new" "$STORE_PATH";; esac'
 select pg_temp.step('damaged');
 select (b ->> 'built')::boolean as forced from songmatch.build_feature_store(force => true) b;
 select pg_temp.step('again');

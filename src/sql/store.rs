@@ -345,3 +345,36 @@ pub fn build_feature_store(force: default!(bool, false)) -> JsonB {
     }
     JsonB(build(force).or_report())
 }
+
+/// `songmatch.feature_store_status()`: whether this database's feature store is on and current
+/// (`current`: of the catalogue's generation and of the active bundle's model), and what it
+/// holds (`generation`, `catalogue_generation`, `tracks`, `with_embedding`, `megabytes`; `present`
+/// false when there is no complete store). Management roles.
+#[pg_extern(volatile)]
+pub fn feature_store_status() -> JsonB {
+    use super::OrReport;
+    let single = super::matching::citus_absent().or_report();
+    let gen = if single { generation().or_report() } else { None };
+    let bundle = super::bundle::active_bundle().or_report();
+    let mut out = json!({
+        "on": guc::FEATURE_STORE.get() && single,
+        "path": store_path().display().to_string(),
+        "present": false,
+        "current": false,
+        "catalogue_generation": gen.as_ref().map(|g| g.1),
+    });
+    if let Some(m) = map() {
+        let h = &m.header;
+        let current = gen.is_some_and(|(e, g)| h.epoch == e && h.generation == g)
+            && (h.model.as_str(), h.version.as_str()) == (bundle.embedding.0.as_str(), bundle.embedding.1.as_str());
+        out["present"] = json!(true);
+        out["current"] = json!(current && single);
+        out["generation"] = json!(h.generation);
+        out["model"] = json!(h.model);
+        out["model_version"] = json!(h.version);
+        out["tracks"] = json!(h.tracks);
+        out["with_embedding"] = json!(h.with_embedding);
+        out["megabytes"] = json!((h.len as f64 / 1048576.0 * 10.0).round() / 10.0);
+    }
+    JsonB(out)
+}

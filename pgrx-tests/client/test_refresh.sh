@@ -129,6 +129,12 @@ until [[ "$("${PSQL}" "$(dsn "${DB2}")" -X -At -c "select (${current_sql}) = 40"
     sleep 0.5
 done
 say "a database created after the server started: current $((SECONDS - T0)) s after its rows were inserted"
+# its feature store, built by its refresher
+OID2=$(sql_admin "select oid from pg_database where datname = '${DB2}'")
+store_files="select count(*) from pg_catalog.pg_ls_dir('songmatch_store') f where f like '${OID2}.%'"
+wait_for "the late database's feature store" 30 "select (${store_files}) = 1"
 # a plain DROP DATABASE (no FORCE) is not blocked by the refresher: it leaves when it sees the drop
 sql_admin "drop database ${DB2}" >/dev/null || fail "DROP DATABASE ${DB2} failed with a refresher connected"
+# and the launcher removes its feature store
+wait_for "the dropped database's feature store removed" 30 "select (${store_files}) = 0"
 pass

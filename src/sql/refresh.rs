@@ -18,6 +18,7 @@
 //! * A refresher leaves a database that another session is dropping, renaming or copying as a
 //!   template (it sees the lock those commands take on the database; they wait up to 5 s for other
 //!   sessions to leave), and the launcher does not start one there meanwhile.
+//! * The launcher removes the feature stores of dropped databases (every 10 s).
 //! * Refresher 0 also keeps the feature store current (src/sql/store.rs; while
 //!   `songmatch.auto_refresh` and `songmatch.feature_store` are on): once the catalogue's
 //!   generation has not moved for a nap and nothing is left to refresh, it rebuilds the store if
@@ -91,9 +92,24 @@ pub extern "C-unwind" fn songmatch_refresh_launcher(_arg: pg_sys::Datum) {
     let mut running: HashMap<(u32, i32), (DynamicBackgroundWorker, Instant)> = HashMap::new();
     let mut not_before: HashMap<u32, Instant> = HashMap::new();
     let mut warned_full = false;
+    let mut next_sweep = Instant::now();
     while BackgroundWorker::wait_latch(Some(naptime())) {
         if BackgroundWorker::sighup_received() {
             super::ffi::reload_config_file();
+        }
+        // the feature stores of dropped databases, every 10 s
+        if Instant::now() >= next_sweep {
+            let all: Vec<u32> = BackgroundWorker::transaction(|| {
+                Spi::connect(|c| {
+                    c.select("select oid from pg_catalog.pg_database", None, &[])
+                        .map(|rows| rows.filter_map(|r| r.get::<pg_sys::Oid>(1).ok().flatten().map(u32::from)).collect())
+                        .unwrap_or_default()
+                })
+            });
+            if !all.is_empty() {
+                super::store::remove_orphans(&all);
+            }
+            next_sweep = Instant::now() + Duration::from_secs(10);
         }
         // reap the refreshers that ended; a short-lived one (no extension there) is retried later
         running.retain(|(db, _), (h, started)| match h.pid() {

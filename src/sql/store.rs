@@ -199,6 +199,21 @@ pub fn stale_generation() -> Option<i64> {
     }
 }
 
+/// Removes the store files of databases that no longer exist (`DROP DATABASE` leaves them):
+/// `databases`, the oid of every database. (For the launcher; a file it removes by a race with a
+/// database just created is only a cache, which that database's refresher builds again.)
+pub fn remove_orphans(databases: &[u32]) {
+    let Ok(dir) = std::fs::read_dir(store_dir()) else { return };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some((oid, rest)) = name.to_str().and_then(|n| n.split_once('.')) else { continue };
+        let Ok(oid) = oid.parse::<u32>() else { continue };
+        if (rest == "smstore" || rest.starts_with("tmp")) && !databases.contains(&oid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Removes a half-written file unless it was renamed into place.
 struct TempFile(Option<PathBuf>);
 

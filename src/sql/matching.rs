@@ -496,7 +496,7 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
     // from the store where it has the candidate's current content under this model (a vector is
     // the same for the same content and model), read in place; else from the table
     let mut from_store = 0usize;
-    if let Some(m) = store.filter(|m| m.header.model == model.0 && m.header.version == model.1) {
+    if let Some(m) = store.filter(|m| m.header.of_model(model)) {
         if let Some(st) = m.store() {
             let dims = m.header.dims as usize;
             let source: Arc<dyn FloatSource> = m.clone();

@@ -101,7 +101,8 @@ fn map() -> Option<Mapped> {
     if len < crate::core::store::HEADER_SIZE as usize {
         return None;
     }
-    // SAFETY: a read-only, private view of a regular file of `len` bytes; checked below
+    // SAFETY: a read-only shared mapping of a regular file of `len` bytes (never changed in
+    // place: a new store is renamed over it); its bytes are checked below
     let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, f.as_raw_fd(), 0) };
     if ptr == libc::MAP_FAILED {
         return None;
@@ -165,7 +166,7 @@ pub fn current(single_node: bool) -> Result<Option<Arc<Mapped>>> {
         return Ok(None);
     }
     let Some((epoch, gen)) = generation()? else { return Ok(None) };
-    let fits = |m: &Mapped| m.header.epoch == epoch && m.header.generation == gen;
+    let fits = |m: &Mapped| m.header.taken_at(&epoch, gen);
     if let Some(m) = MAPPED.with(|c| c.borrow().clone()).filter(|m| fits(m)) {
         return Ok(Some(m));
     }
@@ -192,9 +193,9 @@ pub fn stale_generation() -> Option<i64> {
         return None;
     }
     let (epoch, gen) = generation().ok()??;
-    let (model, version) = super::bundle::active_bundle().ok()?.embedding;
+    let model = super::bundle::active_bundle().ok()?.embedding;
     match map() {
-        Some(m) if m.header.epoch == epoch && m.header.generation == gen && m.header.model == model && m.header.version == version => None,
+        Some(m) if m.header.taken_at(&epoch, gen) && m.header.of_model(&model) => None,
         _ => Some(gen),
     }
 }
@@ -236,17 +237,13 @@ pub fn build(force: bool) -> Result<serde_json::Value> {
     Spi::run_with_args("select pg_catalog.pg_advisory_xact_lock($1, $2)", &[BUILD_LOCK.0.into(), BUILD_LOCK.1.into()])
         .map_err(spi_err("cannot lock the feature store"))?;
     let path = store_path();
-    if !force {
-        if let (Some((epoch, gen)), Some(m)) = (generation()?, map()) {
-            if m.header.epoch == epoch && m.header.generation == gen && m.header.model == model && m.header.version == version {
-                return Ok(summary(&m.header, false, t0));
-            }
-        }
-    }
-    if generation()?.is_none() {
+    let Some((epoch, gen)) = generation()? else {
         return Err(Error::Unsupported(
             "the feature store cannot be built in a transaction that has changed the catalogue (build it after COMMIT)".into(),
         ));
+    };
+    if let Some(m) = map().filter(|m| !force && m.header.taken_at(&epoch, gen) && m.header.of_model(&bundle.embedding)) {
+        return Ok(summary(&m.header, false, t0));
     }
     std::fs::create_dir_all(store_dir()).map_err(|e| Error::Runtime(format!("cannot create {}: {e}", store_dir().display())))?;
     // files a builder of this database left half-written (it was killed): none is being written now
@@ -319,11 +316,8 @@ pub fn build(force: bool) -> Result<serde_json::Value> {
         if let Some(e) = failed {
             return Err(e);
         }
-        // (an empty catalogue: the counter as a statement of its own sees it)
-        let (epoch, gen) = match stamp {
-            Some(s) => s,
-            None => generation()?.ok_or_else(|| Error::Runtime("the catalogue's generation counter is empty".into()))?,
-        };
+        // (an empty catalogue: the counter as read above)
+        let (epoch, gen) = stamp.unwrap_or((epoch, gen));
         let (out, header) = w.finish(&epoch, gen, &model, &version)?;
         out.into_inner().map_err(|e| Error::Runtime(format!("cannot write the feature store: {e}")))?;
         Ok(header)
@@ -343,7 +337,7 @@ fn summary(h: &StoreHeader, built: bool, t0: Instant) -> serde_json::Value {
         "dimensions": h.dims,
         "tracks": h.tracks,
         "with_embedding": h.with_embedding,
-        "megabytes": (h.len as f64 / 1048576.0 * 10.0).round() / 10.0,
+        "megabytes": h.megabytes(),
         "seconds": (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
     })
 }
@@ -380,8 +374,7 @@ pub fn feature_store_status() -> JsonB {
     });
     if let Some(m) = map() {
         let h = &m.header;
-        let current = gen.is_some_and(|(e, g)| h.epoch == e && h.generation == g)
-            && (h.model.as_str(), h.version.as_str()) == (bundle.embedding.0.as_str(), bundle.embedding.1.as_str());
+        let current = gen.is_some_and(|(e, g)| h.taken_at(&e, g)) && h.of_model(&bundle.embedding);
         out["present"] = json!(true);
         out["current"] = json!(current && single);
         out["generation"] = json!(h.generation);
@@ -389,7 +382,7 @@ pub fn feature_store_status() -> JsonB {
         out["model_version"] = json!(h.version);
         out["tracks"] = json!(h.tracks);
         out["with_embedding"] = json!(h.with_embedding);
-        out["megabytes"] = json!((h.len as f64 / 1048576.0 * 10.0).round() / 10.0);
+        out["megabytes"] = json!(h.megabytes());
     }
     JsonB(out)
 }

@@ -47,6 +47,22 @@ pub struct StoreHeader {
     pub len: u64,
 }
 
+impl StoreHeader {
+    /// Whether the store was taken at this generation of this install.
+    pub fn taken_at(&self, epoch: &str, generation: i64) -> bool {
+        self.epoch == epoch && self.generation == generation
+    }
+
+    /// Whether its vectors are of this embedding model (name, version).
+    pub fn of_model(&self, model: &(String, String)) -> bool {
+        self.model == model.0 && self.version == model.1
+    }
+
+    pub fn megabytes(&self) -> f64 {
+        (self.len as f64 / 1048576.0 * 10.0).round() / 10.0
+    }
+}
+
 /// Streams a store to a file: tracks in ascending id order, then [`StoreWriter::finish`].
 pub struct StoreWriter<W: Write + Seek> {
     out: W,
@@ -260,34 +276,19 @@ impl<'a> Store<'a> {
     /// The content hash and signals of each of these tracks, in their order (None: not in the
     /// store); on the worker pool for many.
     pub fn contents(&self, ids: &[i64]) -> Vec<Option<(String, Option<Vec<u8>>)>> {
-        let one = |id: &i64| self.entry(*id).map(|e| (e.content_hash.to_string(), e.signals.map(<[u8]>::to_vec)));
-        self.each(ids, one)
+        each(ids.len(), |i| self.entry(ids[i]).map(|e| (e.content_hash.to_string(), e.signals.map(<[u8]>::to_vec))))
     }
 
-    /// The embedding of each of these tracks where the store has one of the content `hashes`
-    /// gives (a vector is the same for the same content and model), in their order.
-    pub fn embeddings(&self, ids: &[i64], hashes: &[String]) -> Vec<Option<Vec<f32>>> {
-        let one = |(id, h): (&i64, &String)| {
-            self.entry(*id).filter(|e| e.has_embedding && e.content_hash == h.as_str()).map(|e| self.embedding_at(e.at))
-        };
-        if ids.len() >= crate::scoring::PARALLEL_THRESHOLD {
-            use rayon::prelude::*;
-            crate::scoring::pool().install(|| ids.par_iter().zip(hashes.par_iter()).with_min_len(512).map(one).collect())
-        } else {
-            ids.iter().zip(hashes).map(one).collect()
-        }
-    }
-
-    /// Like [`Store::embeddings`], the positions of those embeddings instead of copies (see
-    /// [`Store::floats`]).
+    /// The position of each of these tracks' embedding where the store has one of the content
+    /// `hashes` gives (a vector is the same for the same content and model), in their order; read
+    /// them in place with [`Store::floats`].
     pub fn embedding_positions(&self, ids: &[i64], hashes: &[String]) -> Vec<Option<usize>> {
-        let one = |(id, h): (&i64, &String)| self.entry(*id).filter(|e| e.has_embedding && e.content_hash == h.as_str()).map(|e| e.at);
-        if ids.len() >= crate::scoring::PARALLEL_THRESHOLD {
-            use rayon::prelude::*;
-            crate::scoring::pool().install(|| ids.par_iter().zip(hashes.par_iter()).with_min_len(512).map(one).collect())
-        } else {
-            ids.iter().zip(hashes).map(one).collect()
-        }
+        each(ids.len(), |i| self.entry(ids[i]).filter(|e| e.has_embedding && e.content_hash == hashes[i]).map(|e| e.at))
+    }
+
+    /// Those embeddings copied (where [`Store::floats`] cannot read them in place).
+    pub fn embeddings(&self, ids: &[i64], hashes: &[String]) -> Vec<Option<Vec<f32>>> {
+        self.embedding_positions(ids, hashes).into_iter().map(|at| at.map(|at| self.embedding_at(at))).collect()
     }
 
     /// Every embedding as one slice of f32 (the embedding at position `at` is
@@ -303,14 +304,15 @@ impl<'a> Store<'a> {
         let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
         (head.is_empty() && tail.is_empty()).then_some(floats)
     }
+}
 
-    fn each<T: Send>(&self, ids: &[i64], one: impl Fn(&i64) -> T + Sync + Send) -> Vec<T> {
-        if ids.len() >= crate::scoring::PARALLEL_THRESHOLD {
-            use rayon::prelude::*;
-            crate::scoring::pool().install(|| ids.par_iter().with_min_len(512).map(one).collect())
-        } else {
-            ids.iter().map(one).collect()
-        }
+/// `one(i)` for each i below n, in order; on the worker pool for many.
+fn each<T: Send>(n: usize, one: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    if n >= crate::scoring::PARALLEL_THRESHOLD {
+        use rayon::prelude::*;
+        crate::scoring::pool().install(|| (0..n).into_par_iter().with_min_len(512).map(one).collect())
+    } else {
+        (0..n).map(one).collect()
     }
 }
 

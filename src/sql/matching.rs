@@ -1072,13 +1072,14 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
     }
     let signals = &signals;
 
-    // stage 1
+    // stage 1, of which stage 2 takes a window of the best (the ranker's or reranker's window, or
+    // `keep`): only those are ordered; the components JSON is built only for the `keep` returned
+    let ranked = if bundle.ranker.is_some() { cfg.ranker_top_n.min(cands.len()) } else { 0 };
+    let window = keep.max(ranked).max(if bundle.reranker.is_some() { cfg.rerank_top_n } else { 0 });
     let t0 = Instant::now();
-    let scored = scoring::stage1(signals, &cands, cfg);
+    let scored = scoring::stage1_best(signals, &cands, cfg, window);
     pgrx::debug1!("songmatch: stage 1 scored {} candidates in {:?}", cands.len(), t0.elapsed());
 
-    // stage 2 over a window of stage 1's best (the ranker's or reranker's window, or `keep`);
-    // the components JSON is built only for the `keep` rows returned
     struct Final {
         id: i64,
         score: f64,
@@ -1086,8 +1087,6 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
         ranker: Option<(f32, usize)>,
         rerank: Option<f64>,
     }
-    let ranked = if bundle.ranker.is_some() { cfg.ranker_top_n.min(scored.len()) } else { 0 };
-    let window = keep.max(ranked).max(if bundle.reranker.is_some() { cfg.rerank_top_n } else { 0 });
     let mut finals: Vec<Final> = scored
         .iter()
         .take(window)
@@ -1098,7 +1097,8 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
     if let Some((kid, _)) = &bundle.ranker {
         let at: HashMap<i64, usize> = cands.iter().enumerate().map(|(i, c)| (c.track_id, i)).collect();
         let norms = PlaylistNorms::of(signals);
-        feats = finals[..ranked].iter().map(|f| ranker_features::features_normed(signals, &norms, &cands[at[&f.id]])).collect();
+        let of: Vec<&CandidateSignals> = finals[..ranked].iter().map(|f| &cands[at[&f.id]]).collect();
+        feats = ranker_features::features_of(signals, &norms, &of);
         let t0 = Instant::now();
         let scores = infer::ranker(kid, &feats)?;
         counters.add("ranker_calls", 1.0);

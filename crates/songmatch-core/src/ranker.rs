@@ -103,6 +103,17 @@ pub fn features_normed(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSign
     f.into_iter().map(|x| x as f32).collect()
 }
 
+/// [`features_normed`] of many candidates, on the worker pool when they are many (the same
+/// values, in order).
+pub fn features_of(p: &PlaylistSignals, n: &PlaylistNorms, cands: &[&CandidateSignals]) -> Vec<Vec<f32>> {
+    if cands.len() >= 256 {
+        use rayon::prelude::*;
+        crate::scoring::pool().install(|| cands.par_iter().with_min_len(64).map(|c| features_normed(p, n, c)).collect())
+    } else {
+        cands.iter().map(|c| features_normed(p, n, c)).collect()
+    }
+}
+
 /// The ranker's raw score mapped to (0, 1) for blending with stage 1.
 pub fn squash(score: f32) -> f64 {
     1.0 / (1.0 + (-(score as f64)).exp())

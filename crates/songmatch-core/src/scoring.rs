@@ -332,7 +332,6 @@ pub struct EmbeddingCosines {
 }
 
 pub fn embedding_cosines(p: &PlaylistSignals, n: &PlaylistNorms, e: &[f32], top: usize) -> EmbeddingCosines {
-    let ne = profile::norm(e);
     // every dot product in one pass where the vectors allow it (the same values as one by one)
     let count = p.members.len() + p.centroid.is_some() as usize + p.query.is_some() as usize;
     // (on the stack for playlists of up to 62 members)
@@ -348,11 +347,36 @@ pub fn embedding_cosines(p: &PlaylistSignals, n: &PlaylistNorms, e: &[f32], top:
         Some((dims, wide)) if *dims == e.len() => crate::sys::dots_wide(e, wide, dots),
         _ => false,
     };
+    cosines_of(p, n, e, top, all.then_some(&*dots))
+}
+
+/// [`embedding_cosines`] from the dot products of `e` with the members, centroid and query when
+/// they are already computed (`dots`, in [`PlaylistNorms`]' order), else pair by pair.
+fn cosines_of(p: &PlaylistSignals, n: &PlaylistNorms, e: &[f32], top: usize, dots: Option<&[f64]>) -> EmbeddingCosines {
+    let mut members = Vec::with_capacity(top + 1);
+    let (centroid, query) = cosines_into(p, n, e, top, dots, &mut members);
+    EmbeddingCosines { members, centroid, query }
+}
+
+/// [`cosines_of`] with the best `top` member cosines written into `members` (cleared first; the
+/// scoring of a block of candidates reuses one).
+fn cosines_into(
+    p: &PlaylistSignals,
+    n: &PlaylistNorms,
+    e: &[f32],
+    top: usize,
+    dots: Option<&[f64]>,
+    members: &mut Vec<f64>,
+) -> (Option<f64>, Option<f64>) {
+    let ne = profile::norm(e);
     let cos = |d: f64, nv: f64| if ne == 0.0 || nv == 0.0 { 0.0 } else { d / (ne * nv) };
     // the best `top` cosines, kept sorted (top is small: members_top_k, or 3 for the ranker)
-    let mut members: Vec<f64> = Vec::with_capacity(top + 1);
+    members.clear();
     for (j, (m, nm)) in p.members.iter().zip(&n.members).enumerate() {
-        let c = if all { cos(dots[j], *nm) } else { profile::cosine_normed(e, ne, m, *nm) };
+        let c = match dots {
+            Some(d) => cos(d[j], *nm),
+            None => profile::cosine_normed(e, ne, m, *nm),
+        };
         if members.len() < top || members.last().is_some_and(|l| c > *l) {
             let at = members.partition_point(|x| *x >= c);
             members.insert(at, c);
@@ -360,10 +384,16 @@ pub fn embedding_cosines(p: &PlaylistSignals, n: &PlaylistNorms, e: &[f32], top:
         }
     }
     let k = p.members.len();
-    let centroid = p.centroid.as_deref().map(|c| if all { cos(dots[k], n.centroid) } else { profile::cosine_normed(e, ne, c, n.centroid) });
+    let centroid = p.centroid.as_deref().map(|c| match dots {
+        Some(d) => cos(d[k], n.centroid),
+        None => profile::cosine_normed(e, ne, c, n.centroid),
+    });
     let q = k + p.centroid.is_some() as usize;
-    let query = p.query.as_deref().map(|v| if all { cos(dots[q], n.query) } else { profile::cosine_normed(e, ne, v, n.query) });
-    EmbeddingCosines { members, centroid, query }
+    let query = p.query.as_deref().map(|v| match dots {
+        Some(d) => cos(d[q], n.query),
+        None => profile::cosine_normed(e, ne, v, n.query),
+    });
+    (centroid, query)
 }
 
 /// How well a catalogue track fits a playlist on the catalogue signals alone (the share of members
@@ -387,24 +417,72 @@ fn signal_weights(cfg: &Config) -> [f64; SIGNALS.len()] {
     SIGNALS.map(|s| cfg.weights.get(s).copied().unwrap_or(0.0))
 }
 
-fn score_one(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals, cfg: &Config, w: &[f64; SIGNALS.len()]) -> Scored {
-    // (signal's index in SIGNALS, value), in the order below
-    let mut values = [(0usize, 0f64); SIGNALS.len()];
-    let mut k = 0;
+/// A candidate's stage 1 as computed for every candidate: the value of each signal it has (by
+/// its index in [`SIGNALS`]) and the sum; no allocation. [`Scored`] (named components, weights
+/// and contributions) is made of it only for the candidates kept.
+#[derive(Debug, Clone, Copy)]
+struct Light {
+    track_id: i64,
+    stage1: f64,
+    /// bit i: the candidate has signal i
+    present: u16,
+    values: [f64; SIGNALS.len()],
+    wsum: f64,
+}
+
+impl Light {
+    /// The contribution of signal `i` (the same expression the sum took).
+    fn contribution(&self, i: usize, w: &[f64; SIGNALS.len()]) -> f64 {
+        if self.wsum > 0.0 {
+            w[i] * self.values[i] / self.wsum
+        } else {
+            0.0
+        }
+    }
+
+    fn scored(&self, w: &[f64; SIGNALS.len()]) -> Scored {
+        let components = (0..SIGNALS.len())
+            .filter(|i| self.present & (1 << i) != 0)
+            .map(|i| (SIGNALS[i], self.values[i], w[i], self.contribution(i, w)))
+            .collect();
+        Scored { track_id: self.track_id, stage1: self.stage1, components }
+    }
+}
+
+/// One candidate's stage 1; `dots`: its embedding's dot products with the playlist's vectors when
+/// computed with its block's (else computed here); `members`: scratch space.
+fn score_one(
+    p: &PlaylistSignals,
+    n: &PlaylistNorms,
+    c: &CandidateSignals,
+    cfg: &Config,
+    w: &[f64; SIGNALS.len()],
+    dots: Option<&[f64]>,
+    members: &mut Vec<f64>,
+) -> Light {
+    let mut l = Light { track_id: c.track_id, stage1: 0.0, present: 0, values: [0.0; SIGNALS.len()], wsum: 0.0 };
+    // (signals in SIGNALS' order)
     let mut push = |i: usize, v: f64| {
-        values[k] = (i, v);
-        k += 1;
+        l.values[i] = v;
+        l.present |= 1 << i;
     };
     if let Some(e) = &c.embedding {
-        let cos = embedding_cosines(p, n, e, cfg.members_top_k);
-        if !cos.members.is_empty() {
-            let m = cos.members.len();
-            push(0, cos.members[..m].iter().sum::<f64>() / m as f64);
+        let (centroid, query) = match dots {
+            Some(_) => cosines_into(p, n, e, cfg.members_top_k, dots, members),
+            None => {
+                let cos = embedding_cosines(p, n, e, cfg.members_top_k);
+                *members = cos.members;
+                (cos.centroid, cos.query)
+            }
+        };
+        if !members.is_empty() {
+            let m = members.len();
+            push(0, members[..m].iter().sum::<f64>() / m as f64);
         }
-        if let Some(x) = cos.centroid {
+        if let Some(x) = centroid {
             push(1, x);
         }
-        if let Some(x) = cos.query {
+        if let Some(x) = query {
             push(2, x);
         }
     }
@@ -428,31 +506,68 @@ fn score_one(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals, cfg: 
             push(9, pop);
         }
     }
-    let values = &values[..k];
-    let wsum: f64 = values.iter().map(|(i, _)| w[*i]).sum();
-    let mut components = Vec::with_capacity(values.len());
-    let mut stage1 = 0.0;
-    for &(i, v) in values {
-        let contribution = if wsum > 0.0 { w[i] * v / wsum } else { 0.0 };
-        stage1 += contribution;
-        components.push((SIGNALS[i], v, w[i], contribution));
-    }
-    Scored { track_id: c.track_id, stage1, components }
+    let has = |i: &usize| l.present & (1 << i) != 0;
+    l.wsum = (0..SIGNALS.len()).filter(has).map(|i| w[i]).sum();
+    l.stage1 = (0..SIGNALS.len()).filter(has).map(|i| l.contribution(i, w)).fold(0.0, |s, c| s + c);
+    l
 }
 
 /// Stage 1 over all candidates, best first (ties by track id). Uses a thread pool for large
 /// candidate sets; the workers only compute.
 pub fn stage1(p: &PlaylistSignals, cands: &[CandidateSignals], cfg: &Config) -> Vec<Scored> {
+    stage1_best(p, cands, cfg, cands.len())
+}
+
+/// The `keep` best of [`stage1`] (the same values and order): every candidate is scored, only
+/// the best are ordered and given their components.
+pub fn stage1_best(p: &PlaylistSignals, cands: &[CandidateSignals], cfg: &Config, keep: usize) -> Vec<Scored> {
     let n = PlaylistNorms::of(p);
     let w = signal_weights(cfg);
-    let mut out: Vec<Scored> = if cands.len() >= PARALLEL_THRESHOLD {
+    let block = |b: &[CandidateSignals]| score_block(p, &n, b, cfg, &w);
+    let lights: Vec<Light> = if cands.len() >= PARALLEL_THRESHOLD {
         use rayon::prelude::*;
-        pool().install(|| cands.par_iter().with_min_len(256).map(|c| score_one(p, &n, c, cfg, &w)).collect())
+        pool().install(|| cands.par_chunks(BLOCK).flat_map_iter(block).collect())
     } else {
-        cands.iter().map(|c| score_one(p, &n, c, cfg, &w)).collect()
+        cands.chunks(BLOCK).flat_map(block).collect()
     };
-    out.sort_by(|a, b| best_first((a.track_id, a.stage1), (b.track_id, b.stage1)));
-    out
+    let mut order: Vec<(i64, f64, u32)> = lights.iter().enumerate().map(|(i, l)| (l.track_id, l.stage1, i as u32)).collect();
+    let by = |a: &(i64, f64, u32), b: &(i64, f64, u32)| best_first((a.0, a.1), (b.0, b.1));
+    let keep = keep.min(order.len());
+    if keep == 0 {
+        return Vec::new();
+    }
+    if keep < order.len() {
+        order.select_nth_unstable_by(keep - 1, by);
+        order.truncate(keep);
+    }
+    order.sort_by(by);
+    order.iter().map(|&(_, _, i)| lights[i as usize].scored(&w)).collect()
+}
+
+/// Candidates scored a block at a time: the dot products of the block's embeddings with the
+/// playlist's vectors first, in one pass ([`sys::dots_block`](crate::sys::dots_block)), then
+/// each candidate.
+const BLOCK: usize = 64;
+
+fn score_block(p: &PlaylistSignals, n: &PlaylistNorms, cands: &[CandidateSignals], cfg: &Config, w: &[f64; SIGNALS.len()]) -> Vec<Light> {
+    let mut dots: Vec<f64> = Vec::new();
+    let mut at: Vec<Option<usize>> = vec![None; cands.len()];
+    if let Some((dims, wide)) = &n.wide {
+        let count = wide.len() / dims;
+        let mut es: Vec<&[f32]> = Vec::with_capacity(cands.len());
+        for (i, c) in cands.iter().enumerate() {
+            if let Some(e) = c.embedding.as_deref().filter(|e| e.len() == *dims) {
+                at[i] = Some(es.len() * count);
+                es.push(e);
+            }
+        }
+        dots.resize(es.len() * count, 0.0);
+        if !crate::sys::dots_block(&es, wide, count, &mut dots) {
+            at.iter_mut().for_each(|a| *a = None);
+        }
+    }
+    let mut members = Vec::with_capacity(cfg.members_top_k + 1);
+    cands.iter().zip(&at).map(|(c, a)| score_one(p, n, c, cfg, w, a.map(|a| &dots[a..]), &mut members)).collect()
 }
 
 /// Frees the items of a large vector on the worker pool (tens of thousands of small allocations:
@@ -582,11 +697,17 @@ mod tests {
         let par = stage1(&playlist(), &cands, &cfg);
         let seq: Vec<Scored> = {
             let (p, n) = (playlist(), PlaylistNorms::of(&playlist()));
-            let mut v: Vec<Scored> = cands.iter().map(|c| score_one(&p, &n, c, &cfg, &signal_weights(&cfg))).collect();
+            let w = signal_weights(&cfg);
+            let mut v: Vec<Scored> = cands.iter().map(|c| score_one(&p, &n, c, &cfg, &w, None, &mut Vec::new()).scored(&w)).collect();
             v.sort_by(|a, b| b.stage1.total_cmp(&a.stage1).then(a.track_id.cmp(&b.track_id)));
             v
         };
         assert_eq!(par, seq);
+        // the best few: the same as the first few of all (ties broken by id alike)
+        for keep in [1, 5, 100, cands.len(), cands.len() + 5] {
+            assert_eq!(stage1_best(&playlist(), &cands, &cfg, keep), par[..keep.min(par.len())], "keep {keep}");
+        }
+        assert!(stage1_best(&playlist(), &cands, &cfg, 0).is_empty());
     }
 
     /// Pseudo-random vectors (a fixed LCG): values of every sign and size, some exactly zero.
@@ -627,6 +748,24 @@ mod tests {
             let pairwise = PlaylistNorms { wide: None, ..n.clone() };
             let mut cands = vectors(50, dims, 7);
             cands.push(vec![0.0; dims]); // a zero vector: every cosine 0
+                                         // blocks of candidates at a time (four, and the rest one by one): the same values
+            let (_, wide) = n.wide.as_ref().unwrap();
+            let count = wide.len() / dims;
+            for take in [1usize, 3, 4, 5, 9, cands.len()] {
+                let es: Vec<&[f32]> = cands[..take].iter().map(Vec::as_slice).collect();
+                let mut block = vec![f64::NAN; take * count];
+                if crate::sys::dots_block(&es, wide, count, &mut block) {
+                    for (e, row) in es.iter().zip(block.chunks(count)) {
+                        let mut one = vec![0f64; count];
+                        assert!(crate::sys::dots_wide(e, wide, &mut one));
+                        assert_eq!(
+                            row.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                            one.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                        );
+                    }
+                }
+            }
+            assert!(!crate::sys::dots_block(&[&cands[0][..dims - 1]], wide, count, &mut vec![0f64; count]), "lengths that do not fit");
             for e in &cands {
                 let fast = embedding_cosines(&p, &n, e, 30);
                 let slow = embedding_cosines(&p, &pairwise, e, 30);

@@ -1,4 +1,4 @@
-//! Every `unsafe` of the core, each behind a safe function: the AVX2 dot product, the worker
+//! Every `unsafe` of the core, each behind a safe function: the AVX2 and AVX-512 dot products, the worker
 //! threads' signal mask, and one ONNX Runtime C-API call the `ort` crate does not wrap.
 
 use ort::session::builder::SessionBuilder;
@@ -128,6 +128,119 @@ unsafe fn dots_wide_avx2(e: &[f32], wide: &[f64], out: &mut [f64]) {
             }
             out[j] = reduce(lo, hi, v);
             j += 1;
+        }
+    }
+}
+
+/// The dot products of each of the vectors `es` (each `dims` long) with each of the `count`
+/// vectors stored one after another in `wide` (already widened to f64), into `out`: `es.len()`
+/// rows of `count`, in order. Bit for bit the values of [`dots_wide`] (and so of [`dot_simd`]):
+/// each product's eight lanes take the same fused multiply-adds in the same order and the same
+/// reduction. With AVX-512 a block of four vectors meets four of `wide` at a time, so each value
+/// loaded serves four products; with AVX2 alone each vector takes [`dots_wide`]. False (nothing
+/// written) when the CPU has neither or the lengths do not fit.
+pub fn dots_block(es: &[&[f32]], wide: &[f64], count: usize, out: &mut [f64]) -> bool {
+    let dims = wide.len().checked_div(count).unwrap_or(0);
+    if wide.len() != dims * count || out.len() != es.len() * count || es.iter().any(|e| e.len() != dims) {
+        return false;
+    }
+    if es.is_empty() || count == 0 {
+        return true;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+            // (the block's vectors widened once, for every vector of `wide` they meet)
+            let mut widened = vec![0f64; 4 * dims];
+            let mut at = 0;
+            while at < es.len() {
+                let take = (es.len() - at).min(4);
+                for (k, e) in es[at..at + take].iter().enumerate() {
+                    for (w, x) in widened[k * dims..(k + 1) * dims].iter_mut().zip(e.iter()) {
+                        *w = *x as f64;
+                    }
+                }
+                let rows = &mut out[at * count..(at + take) * count];
+                // SAFETY: the CPU has AVX-512F and FMA (checked just above); `widened` holds
+                // `take` vectors of `dims` values, `wide` holds `count` of them and `rows` takes
+                // take × count values: all the kernels read and write.
+                unsafe {
+                    if take == 4 {
+                        block_avx512::<4>(&widened, wide, dims, count, rows);
+                    } else {
+                        for k in 0..take {
+                            block_avx512::<1>(&widened[k * dims..], wide, dims, count, &mut rows[k * count..(k + 1) * count]);
+                        }
+                    }
+                }
+                at += take;
+            }
+            return true;
+        }
+    }
+    es.iter().zip(out.chunks_mut(count)).all(|(e, row)| dots_wide(e, wide, row))
+}
+
+/// [`dots_block`]'s AVX-512 kernel for `C` vectors (widened, one after another in `xs`) against
+/// all `count` of `wide`, four of `wide` at a time, then one at a time.
+///
+/// # Safety
+/// The CPU must support AVX-512F and FMA; `xs` holds at least `C · dims` values, `wide` exactly
+/// `count · dims`, and `out` exactly `C · count`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn block_avx512<const C: usize>(xs: &[f64], wide: &[f64], dims: usize, count: usize, out: &mut [f64]) {
+    let mut j = 0;
+    while j + 4 <= count {
+        // SAFETY: as this function's (j + 4 ≤ count)
+        unsafe { pairs_avx512::<C, 4>(xs, wide, dims, count, j, out) };
+        j += 4;
+    }
+    while j < count {
+        // SAFETY: as this function's (j < count)
+        unsafe { pairs_avx512::<C, 1>(xs, wide, dims, count, j, out) };
+        j += 1;
+    }
+}
+
+/// `C` vectors of `xs` against the `M` vectors of `wide` from `j`: `C · M` accumulators of eight
+/// lanes, where lanes 0–3 are [`dots_wide_avx2`]'s `lo` and 4–7 its `hi`; then its reduction.
+///
+/// # Safety
+/// As [`block_avx512`]'s, and `j + M ≤ count`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn pairs_avx512<const C: usize, const M: usize>(xs: &[f64], wide: &[f64], dims: usize, count: usize, j: usize, out: &mut [f64]) {
+    use std::arch::x86_64::*;
+    let chunks = dims / 8;
+    // SAFETY: every load reads 8 doubles at 8·i with i < dims / 8 inside vector c < C of `xs` or
+    // vector j + m < count of `wide`; the stores write 4 doubles into a 4-element array.
+    unsafe {
+        let mut acc = [[_mm512_setzero_pd(); M]; C];
+        for i in 0..chunks {
+            let mut x = [_mm512_setzero_pd(); C];
+            for (c, x) in x.iter_mut().enumerate() {
+                *x = _mm512_loadu_pd(xs.as_ptr().add(c * dims + 8 * i));
+            }
+            for m in 0..M {
+                let y = _mm512_loadu_pd(wide.as_ptr().add((j + m) * dims + 8 * i));
+                for (acc, x) in acc.iter_mut().zip(&x) {
+                    acc[m] = _mm512_fmadd_pd(*x, y, acc[m]);
+                }
+            }
+        }
+        for c in 0..C {
+            for m in 0..M {
+                let a = acc[c][m];
+                let mut lanes = [0f64; 4];
+                _mm256_storeu_pd(lanes.as_mut_ptr(), _mm256_add_pd(_mm512_castpd512_pd256(a), _mm512_extractf64x4_pd::<1>(a)));
+                let mut s = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+                let (x, y) = (&xs[c * dims..(c + 1) * dims], &wide[(j + m) * dims..(j + m + 1) * dims]);
+                for i in 8 * chunks..dims {
+                    s += x[i] * y[i];
+                }
+                out[c * count + j + m] = s;
+            }
         }
     }
 }

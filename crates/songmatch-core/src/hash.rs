@@ -173,12 +173,7 @@ fn write_string(s: &str, out: &mut String) {
 
 /// Lower-case hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    hex(&Sha256::digest(bytes))
 }
 
 fn prefixed_hash(prefix: &str, tag: &str, canonical: &str) -> String {
@@ -192,9 +187,7 @@ fn prefixed_hash(prefix: &str, tag: &str, canonical: &str) -> String {
     let mut s = String::with_capacity(prefix.len() + 65);
     s.push_str(prefix);
     s.push('_');
-    for b in digest {
-        s.push_str(&format!("{b:02x}"));
-    }
+    s.push_str(&hex(&digest));
     s
 }
 
@@ -225,52 +218,135 @@ pub struct MatchContextInputs<'a> {
 /// "user"}`, written straight into the canonical form (keys already in byte order) instead of
 /// building that object: for 10,000 candidates this is most of what a cached call costs.
 pub fn match_context_hash(i: &MatchContextInputs<'_>) -> String {
-    fn pairs(items: &[(i64, &str)], out: &mut String) {
-        out.push('[');
-        for (n, (id, h)) in items.iter().enumerate() {
-            if n > 0 {
-                out.push(',');
-            }
-            out.push('[');
-            out.push_str(&id.to_string());
-            out.push(',');
-            if h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                out.push('"');
-                out.push_str(h);
-                out.push('"');
-            } else {
-                write_string(h, out);
-            }
-            out.push(']');
-        }
-        out.push(']');
-    }
-    let mut out = String::with_capacity(256 + (i.candidates.len() + i.members.len()) * 96);
-    out.push_str("{\"algorithm_version\":");
-    write_string(i.algorithm_version, &mut out);
-    out.push_str(",\"bundle\":");
-    write_string(i.bundle, &mut out);
-    out.push_str(",\"candidate_set\":");
-    write_string(i.candidate_set, &mut out);
-    out.push_str(",\"candidates\":");
-    pairs(i.candidates, &mut out);
-    out.push_str(",\"config\":");
-    write_string(i.config, &mut out);
-    out.push_str(",\"playlist\":{\"analysis\":");
-    write_canonical(i.playlist_analysis, &mut out);
-    out.push_str(",\"members\":");
-    pairs(i.members, &mut out);
-    out.push_str(",\"row\":");
-    write_canonical(i.playlist_row, &mut out);
-    out.push_str("},\"playlist_set\":");
-    write_string(i.playlist_set, &mut out);
-    out.push_str(",\"top_k\":");
-    out.push_str(&i.top_k.to_string());
-    out.push_str(",\"user\":");
-    write_string(i.user, &mut out);
-    out.push('}');
     let kind = ContentKind::MatchContext;
-    prefixed_hash(kind.prefix(), &kind.version_tag(), &out)
+    let mut out = Streamed::new(kind.prefix(), &kind.version_tag());
+    let mut small = String::new();
+    let mut string = |s: &str, out: &mut Streamed| {
+        small.clear();
+        write_string(s, &mut small);
+        out.push(&small);
+    };
+    out.push("{\"algorithm_version\":");
+    string(i.algorithm_version, &mut out);
+    out.push(",\"bundle\":");
+    string(i.bundle, &mut out);
+    out.push(",\"candidate_set\":");
+    string(i.candidate_set, &mut out);
+    out.push(",\"candidates\":");
+    out.pairs(i.candidates);
+    out.push(",\"config\":");
+    string(i.config, &mut out);
+    out.push(",\"playlist\":{\"analysis\":");
+    let mut canonical = String::new();
+    write_canonical(i.playlist_analysis, &mut canonical);
+    out.push(&canonical);
+    out.push(",\"members\":");
+    out.pairs(i.members);
+    out.push(",\"row\":");
+    canonical.clear();
+    write_canonical(i.playlist_row, &mut canonical);
+    out.push(&canonical);
+    out.push("},\"playlist_set\":");
+    string(i.playlist_set, &mut out);
+    out.push(",\"top_k\":");
+    out.push(&i.top_k.to_string());
+    out.push(",\"user\":");
+    string(i.user, &mut out);
+    out.push("}");
+    out.finish(kind.prefix())
+}
+
+/// The bytes of a [`prefixed_hash`] written piece by piece and hashed 16 KiB at a time (a large
+/// context's canonical form is never held whole).
+struct Streamed {
+    hasher: Sha256,
+    buf: Vec<u8>,
+}
+
+impl Streamed {
+    const FLUSH: usize = 16 * 1024;
+
+    fn new(prefix: &str, tag: &str) -> Self {
+        let mut s = Streamed { hasher: Sha256::new(), buf: Vec::with_capacity(Self::FLUSH + 256) };
+        s.push(prefix);
+        s.push("\n");
+        s.push(tag);
+        s.push("\n");
+        s
+    }
+
+    fn push(&mut self, s: &str) {
+        self.buf.extend_from_slice(s.as_bytes());
+        if self.buf.len() >= Self::FLUSH {
+            self.hasher.update(&self.buf);
+            self.buf.clear();
+        }
+    }
+
+    /// `[[id,"hash"],...]`: a hash of letters, digits and `_` (every content hash) is written
+    /// as it is, any other string JSON-escaped.
+    fn pairs(&mut self, items: &[(i64, &str)]) {
+        self.push("[");
+        let mut small = String::new();
+        for (n, (id, h)) in items.iter().enumerate() {
+            self.push(if n > 0 { ",[" } else { "[" });
+            let mut digits = [0u8; 20];
+            self.push(decimal(*id, &mut digits));
+            let plain = h.bytes().fold(true, |ok, b| ok & (b.is_ascii_alphanumeric() | (b == b'_')));
+            if plain {
+                self.push(",\"");
+                self.push(h);
+                self.push("\"]");
+            } else {
+                small.clear();
+                write_string(h, &mut small);
+                self.push(",");
+                self.push(&small);
+                self.push("]");
+            }
+        }
+        self.push("]");
+    }
+
+    fn finish(mut self, prefix: &str) -> String {
+        self.hasher.update(&self.buf);
+        let mut s = String::with_capacity(prefix.len() + 65);
+        s.push_str(prefix);
+        s.push('_');
+        s.push_str(&hex(&self.hasher.finalize()));
+        s
+    }
+}
+
+/// `v` in decimal (as `to_string` writes it), in `digits`.
+fn decimal(v: i64, digits: &mut [u8; 20]) -> &str {
+    let mut at = digits.len();
+    let mut u = v.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        at -= 1;
+        digits[at] = b'-';
+    }
+    // (only ASCII digits and '-' were written)
+    std::str::from_utf8(&digits[at..]).unwrap_or_default()
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
 }
 
 /// What a repeated `match_playlist` call is recognised by before anything is read of its inputs
@@ -356,7 +432,8 @@ pub fn id_set_hash(kind: IdSetKind, ids: &[Option<i64>]) -> Result<String> {
         if i > 0 {
             canonical.push(',');
         }
-        canonical.push_str(&id.to_string());
+        let mut digits = [0u8; 20];
+        canonical.push_str(decimal(*id, &mut digits));
     }
     canonical.push(']');
     Ok(prefixed_hash(kind.prefix(), "ids", &canonical))
@@ -411,9 +488,14 @@ mod tests {
     fn match_context_hash_equals_the_json_form() {
         let row = serde_json::json!({"name": "Mix \"1\"", "owner_id": "u", "n": 1.0, "z": [1, {"b": 2, "a": null}]});
         let analysis = serde_json::json!({"mood": "é\n"});
-        for (members, cands) in
-            [(vec![(1i64, "te_v1_aa"), (2, "te_v1_bb")], vec![(10i64, "te_v1_cc"), (11, ""), (12, "odd \"hash\"")]), (vec![], vec![])]
-        {
+        // (and one larger than the 16 KiB it is hashed in, with every kind of id)
+        let mut large: Vec<(i64, &str)> = (0..3000i64).map(|k| (k * 1_000_003 - 7, "tc_v1_0123456789abcdef")).collect();
+        large.extend([(i64::MIN, "a"), (i64::MAX, "b\\"), (0, "c"), (-1, "d")]);
+        for (members, cands) in [
+            (vec![(1i64, "te_v1_aa"), (2, "te_v1_bb")], vec![(10i64, "te_v1_cc"), (11, ""), (12, "odd \"hash\"")]),
+            (vec![], vec![]),
+            (vec![(-5, "x")], large),
+        ] {
             let i = MatchContextInputs {
                 user: "00000000-0000-4000-8000-000000000001",
                 bundle: "mb_v1_x",

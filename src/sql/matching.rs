@@ -19,7 +19,7 @@ use crate::core::models::manifest::Storage;
 use crate::core::profile::{self, round6};
 use crate::core::ranker::{self as ranker_features, FEATURES};
 use crate::core::scoring::{self, CandidateSignals, Config, Embedding, FloatSource, PlaylistNorms, PlaylistSignals};
-use crate::core::signals::TrackSignals;
+use crate::core::signals::{Encoded, SignalsView, TrackSignals};
 use crate::core::{text, versions, Error, Result};
 use pgrx::prelude::*;
 use pgrx::{JsonB, Uuid};
@@ -463,8 +463,9 @@ fn stored_signals() -> Result<bool> {
     )
 }
 
-/// A track's stored stage-1 signals: the bytes of `track_content.signals` (None: none there).
-type StoredSignals = Option<Vec<u8>>;
+/// A track's stored stage-1 signals: the bytes of `track_content.signals`, or where the feature
+/// store holds them (None: none there).
+type StoredSignals = Option<Encoded>;
 
 /// The database's feature store, mapped (src/sql/store.rs).
 type FeatureStore = Arc<super::store::Mapped>;
@@ -537,7 +538,7 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
         )
         .map_err(spi_err("cannot read the candidates' embeddings"))
     })?;
-    let mut decoded: Vec<Option<TrackSignals>> = crate::core::signals::decode_all(signals);
+    let mut decoded: Vec<Option<SignalsView>> = crate::core::signals::parse_all(signals);
     pgrx::debug1!(
         "songmatch: read {} candidates' embeddings ({from_store} from the feature store) and signals in {:?}",
         ids.len(),
@@ -559,7 +560,7 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
         for (r, (_, a)) in rows.iter().zip(embs) {
             let Some(&i) = at.get(&r.id) else { continue };
             if decoded[i].is_none() {
-                decoded[i] = Some(TrackSignals::of(&r.track, &r.analysis));
+                decoded[i] = Some(SignalsView::of(&TrackSignals::of(&r.track, &r.analysis)));
             }
             embeddings[i] = match a {
                 Artifact::Hit(v) | Artifact::Computed(v) => Some(v.into()),
@@ -573,16 +574,11 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
         .zip(decoded)
         .zip(gone)
         .filter(|(_, gone)| !gone)
-        .map(|(((id, embedding), s), _)| {
-            let s = s.unwrap_or_default();
-            CandidateSignals {
-                track_id: id,
-                embedding,
-                audio: s.audio,
-                genres: s.genres,
-                emotions: BTreeMap::new(),
-                catalogue: s.catalogue,
-            }
+        .map(|(((id, embedding), s), _)| CandidateSignals {
+            track_id: id,
+            embedding,
+            signals: s.unwrap_or_default(),
+            emotions: BTreeMap::new(),
         })
         .collect())
 }
@@ -907,13 +903,15 @@ fn content_rows(ids: &[i64]) -> Result<ContentRows> {
     }
     let store = super::store::current(citus_absent()?)?;
     let mut rest: Vec<i64> = Vec::new();
-    match store.as_deref().and_then(|m| m.store()) {
-        Some(st) => {
+    match store.as_ref().and_then(|m| Some((m, m.store()?))) {
+        Some((m, st)) => {
+            // (the signals read in place, from the mapping)
+            let source: Arc<dyn FloatSource> = m.clone();
             for (i, c) in st.contents(ids).into_iter().enumerate() {
                 match c {
                     Some((h, sig)) => {
                         hashes[i] = Some(h);
-                        signals[i] = sig;
+                        signals[i] = sig.and_then(|(at, len)| Encoded::shared(&source, at, len));
                     }
                     None => rest.push(ids[i]),
                 }
@@ -936,7 +934,7 @@ fn content_rows(ids: &[i64]) -> Result<ContentRows> {
             for r in t {
                 if let Some(&i) = r.get::<i64>(1)?.and_then(|id| at.get(&id)) {
                     hashes[i] = r.get::<String>(2)?;
-                    signals[i] = r.get::<Vec<u8>>(3)?;
+                    signals[i] = r.get::<Vec<u8>>(3)?.map(Encoded::Owned);
                 }
             }
             Ok(())
@@ -1026,13 +1024,13 @@ fn candidate_signals(
     cand_rows
         .iter()
         .zip(embs)
-        .map(|(r, (_, a))| CandidateSignals {
-            track_id: r.id,
-            embedding: a.value().cloned().map(Embedding::from),
-            audio: profile::audio_of(&r.analysis),
-            genres: profile::genres_of(&r.analysis),
-            emotions: emotions.remove(&r.id).unwrap_or_default(),
-            catalogue: catalogue::track_of(&r.track),
+        .map(|(r, (_, a))| {
+            CandidateSignals::new(
+                r.id,
+                a.value().cloned().map(Embedding::from),
+                &TrackSignals::of(&r.track, &r.analysis),
+                emotions.remove(&r.id).unwrap_or_default(),
+            )
         })
         .collect()
 }
@@ -1906,7 +1904,7 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
         for r in t {
             ids.push(r.get::<i64>(1)?.unwrap_or_default());
             hs.push(r.get::<String>(2)?);
-            ss.push(r.get::<Vec<u8>>(3)?);
+            ss.push(r.get::<Vec<u8>>(3)?.map(Encoded::Owned));
         }
         Ok::<_, pgrx::spi::SpiError>((ids, hs, ss))
     })

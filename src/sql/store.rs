@@ -74,6 +74,12 @@ impl FloatSource for Mapped {
         // SAFETY: checked in `map` (within the mapping, aligned, the embeddings section)
         unsafe { std::slice::from_raw_parts((self.ptr as *const u8).add(at) as *const f32, n) }
     }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes for the life of self; the file is never
+        // changed in place (a new store is a new file renamed over the path)
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
 }
 
 impl Drop for Mapped {
@@ -85,10 +91,7 @@ impl Drop for Mapped {
 
 impl Mapped {
     pub fn store(&self) -> Option<Store<'_>> {
-        // SAFETY: the mapping is `len` readable bytes for the life of self; the file is never
-        // changed in place (a new store is a new file renamed over the path)
-        let bytes = unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) };
-        Store::open(bytes).ok()
+        Store::open(self.bytes()).ok()
     }
 }
 

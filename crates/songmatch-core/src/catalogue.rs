@@ -114,9 +114,20 @@ pub struct CatalogueSignals {
 }
 
 pub fn signals(p: &CatalogueProfile, c: &CatalogueTrack) -> CatalogueSignals {
+    signals_of(p, c.artists.iter().map(String::as_str), c.album.as_deref(), c.year, c.popularity)
+}
+
+/// [`signals`] of a track given by its parts (its artists, album, year and popularity).
+pub fn signals_of<'a>(
+    p: &CatalogueProfile,
+    artists: impl Iterator<Item = &'a str>,
+    album: Option<&str>,
+    year: Option<f64>,
+    popularity: Option<f64>,
+) -> CatalogueSignals {
     let n = p.members.max(1) as f64;
-    let artist_count = c.artists.iter().map(|a| p.artists.get(a).copied().unwrap_or(0)).max().unwrap_or(0) as f64;
-    let album = c.album.as_ref().and_then(|a| p.albums.get(a)).copied().unwrap_or(0) as f64;
+    let artist_count = artists.map(|a| p.artists.get(a).copied().unwrap_or(0)).max().unwrap_or(0) as f64;
+    let album = album.and_then(|a| p.albums.get(a)).copied().unwrap_or(0) as f64;
     let close = |x: Option<f64>, centre: Option<(f64, f64)>| match (x, centre) {
         (Some(x), Some((m, s))) => {
             let d = (x - m).abs();
@@ -124,8 +135,8 @@ pub fn signals(p: &CatalogueProfile, c: &CatalogueTrack) -> CatalogueSignals {
         }
         _ => (None, None),
     };
-    let (year_delta, year) = close(c.year, p.year);
-    let (popularity_delta, popularity) = close(c.popularity, p.popularity);
+    let (year_delta, year) = close(year, p.year);
+    let (popularity_delta, popularity) = close(popularity, p.popularity);
     CatalogueSignals {
         artist_count,
         artist_share: if p.members == 0 { 0.0 } else { artist_count / n },

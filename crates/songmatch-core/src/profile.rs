@@ -158,11 +158,16 @@ pub fn normalise(mut d: BTreeMap<String, f64>) -> BTreeMap<String, f64> {
 /// How much of a playlist's genre distribution a track's genres cover, in [0, 1]:
 /// Σ over the track's genres of the playlist share, each weighted by the track's weight.
 pub fn genre_overlap(playlist: &BTreeMap<String, f64>, track: &BTreeMap<String, f64>) -> Option<f64> {
-    if playlist.is_empty() || track.is_empty() {
+    genre_overlap_of(playlist, track.iter().map(|(g, w)| (g.as_str(), *w)))
+}
+
+/// [`genre_overlap`] of a track's genres given in the map's order.
+pub fn genre_overlap_of<'a>(playlist: &BTreeMap<String, f64>, track: impl Iterator<Item = (&'a str, f64)> + Clone) -> Option<f64> {
+    if playlist.is_empty() || track.clone().next().is_none() {
         return None;
     }
-    let max_w: f64 = track.values().cloned().fold(0.0, f64::max);
-    let s: f64 = track.iter().map(|(g, w)| playlist.get(g).copied().unwrap_or(0.0) * w / max_w).sum();
+    let max_w: f64 = track.clone().map(|(_, w)| w).fold(0.0, f64::max);
+    let s: f64 = track.map(|(g, w)| playlist.get(g).copied().unwrap_or(0.0) * w / max_w).sum();
     Some(s.min(1.0))
 }
 

@@ -72,16 +72,17 @@ pub fn features_normed(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSign
     }
     f.extend([top1, top3, cen, query, has_e, has_q]);
     // audio: the similarity, then each feature's distance in the members' spread (−1: missing)
-    f.push(p.audio.similarity(&c.audio).unwrap_or(0.0));
+    let cs = &c.signals;
+    f.push(p.audio.similarity(&cs.audio).unwrap_or(0.0));
     for i in 0..AUDIO_FEATURES.len() {
-        f.push(match (c.audio[i], p.audio.mean[i], p.audio.std[i]) {
+        f.push(match (cs.audio[i], p.audio.mean[i], p.audio.std[i]) {
             (Some(x), Some(m), Some(s)) => (x - m).abs() / (s + 0.1),
             _ => -1.0,
         });
     }
-    f.push(profile::genre_overlap(&p.genres, &c.genres).unwrap_or(0.0));
+    f.push(profile::genre_overlap_of(&p.genres, cs.genres()).unwrap_or(0.0));
     // catalogue
-    let cat = catalogue::signals(&p.catalogue, &c.catalogue);
+    let cat = catalogue::signals_of(&p.catalogue, cs.artists(), cs.album(), cs.year, cs.popularity);
     let (year_median, year_spread) = p.catalogue.year.unwrap_or((0.0, 0.0));
     let popularity_median = p.catalogue.popularity.map(|x| x.0).unwrap_or(-1.0);
     f.extend([
@@ -90,12 +91,12 @@ pub fn features_normed(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSign
         cat.album_share,
         cat.year_delta.unwrap_or(-1.0),
         cat.year.unwrap_or(0.0),
-        c.catalogue.year.unwrap_or(0.0),
+        cs.year.unwrap_or(0.0),
         year_median,
         year_spread,
         cat.popularity_delta.unwrap_or(-1.0),
         cat.popularity.unwrap_or(0.0),
-        c.catalogue.popularity.unwrap_or(-1.0),
+        cs.popularity.unwrap_or(-1.0),
         popularity_median,
         p.catalogue.members as f64,
     ]);
@@ -123,6 +124,7 @@ pub fn squash(score: f32) -> f64 {
 mod tests {
     use super::*;
     use crate::catalogue::{profile as cat_profile, track_of};
+    use crate::signals::TrackSignals;
     use serde_json::json;
     use std::collections::BTreeMap;
 
@@ -142,14 +144,12 @@ mod tests {
             emotions: BTreeMap::new(),
             catalogue: cat_profile(&rows.iter().map(track_of).collect::<Vec<_>>()),
         };
-        let c = CandidateSignals {
-            track_id: 1,
-            embedding: Some(vec![1.0, 0.0].into()),
+        let signals = TrackSignals {
             audio: profile::audio_of(&json!({"audio": {"energy": 0.7}})),
             genres: BTreeMap::new(),
-            emotions: BTreeMap::new(),
             catalogue: track_of(&json!({"artist": "A feat. B", "album": "X", "release_date": "2001", "popularity": 60})),
         };
+        let c = CandidateSignals::new(1, Some(vec![1.0, 0.0].into()), &signals, BTreeMap::new());
         let f = features(&p, &c);
         assert_eq!(f.len(), FEATURES.len());
         let v = |name: &str| f[FEATURES.iter().position(|n| *n == name).unwrap()];
@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(v("members"), 2.0);
         assert!(f.iter().all(|x| x.is_finite()));
         // nothing known: still finite, with the documented sentinels
-        let bare = CandidateSignals { embedding: None, catalogue: Default::default(), audio: [None; 9], ..c };
+        let bare = CandidateSignals::new(1, None, &TrackSignals::default(), BTreeMap::new());
         let g = features(&p, &bare);
         assert!(g.iter().all(|x| x.is_finite()));
         assert_eq!((g[4], g[20], g[25]), (0.0, -1.0, -1.0));

@@ -22,7 +22,8 @@
 use crate::catalogue::{self, CatalogueProfile, CatalogueTrack};
 use crate::error::{Error, Result};
 use crate::hash::{content_hash, ContentKind};
-use crate::profile::{self, Audio, AudioStats};
+use crate::profile::{self, AudioStats};
+use crate::signals::{SignalsView, TrackSignals};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -224,9 +225,12 @@ pub struct PlaylistSignals {
 }
 
 /// Floats held by something else that candidates share (the feature store's mapping), read in
-/// place.
+/// place; and its bytes, where candidates' signals are read in place too.
 pub trait FloatSource: Send + Sync {
     fn floats(&self) -> &[f32];
+    fn bytes(&self) -> &[u8] {
+        &[]
+    }
 }
 
 /// A candidate's embedding: its own vector, or `len` floats from `from` of a shared source.
@@ -265,15 +269,21 @@ impl From<Vec<f32>> for Embedding {
     }
 }
 
-/// What stage 1 knows about a candidate track.
+/// What stage 1 knows about a candidate track: its embedding, its signals (audio, genres,
+/// catalogue fields; read in place from their encoding) and its emotions where they count.
 #[derive(Debug, Clone)]
 pub struct CandidateSignals {
     pub track_id: i64,
     pub embedding: Option<Embedding>,
-    pub audio: Audio,
-    pub genres: BTreeMap<String, f64>,
+    pub signals: SignalsView,
     pub emotions: BTreeMap<String, f64>,
-    pub catalogue: CatalogueTrack,
+}
+
+impl CandidateSignals {
+    /// A candidate of these signals (encoded once: the view reads the encoding).
+    pub fn new(track_id: i64, embedding: Option<Embedding>, signals: &TrackSignals, emotions: BTreeMap<String, f64>) -> Self {
+        CandidateSignals { track_id, embedding, signals: SignalsView::of(signals), emotions }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -486,17 +496,18 @@ fn score_one(
             push(2, x);
         }
     }
-    if let Some(a) = p.audio.similarity(&c.audio) {
+    let cs = &c.signals;
+    if let Some(a) = p.audio.similarity(&cs.audio) {
         push(3, a);
     }
-    if let Some(g) = profile::genre_overlap(&p.genres, &c.genres) {
+    if let Some(g) = profile::genre_overlap_of(&p.genres, cs.genres()) {
         push(4, g);
     }
     if let Some(em) = emotion_cosine(&p.emotions, &c.emotions) {
         push(5, em);
     }
     if p.catalogue.members > 0 {
-        let cat = catalogue::signals(&p.catalogue, &c.catalogue);
+        let cat = catalogue::signals_of(&p.catalogue, cs.artists(), cs.album(), cs.year, cs.popularity);
         push(6, cat.artist_share);
         push(7, cat.album_share);
         if let Some(y) = cat.year {
@@ -639,14 +650,12 @@ mod tests {
     }
 
     fn cand(id: i64, e: [f32; 2], energy: f64, genre: &str) -> CandidateSignals {
-        CandidateSignals {
-            track_id: id,
-            embedding: Some(e.to_vec().into()),
+        let signals = TrackSignals {
             audio: profile::audio_of(&json!({"audio": {"energy": energy}})),
             genres: BTreeMap::from([(genre.to_string(), 1.0)]),
-            emotions: BTreeMap::new(),
             catalogue: CatalogueTrack::default(),
-        }
+        };
+        CandidateSignals::new(id, Some(e.to_vec().into()), &signals, BTreeMap::new())
     }
 
     #[test]

@@ -14,8 +14,10 @@
 use crate::catalogue::{self, CatalogueTrack};
 use crate::error::{Error, Result};
 use crate::profile::{self, Audio};
+use crate::scoring::FloatSource;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Bumped whenever the layout or the derivation (catalogue.rs, profile.rs) changes.
 pub const SIGNALS_VERSION: u8 = 1;
@@ -94,8 +96,166 @@ impl TrackSignals {
 
 /// The stored signals of many tracks decoded, in order (None: none stored, or bytes that do not
 /// decode, e.g. of another version); on the worker pool for large sets, which only compute.
-pub fn decode_all(items: Vec<Option<Vec<u8>>>) -> Vec<Option<TrackSignals>> {
-    let one = |b: Option<Vec<u8>>| b.and_then(|b| TrackSignals::decode(&b).ok());
+/// Bytes of [`TrackSignals`]' encoding: a vector of their own, or `len` bytes from `from` of a
+/// shared source (the feature store's mapping), read in place.
+#[derive(Clone)]
+pub enum Encoded {
+    Owned(Vec<u8>),
+    Shared { source: Arc<dyn FloatSource>, from: usize, len: usize },
+}
+
+impl Encoded {
+    /// A view of `len` bytes from `from` of `source` (None where the source has fewer).
+    pub fn shared(source: &Arc<dyn FloatSource>, from: usize, len: usize) -> Option<Self> {
+        (from.checked_add(len)? <= source.bytes().len()).then(|| Encoded::Shared { source: source.clone(), from, len })
+    }
+}
+
+impl std::ops::Deref for Encoded {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Encoded::Owned(v) => v,
+            Encoded::Shared { source, from, len } => &source.bytes()[*from..*from + *len],
+        }
+    }
+}
+
+/// [`TrackSignals`] read in place from their encoding: the numbers decoded, the strings (album,
+/// artists, genres) where they lie, so a candidate costs no allocation. Equal in every value to
+/// the decoded signals: artists and genres come in the encoding's order, which is the sets'.
+#[derive(Clone)]
+pub struct SignalsView {
+    bytes: Encoded,
+    pub audio: Audio,
+    pub year: Option<f64>,
+    pub popularity: Option<f64>,
+    /// (offset, length) of the album's bytes
+    album: Option<(u32, u32)>,
+    /// (offset of the first, count) of the artists' length-prefixed strings and of the genres'
+    /// (length-prefixed string, weight) pairs
+    artists: (u32, u32),
+    genres: (u32, u32),
+}
+
+impl std::fmt::Debug for SignalsView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalsView")
+            .field("audio", &self.audio)
+            .field("year", &self.year)
+            .field("popularity", &self.popularity)
+            .field("album", &self.album())
+            .field("artists", &self.artists().collect::<Vec<_>>())
+            .field("genres", &self.genres().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Default for SignalsView {
+    fn default() -> Self {
+        SignalsView::of(&TrackSignals::default())
+    }
+}
+
+impl SignalsView {
+    /// The view of `bytes`, checked as [`TrackSignals::decode`] checks them (the same errors).
+    pub fn parse(bytes: Encoded) -> Result<Self> {
+        let b: &[u8] = &bytes;
+        if b.len() > u32::MAX as usize {
+            return Err(Error::data("track signals: too long"));
+        }
+        let mut r = Reader { b, at: 0 };
+        let v = r.take(1)?[0];
+        if v != SIGNALS_VERSION {
+            return Err(Error::data(format!("track signals of version {v}, expected {SIGNALS_VERSION}")));
+        }
+        let mut audio: Audio = [None; 9];
+        for a in audio.iter_mut() {
+            *a = r.f64()?;
+        }
+        let year = r.f64()?;
+        let popularity = r.f64()?;
+        let save = r.at;
+        let album = if r.u32()? == u32::MAX {
+            None
+        } else {
+            r.at = save;
+            Some(r.str_at()?)
+        };
+        let n = r.u32()?;
+        let artists = (r.at as u32, n);
+        for _ in 0..n {
+            r.str_at()?;
+        }
+        let n = r.u32()?;
+        let genres = (r.at as u32, n);
+        for _ in 0..n {
+            r.str_at()?;
+            r.f64()?.ok_or_else(|| Error::data("track signals: a genre without a weight"))?;
+        }
+        if r.at != b.len() {
+            return Err(Error::data("track signals: trailing bytes"));
+        }
+        Ok(SignalsView { bytes, audio, year, popularity, album, artists, genres })
+    }
+
+    /// The view of these signals (their encoding, owned).
+    pub fn of(t: &TrackSignals) -> Self {
+        // (an encoding always parses; the decoded fields are the fallback all the same)
+        let bytes = t.encode();
+        SignalsView::parse(Encoded::Owned(bytes)).unwrap_or_else(|_| SignalsView {
+            bytes: Encoded::Owned(Vec::new()),
+            audio: t.audio,
+            year: t.catalogue.year,
+            popularity: t.catalogue.popularity,
+            album: None,
+            artists: (0, 0),
+            genres: (0, 0),
+        })
+    }
+
+    fn str_at(&self, at: usize) -> (&str, usize) {
+        let b: &[u8] = &self.bytes;
+        let n = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
+        // (checked as UTF-8 when parsed)
+        (std::str::from_utf8(&b[at + 4..at + 4 + n]).unwrap_or_default(), at + 4 + n)
+    }
+
+    pub fn album(&self) -> Option<&str> {
+        self.album.map(|(at, _)| self.str_at(at as usize).0)
+    }
+
+    /// The artists, in the encoding's (the set's) order.
+    pub fn artists(&self) -> impl Iterator<Item = &str> + Clone {
+        let (mut at, n) = (self.artists.0 as usize, self.artists.1);
+        (0..n).map(move |_| {
+            let (s, next) = self.str_at(at);
+            at = next;
+            s
+        })
+    }
+
+    /// The genres with their weights, in the encoding's (the map's) order.
+    pub fn genres(&self) -> impl Iterator<Item = (&str, f64)> + Clone {
+        let b: &[u8] = &self.bytes;
+        let (mut at, n) = (self.genres.0 as usize, self.genres.1);
+        (0..n).map(move |_| {
+            let (s, next) = self.str_at(at);
+            let w = f64::from_le_bytes(b[next..next + 8].try_into().unwrap_or([0; 8]));
+            at = next + 8;
+            (s, w)
+        })
+    }
+
+    pub fn has_genres(&self) -> bool {
+        self.genres.1 > 0
+    }
+}
+
+/// [`SignalsView::parse`] of many (None where there are no bytes or they do not parse), on the
+/// worker pool for many.
+pub fn parse_all(items: Vec<Option<Encoded>>) -> Vec<Option<SignalsView>> {
+    let one = |b: Option<Encoded>| b.and_then(|b| SignalsView::parse(b).ok());
     if items.len() >= crate::scoring::PARALLEL_THRESHOLD {
         use rayon::prelude::*;
         crate::scoring::pool().install(|| items.into_par_iter().with_min_len(512).map(one).collect())
@@ -124,6 +284,13 @@ impl Reader<'_> {
         let b = self.take(8)?;
         let x = f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
         Ok((!x.is_nan()).then_some(x))
+    }
+    /// A length-prefixed UTF-8 string skipped over: its (offset, length) prefix included.
+    fn str_at(&mut self) -> Result<(u32, u32)> {
+        let at = self.at;
+        let n = self.u32()? as usize;
+        std::str::from_utf8(self.take(n)?).map_err(|_| Error::data("track signals: a string is not UTF-8"))?;
+        Ok((at as u32, n as u32))
     }
     fn str(&mut self) -> Result<String> {
         let n = self.u32()? as usize;
@@ -163,24 +330,70 @@ mod tests {
             assert_eq!(back.catalogue, catalogue::track_of(&track));
             assert_eq!(back.audio, profile::audio_of(&analysis));
             assert_eq!(back.genres, profile::genres_of(&analysis));
+            // read in place: the same values, the sets' order
+            let view = SignalsView::parse(Encoded::Owned(s.encode())).unwrap();
+            assert_viewed(&view, &s);
+            assert_viewed(&SignalsView::of(&s), &s);
+        }
+    }
+
+    fn assert_viewed(view: &SignalsView, s: &TrackSignals) {
+        assert_eq!(view.audio, s.audio);
+        assert_eq!((view.year, view.popularity), (s.catalogue.year, s.catalogue.popularity));
+        assert_eq!(view.album(), s.catalogue.album.as_deref());
+        assert_eq!(view.artists().collect::<Vec<_>>(), s.catalogue.artists.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(view.genres().collect::<Vec<_>>(), s.genres.iter().map(|(g, w)| (g.as_str(), *w)).collect::<Vec<_>>());
+        assert_eq!(view.has_genres(), !s.genres.is_empty());
+    }
+
+    struct Bytes(Vec<u8>);
+    impl FloatSource for Bytes {
+        fn floats(&self) -> &[f32] {
+            &[]
+        }
+        fn bytes(&self) -> &[u8] {
+            &self.0
         }
     }
 
     #[test]
-    fn decode_all_keeps_order_and_skips_what_does_not_decode_on_both_paths() {
+    fn signals_are_read_in_place_from_a_shared_source() {
+        let s = TrackSignals::of(&json!({"artist": "B & A", "album": "Ø"}), &json!({"genres": ["pop", "rock"], "audio": {"tempo": 99}}));
+        let enc = s.encode();
+        let mut all = vec![7u8; 5];
+        all.extend_from_slice(&enc);
+        all.extend_from_slice(&[9u8; 3]);
+        let source: Arc<dyn FloatSource> = Arc::new(Bytes(all));
+        let view = SignalsView::parse(Encoded::shared(&source, 5, enc.len()).unwrap()).unwrap();
+        assert_viewed(&view, &s);
+        assert!(Encoded::shared(&source, 5, enc.len() + 4).is_none(), "past the end");
+        // the wrong bounds do not parse
+        assert!(SignalsView::parse(Encoded::shared(&source, 5, enc.len() + 1).unwrap()).is_err());
+    }
+
+    #[test]
+    fn parse_all_keeps_order_and_skips_what_does_not_parse_on_both_paths() {
         for n in [5, crate::scoring::PARALLEL_THRESHOLD + 7] {
-            let items: Vec<Option<Vec<u8>>> = (0..n)
+            let items: Vec<Option<Encoded>> = (0..n)
                 .map(|i| match i % 3 {
                     0 => None,
-                    1 => Some(vec![0u8, 1, 2]),
-                    _ => Some(TrackSignals::of(&json!({"artist": format!("A{i}"), "popularity": i % 101}), &Value::Null).encode()),
+                    1 => Some(Encoded::Owned(vec![0u8, 1, 2])),
+                    _ => Some(Encoded::Owned(
+                        TrackSignals::of(&json!({"artist": format!("A{i}"), "popularity": i % 101}), &Value::Null).encode(),
+                    )),
                 })
                 .collect();
-            let out = decode_all(items);
+            let out = parse_all(items);
             assert_eq!(out.len(), n);
             for (i, s) in out.iter().enumerate() {
                 match i % 3 {
-                    2 => assert_eq!(s.as_ref().unwrap().catalogue.popularity, Some((i % 101) as f64), "item {i}"),
+                    2 => {
+                        let v = s.as_ref().unwrap();
+                        assert_eq!(
+                            (v.popularity, v.artists().collect::<Vec<_>>()),
+                            (Some((i % 101) as f64), vec![format!("a{i}").as_str()])
+                        )
+                    }
                     _ => assert!(s.is_none(), "item {i}"),
                 }
             }
@@ -204,5 +417,18 @@ mod tests {
         huge.extend_from_slice(&[0u8; 11 * 8]);
         huge.extend_from_slice(&(u32::MAX - 1).to_le_bytes());
         assert!(TrackSignals::decode(&huge).is_err());
+        // a string that is not UTF-8
+        let mut bad = good.clone();
+        let at = bad.len() - 1 - 8 - 1; // the last byte of the last genre's name ("rock")
+        bad[at] = 0xff;
+        assert!(TrackSignals::decode(&bad).is_err());
+        // read in place: the same checks
+        let view = |b: &[u8]| SignalsView::parse(Encoded::Owned(b.to_vec()));
+        assert_eq!(view(&old).unwrap_err().sqlstate(), "22000");
+        for cut in 0..good.len() {
+            assert_eq!(view(&good[..cut]).is_err(), TrackSignals::decode(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(view(&long).is_err() && view(&huge).is_err() && view(&bad).is_err());
+        assert!(view(&good).is_ok());
     }
 }

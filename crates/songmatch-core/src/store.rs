@@ -256,7 +256,8 @@ impl<'a> Store<'a> {
             NO_SIGNALS => None,
             l => Some(blob.get(off + hash_len..(off + hash_len).checked_add(l as usize)?)?),
         };
-        Some(Entry { at, content_hash, signals, has_embedding })
+        let signals_at = signals.map(|_| self.header.blob_at as usize + off + hash_len);
+        Some(Entry { at, content_hash, signals, signals_at, has_embedding })
     }
 
     /// The embedding stored at a position (zeros where the track has none).
@@ -273,10 +274,11 @@ impl<'a> Store<'a> {
         Some(StoredTrack { content_hash: e.content_hash, signals: e.signals, embedding })
     }
 
-    /// The content hash and signals of each of these tracks, in their order (None: not in the
-    /// store); on the worker pool for many.
-    pub fn contents(&self, ids: &[i64]) -> Vec<Option<(String, Option<Vec<u8>>)>> {
-        each(ids.len(), |i| self.entry(ids[i]).map(|e| (e.content_hash.to_string(), e.signals.map(<[u8]>::to_vec))))
+    /// The content hash and where the signals are (offset in the store's bytes, length: read
+    /// them in place) of each of these tracks, in their order (None: not in the store); on the
+    /// worker pool for many.
+    pub fn contents(&self, ids: &[i64]) -> Vec<Option<(String, Option<Span>)>> {
+        each(ids.len(), |i| self.entry(ids[i]).map(|e| (e.content_hash.to_string(), e.signals_at.zip(e.signals.map(<[u8]>::len)))))
     }
 
     /// The position of each of these tracks' embedding where the store has one of the content
@@ -316,12 +318,17 @@ fn each<T: Send>(n: usize, one: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
     }
 }
 
+/// (offset, length) of bytes in a store.
+pub type Span = (usize, usize);
+
 /// Where a track lies in a store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry<'a> {
     pub at: usize,
     pub content_hash: &'a str,
     pub signals: Option<&'a [u8]>,
+    /// where `signals` begin in the store's bytes
+    pub signals_at: Option<usize>,
     pub has_embedding: bool,
 }
 
@@ -417,7 +424,8 @@ mod tests {
             let positions = s.embedding_positions(&ids, &hashes);
             for (k, id) in ids.iter().enumerate() {
                 let one = s.get(*id);
-                assert_eq!(contents[k], one.as_ref().map(|t| (t.content_hash.to_string(), t.signals.map(<[u8]>::to_vec))));
+                let read = contents[k].as_ref().map(|(h, at)| (h.as_str(), at.map(|(at, len)| &bytes[at..at + len])));
+                assert_eq!(read, one.as_ref().map(|t| (t.content_hash, t.signals)));
                 let want = one.filter(|t| t.content_hash == hashes[k]).and_then(|t| t.embedding);
                 assert_eq!(embs[k], want, "{id}");
                 let at = positions[k].map(|at| floats[at * 3..at * 3 + 3].to_vec());

@@ -39,6 +39,23 @@ select (s ->> 'on')::boolean as "on", (s ->> 'present')::boolean as present, (s 
        (s ->> 'tracks')::int as tracks, (s ->> 'generation') = (s ->> 'catalogue_generation') as same_generation
   from songmatch.feature_store_status() s;
 select pg_temp.step('store');
+-- discovery finds neighbours by an exact scan of the current store (up to
+-- songmatch.discovery_scan_max tracks), else through the HNSW index: on this small catalogue the
+-- index's search is exact too, so the recommendations are the same
+create function pg_temp.rec() returns text language sql as $$
+  select string_agg(track_id || ':' || score, ' ' order by rank) || ' | ' || min(components -> 'discovery' ->> 'index_type')
+         || ' | ' || min(components -> 'discovery' ->> 'index')
+    from songmatch.recommend_for_playlist((select id from p1), top_k => 5, config => '{"weights": {"centroid": 0.0500003}}') $$;
+create temp table rec as select pg_temp.rec() as scanned;
+set songmatch.discovery_scan_max = 0;
+alter table rec add column indexed text;
+update rec set indexed = pg_temp.rec();
+reset songmatch.discovery_scan_max;
+select split_part(scanned, ' | ', 1) = split_part(indexed, ' | ', 1) as same_recommendations,
+       split_part(scanned, ' | ', 2) as scanned_by, split_part(scanned, ' | ', 3) as scanned_in,
+       split_part(indexed, ' | ', 2) as indexed_by, split_part(indexed, ' | ', 3) like 'songmatch.track_embeddings_hnsw_%' as through_the_index,
+       array_length(string_to_array(split_part(scanned, ' | ', 1), ' '), 1) as recommended
+  from rec;
 -- switched off in the session: the tables
 set songmatch.feature_store = off;
 select pg_temp.step('off');

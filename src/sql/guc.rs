@@ -9,6 +9,7 @@ use std::path::PathBuf;
 pub static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static ONNXRUNTIME_LIBRARY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static INTRA_OP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
+pub static DISCOVERY_SCAN_MAX: GucSetting<i32> = GucSetting::<i32>::new(250_000);
 pub static MAX_BATCH_TEXTS: GucSetting<i32> = GucSetting::<i32>::new(32);
 pub static MAX_BATCH_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(8192);
 pub static MAX_TEXT_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(20_000);
@@ -125,6 +126,16 @@ pub fn init() {
         c"Let a match read its candidates from the database's feature store when the store is current (songmatch.build_feature_store).",
         c"Off: every match reads the tables. The answers are the same either way.",
         &FEATURE_STORE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"songmatch.discovery_scan_max",
+        c"Catalogue size (tracks in the feature store) up to which recommend_for_playlist finds neighbours by an exact scan of the feature store rather than through the HNSW index.",
+        c"0: always the index. Larger catalogues, or no current feature store, take the index.",
+        &DISCOVERY_SCAN_MAX,
+        0,
+        i32::MAX,
         GucContext::Userset,
         GucFlags::default(),
     );

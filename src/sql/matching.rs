@@ -1751,38 +1751,16 @@ fn recommend_one(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_l
     })
 }
 
-/// [`recommend_one`] with its settings in place.
-fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_liked: bool, counters: &mut Counters) -> Result<i64> {
-    let started = Instant::now();
-    let p = load_playlist(playlist_id, None)?;
-    let bundle = active_bundle()?;
-    let cfg = resolve_config(config, &bundle)?;
-    let d = cfg.discovery;
-    let dir = guc::model_dir();
-    let storage = with_cache(|c| Ok(c.registry(&dir)?.model(&bundle.embedding.0)?.manifest.storage()))?;
-    if storage == Storage::HalfVec {
-        return Err(Error::Unsupported(format!(
-            "recommend_for_playlist needs float32 vectors with an HNSW index; the model \"{}\" stores halfvec",
-            bundle.embedding.0
-        )));
-    }
-    let prof = playlist_profile(&p, &bundle, counters)?;
-    let sig = &prof.signals;
-    // query vectors, flattened: (vector, k)
-    let mut queries: Vec<(&[f32], usize)> = Vec::new();
-    if let Some(c) = &sig.centroid {
-        queries.push((c, d.profile_k));
-    }
-    if let Some(q) = &sig.query {
-        queries.push((q, d.profile_k));
-    }
-    for m in sig.members.iter().take(d.max_members) {
-        queries.push((m, d.per_member));
-    }
-    let dims = queries.first().map(|(v, _)| v.len()).unwrap_or(0);
-    if dims == 0 {
-        return Err(Error::invalid(format!("playlist {playlist_id} has no embedded members and no query text to recommend from")));
-    }
+/// Discovery's neighbours through pgvector's HNSW index over the model's vectors (appended to
+/// `found`): the index's name (None: there is none, and the searches scanned).
+fn search_index(
+    bundle: &Bundle,
+    d: &scoring::Discovery,
+    members: usize,
+    queries: &[(&[f32], usize)],
+    dims: usize,
+    found: &mut Vec<i64>,
+) -> Result<Option<String>> {
     let vs = vector_schema()?;
     let index = Spi::get_one_with_args::<String>(
         "select indexrelid::regclass::text from pg_catalog.pg_index i
@@ -1797,7 +1775,6 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
         e => Err(e),
     })
     .map_err(spi_err("cannot find the vector index"))?;
-    let t_profile = started.elapsed();
     // a nearest-neighbour search per query vector, in one query per group (the index's
     // expression and predicate, so that pgvector's HNSW index answers each): the profile's
     // vectors searched at ef_search = max(ef_search, profile_k), the members' at
@@ -1812,8 +1789,7 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
                  order by e.embedding::{vs}.vector({dims}) OPERATOR({vs}.<=>) q.v::{vs}.vector({dims})
                  limit q.k) n"
     );
-    let profile_n = queries.len() - sig.members.len().min(d.max_members);
-    let mut found: Vec<i64> = Vec::new();
+    let profile_n = queries.len() - members.min(d.max_members);
     for (group, ef) in [(&queries[..profile_n], d.ef_search.max(d.profile_k)), (&queries[profile_n..], d.ef_search.max(d.per_member))] {
         if group.is_empty() {
             continue;
@@ -1843,6 +1819,65 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
         );
         pgrx::debug1!("songmatch: discovery: {} index searches at ef_search {ef} in {:?}", group.len(), tg.elapsed());
     }
+    Ok(index)
+}
+
+/// [`recommend_one`] with its settings in place.
+fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, exclude_liked: bool, counters: &mut Counters) -> Result<i64> {
+    let started = Instant::now();
+    let p = load_playlist(playlist_id, None)?;
+    let bundle = active_bundle()?;
+    let cfg = resolve_config(config, &bundle)?;
+    let d = cfg.discovery;
+    // the feature store, when it is current, has this model's vectors and is small enough to scan
+    let store = super::store::current(citus_absent()?)?;
+    let scan_max = guc::DISCOVERY_SCAN_MAX.get().max(0) as u64;
+    let scan = store.clone().filter(|m| m.header.of_model(&bundle.embedding) && m.header.tracks <= scan_max && !m.floats().is_empty());
+    let dir = guc::model_dir();
+    let storage = with_cache(|c| Ok(c.registry(&dir)?.model(&bundle.embedding.0)?.manifest.storage()))?;
+    if scan.is_none() && storage == Storage::HalfVec {
+        return Err(Error::Unsupported(format!(
+            "recommend_for_playlist needs float32 vectors with an HNSW index; the model \"{}\" stores halfvec",
+            bundle.embedding.0
+        )));
+    }
+    let prof = playlist_profile(&p, &bundle, counters)?;
+    let sig = &prof.signals;
+    // query vectors, flattened: (vector, k)
+    let mut queries: Vec<(&[f32], usize)> = Vec::new();
+    if let Some(c) = &sig.centroid {
+        queries.push((c, d.profile_k));
+    }
+    if let Some(q) = &sig.query {
+        queries.push((q, d.profile_k));
+    }
+    for m in sig.members.iter().take(d.max_members) {
+        queries.push((m, d.per_member));
+    }
+    let dims = queries.first().map(|(v, _)| v.len()).unwrap_or(0);
+    if dims == 0 {
+        return Err(Error::invalid(format!("playlist {playlist_id} has no embedded members and no query text to recommend from")));
+    }
+    let t_profile = started.elapsed();
+    let mut found: Vec<i64> = Vec::new();
+    let (index, index_type) = match &scan {
+        Some(m) => {
+            // every vector of the store compared with each query: the exact neighbours
+            let st = m.store().ok_or_else(|| Error::Runtime("the feature store cannot be read".into()))?;
+            let tg = Instant::now();
+            for positions in crate::core::nearest::nearest(m.floats(), m.header.dims as usize, &queries) {
+                found.extend(positions.into_iter().map(|at| st.id_at(at)));
+            }
+            pgrx::debug1!(
+                "songmatch: discovery: {} exact searches over the feature store's {} tracks in {:?}",
+                queries.len(),
+                m.header.tracks,
+                tg.elapsed()
+            );
+            (json!("feature store"), "exact scan")
+        }
+        None => (json!(search_index(&bundle, &d, sig.members.len(), &queries, dims, &mut found)?), "hnsw"),
+    };
     // and the catalogue's neighbours: tracks by the members' artists or on their albums
     // (btree indexes on tracks.artist and tracks.album), the `catalogue_k` that fit the playlist
     // best on the catalogue signals (shared artists and albums, year, popularity; weighted as
@@ -1913,8 +1948,8 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
     counters.add("discovery_calls", 1.0);
     counters.add("discovery_candidates", ids.len() as f64);
     let mut info = d.to_json();
-    info["index"] = json!(index);
-    info["index_type"] = json!("hnsw");
+    info["index"] = index;
+    info["index_type"] = json!(index_type);
     info["exclude_liked"] = json!(exclude_liked);
     info["query_vectors"] = json!(queries.len());
     info["candidates"] = json!(ids.len());
@@ -1926,7 +1961,6 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
     );
     let resolved = Resolved::All(Box::new((bundle, cfg, prof)));
     // (their embeddings from the feature store where it has their content)
-    let store = super::store::current(citus_absent()?)?;
     let cands = Candidates { ids, hashes, signals, store };
     let (ctx, _) = match_candidates(&p, cands, top_k, resolved, counters, false, Some(("discovery", info)), Instant::now())?;
     Ok(ctx)

@@ -11,6 +11,7 @@ pub mod hash;
 pub mod limits;
 pub mod metrics;
 pub mod models;
+pub mod nearest;
 pub mod profile;
 pub mod ranker;
 pub mod scoring;

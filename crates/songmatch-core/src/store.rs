@@ -218,7 +218,8 @@ impl<'a> Store<'a> {
         Ok(Store { bytes, header })
     }
 
-    fn id_at(&self, i: usize) -> i64 {
+    /// The id of the track at a position (positions follow ids, ascending).
+    pub fn id_at(&self, i: usize) -> i64 {
         let at = self.header.ids_at as usize + i * 8;
         i64::from_le_bytes(self.bytes[at..at + 8].try_into().unwrap_or([0; 8]))
     }

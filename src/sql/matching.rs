@@ -737,18 +737,27 @@ pub struct Profile {
 /// The profile of a playlist under a bundle: persisted, recomputed only when its content hash
 /// (playlist, analysis, members and their content hashes, bundle) changes.
 pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counters) -> Result<Profile> {
-    let rows = load_tracks(&p.members)?;
-    let embs = ensure_embeddings(&rows, &bundle.embedding, counters)?;
-    let member_hashes: Vec<Value> = rows.iter().map(|r| json!([r.id, r.content_hash()])).collect();
+    // the members' content hashes, vectors and signals: from the feature store when it has them
+    // all, else from their rows (embedding any that has no current vector)
+    let (member_hashes, members, tracks) = match members_from_store(p, &bundle.embedding)? {
+        Some(m) => m,
+        None => {
+            let rows = load_tracks(&p.members)?;
+            let embs = ensure_embeddings(&rows, &bundle.embedding, counters)?;
+            let member_hashes: Vec<Value> = rows.iter().map(|r| json!([r.id, r.content_hash()])).collect();
+            let members: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
+            (member_hashes, members, rows.iter().map(|r| TrackSignals::of(&r.track, &r.analysis)).collect())
+        }
+    };
     let hash = content_hash(
         ContentKind::PlaylistProfile,
         &json!({"playlist": p.playlist, "analysis": p.analysis, "members": member_hashes, "bundle": bundle.hash}),
     );
-    let members: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
     let refs: Vec<&[f32]> = members.iter().map(|v| v.as_slice()).collect();
     let centroid = profile::centroid(&refs);
-    let audio = profile::audio_stats(&rows.iter().map(|r| profile::audio_of(&r.analysis)).collect::<Vec<_>>());
-    let genres = profile::genre_distribution(&rows.iter().map(|r| profile::genres_of(&r.analysis)).collect::<Vec<_>>());
+    let audio = profile::audio_stats(&tracks.iter().map(|t| t.audio).collect::<Vec<_>>());
+    let genres = profile::genre_distribution(&tracks.iter().map(|t| t.genres.clone()).collect::<Vec<_>>());
+    let catalogue = catalogue::profile(&tracks.iter().map(|t| t.catalogue.clone()).collect::<Vec<_>>());
 
     let stored: Option<(String, Option<Vector>)> = Spi::connect(|c| {
         let mut t = c.select(
@@ -771,15 +780,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     if let Some((h, q)) = stored {
         if h == hash {
             counters.add("profile_hits", 1.0);
-            let signals = PlaylistSignals {
-                members,
-                centroid,
-                query: q.map(|v| v.0),
-                audio,
-                genres,
-                emotions: BTreeMap::new(),
-                catalogue: catalogue_profile(&rows),
-            };
+            let signals = PlaylistSignals { members, centroid, query: q.map(|v| v.0), audio, genres, emotions: BTreeMap::new(), catalogue };
             return Ok(Profile { content_hash: hash, signals, recomputed: false });
         }
     }
@@ -833,9 +834,30 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
         .map_err(spi_err("cannot store the playlist profile"))
     })?;
     pgrx::debug1!("songmatch: profile of playlist {} recomputed in {:?}", p.id, started.elapsed());
-    let signals =
-        PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue: catalogue_profile(&rows) };
+    let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue };
     Ok(Profile { content_hash: hash, signals, recomputed: true })
+}
+
+/// The members' `[id, content hash]` pairs, vectors and signals, read from the feature store when
+/// it is current, of this model, and has every member's current content (its hash in
+/// `track_content`) with a vector and signals; None otherwise. The same values as their rows give
+/// (the store holds what the rows' triggers derived, of the generation it is current at).
+#[allow(clippy::type_complexity)]
+fn members_from_store(p: &PlaylistInfo, model: &(String, String)) -> Result<Option<(Vec<Value>, Vec<Vec<f32>>, Vec<TrackSignals>)>> {
+    if p.members.is_empty() || p.member_hashes.iter().any(Option::is_none) {
+        return Ok(None);
+    }
+    let Some(m) = super::store::current(citus_absent()?)?.filter(|m| m.header.of_model(model)) else { return Ok(None) };
+    let Some(st) = m.store() else { return Ok(None) };
+    let (mut pairs, mut vectors, mut tracks) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, hash) in p.members.iter().zip(&p.member_hashes) {
+        let Some(e) = st.entry(*id).filter(|e| e.has_embedding && Some(e.content_hash) == hash.as_deref()) else { return Ok(None) };
+        let Some(signals) = e.signals.and_then(|b| TrackSignals::decode(b).ok()) else { return Ok(None) };
+        pairs.push(json!([id, e.content_hash]));
+        vectors.push(st.embedding_at(e.at));
+        tracks.push(signals);
+    }
+    Ok(Some((pairs, vectors, tracks)))
 }
 
 /// `songmatch.playlist_profile(playlist_id)`: the playlist's persisted profile under the active

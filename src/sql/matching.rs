@@ -471,7 +471,7 @@ type StoredSignals = Option<Encoded>;
 type FeatureStore = Arc<super::store::Mapped>;
 
 /// Candidates' content hashes and stored signals, in their order, and the store they came from.
-type ContentRows = (Vec<Option<String>>, Vec<StoredSignals>, Option<FeatureStore>);
+type ContentRows = (Vec<Option<String>>, Vec<StoredSignals>, Option<FeatureStore>, Vec<Option<usize>>);
 
 /// The candidates of a match, distinct: their ids, content hashes and stored stage-1 signals,
 /// read together.
@@ -482,6 +482,9 @@ pub struct Candidates {
     /// The feature store, when it was current for the call (src/sql/store.rs): the embeddings
     /// of the candidates it has are read from it.
     pub store: Option<FeatureStore>,
+    /// Where the store has each candidate's embedding, when the hashes came from it (then a
+    /// candidate without a position has none there); empty: to be looked up.
+    pub positions: Vec<Option<usize>>,
 }
 
 /// Stage 1's view of the candidates, in their order. Their hashes and signals came with them
@@ -490,7 +493,7 @@ pub struct Candidates {
 /// of another version) gets them from its row; one without a current embedding goes through
 /// [`ensure_embeddings_known`] (inference on a miss). No per-row JSON on the common path.
 pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &mut Counters) -> Result<Vec<CandidateSignals>> {
-    let Candidates { ids, hashes, signals, store } = cands;
+    let Candidates { ids, hashes, signals, store, positions } = cands;
     let t0 = Instant::now();
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let mut embeddings: Vec<Option<Embedding>> = vec![None; ids.len()];
@@ -501,10 +504,12 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
         if let Some(st) = m.store() {
             let dims = m.header.dims as usize;
             let source: Arc<dyn FloatSource> = m.clone();
+            // (the positions found with the hashes, else looked up by id and hash)
+            let positions = if positions.len() == ids.len() { positions } else { st.embedding_positions(&ids, &hashes) };
             embeddings = if source.floats().is_empty() {
-                st.embeddings(&ids, &hashes).into_iter().map(|e| e.map(Embedding::from)).collect()
+                positions.into_iter().map(|at| Some(st.embedding_at(at?).into())).collect()
             } else {
-                st.embedding_positions(&ids, &hashes).into_iter().map(|at| Embedding::shared(&source, at? * dims, dims)).collect()
+                positions.into_iter().map(|at| Embedding::shared(&source, at? * dims, dims)).collect()
             };
             from_store = embeddings.iter().filter(|e| e.is_some()).count();
         }
@@ -920,8 +925,9 @@ fn content_hashes(ids: &[i64]) -> Result<Vec<Option<String>>> {
 fn content_rows(ids: &[i64]) -> Result<ContentRows> {
     let mut hashes = vec![None; ids.len()];
     let mut signals = vec![None; ids.len()];
+    let mut positions = Vec::new();
     if ids.is_empty() {
-        return Ok((hashes, signals, None));
+        return Ok((hashes, signals, None, positions));
     }
     let store = super::store::current(citus_absent()?)?;
     let mut rest: Vec<i64> = Vec::new();
@@ -929,11 +935,13 @@ fn content_rows(ids: &[i64]) -> Result<ContentRows> {
         Some((m, st)) => {
             // (the signals read in place, from the mapping)
             let source: Arc<dyn FloatSource> = m.clone();
+            positions = vec![None; ids.len()];
             for (i, c) in st.contents(ids).into_iter().enumerate() {
                 match c {
-                    Some((h, sig)) => {
-                        hashes[i] = Some(h);
-                        signals[i] = sig.and_then(|(at, len)| Encoded::shared(&source, at, len));
+                    Some(c) => {
+                        hashes[i] = Some(c.content_hash);
+                        signals[i] = c.signals.and_then(|(at, len)| Encoded::shared(&source, at, len));
+                        positions[i] = c.embedding;
                     }
                     None => rest.push(ids[i]),
                 }
@@ -942,7 +950,7 @@ fn content_rows(ids: &[i64]) -> Result<ContentRows> {
         None => rest = ids.to_vec(),
     }
     if rest.is_empty() {
-        return Ok((hashes, signals, store));
+        return Ok((hashes, signals, store, positions));
     }
     let sql = if stored_signals()? {
         "select tc.track_id, tc.content_hash, tc.signals from songmatch.track_content tc where tc.track_id = any($1)"
@@ -963,7 +971,7 @@ fn content_rows(ids: &[i64]) -> Result<ContentRows> {
         })
         .map_err(spi_err("cannot read the candidates"))
     })?;
-    Ok((hashes, signals, store))
+    Ok((hashes, signals, store, positions))
 }
 
 /// The candidates of a playlist with their content hashes and stored signals, by id: the given
@@ -971,7 +979,7 @@ fn content_rows(ids: &[i64]) -> Result<ContentRows> {
 /// `track_content` (a track without a row there, restored with triggers disabled, is hashed from
 /// its row).
 fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Candidates> {
-    let (ids, hashes, signals, store) = match given {
+    let (ids, hashes, signals, store, positions) = match given {
         Some(list) => {
             let mut ids = Vec::with_capacity(list.len());
             for (i, x) in list.iter().enumerate() {
@@ -981,7 +989,7 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ca
             }
             ids.sort_unstable();
             ids.dedup();
-            let (hashes, signals, store) = content_rows(&ids)?;
+            let (hashes, signals, store, positions) = content_rows(&ids)?;
             // a track has a track_content row (its triggers keep it); one without is looked up
             let unknown: Vec<i64> = ids.iter().zip(&hashes).filter(|(_, h)| h.is_none()).map(|(i, _)| *i).collect();
             if !unknown.is_empty() {
@@ -997,7 +1005,7 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ca
                     return Err(Error::invalid(format!("candidate track ids do not exist: {}", missing.join(", "))));
                 }
             }
-            (ids, hashes, signals, store)
+            (ids, hashes, signals, store, positions)
         }
         None if p.owner_columns => {
             // (the user's rows, then the catalogue's: see load_playlist)
@@ -1009,8 +1017,8 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ca
             )
             .map_err(spi_err("cannot read the candidates"))?;
             let ids: Vec<i64> = liked.into_iter().filter(|t| p.members.binary_search(t).is_err()).collect();
-            let (hashes, signals, store) = content_rows(&ids)?;
-            (ids, hashes, signals, store)
+            let (hashes, signals, store, positions) = content_rows(&ids)?;
+            (ids, hashes, signals, store, positions)
         }
         None => {
             let ids: Vec<i64> = super::plans::select(
@@ -1021,12 +1029,12 @@ fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Ca
                 |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
             )
             .map_err(spi_err("cannot read the candidates"))?;
-            let (hashes, signals, store) = content_rows(&ids)?;
-            (ids, hashes, signals, store)
+            let (hashes, signals, store, positions) = content_rows(&ids)?;
+            (ids, hashes, signals, store, positions)
         }
     };
     let hashes = fill_hashes(&ids, hashes)?;
-    Ok(Candidates { ids, hashes, signals, store })
+    Ok(Candidates { ids, hashes, signals, store, positions })
 }
 
 /// Content hashes where `track_content` had none, from the tracks' rows.
@@ -1159,8 +1167,9 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
         finals.sort_by(|x, y| scoring::best_first((x.id, x.score), (y.id, y.score)));
         reranked = Some(n);
     }
-    // (the candidates are not needed any more: freed on both cores)
-    scoring::free_all(cands);
+    // (the candidates are not needed any more; dropped here: they own next to nothing, and
+    // dropping their references to the store from both cores would contend for its counter)
+    drop(cands);
     let no_reranker = match &bundle.ranker {
         Some((kid, _)) => json!({"ranker": kid}),
         None => json!(format!("skipped: bundle \"{}\" has no ranker or reranker", bundle.name)),
@@ -1983,7 +1992,7 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
     );
     let resolved = Resolved::All(Box::new((bundle, cfg, prof)));
     // (their embeddings from the feature store where it has their content)
-    let cands = Candidates { ids, hashes, signals, store };
+    let cands = Candidates { ids, hashes, signals, store, positions: Vec::new() };
     let (ctx, _) = match_candidates(&p, cands, top_k, resolved, counters, false, Some(("discovery", info)), Instant::now())?;
     Ok(ctx)
 }

@@ -8,7 +8,7 @@
 
 use crate::catalogue;
 use crate::profile::{self, AUDIO_FEATURES};
-use crate::scoring::{embedding_cosines, CandidateSignals, PlaylistNorms, PlaylistSignals};
+use crate::scoring::{block_dots, embedding_cosines_with, CandidateSignals, PlaylistNorms, PlaylistSignals};
 
 /// Feature names, in the order of the vector.
 pub const FEATURES: [&str; 30] = [
@@ -51,12 +51,18 @@ pub fn features(p: &PlaylistSignals, c: &CandidateSignals) -> Vec<f32> {
 
 /// [`features`] with the playlist's norms computed once for many candidates.
 pub fn features_normed(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals) -> Vec<f32> {
+    features_with(p, n, c, None)
+}
+
+/// [`features_normed`] with the candidate's dot products with the playlist's vectors when they
+/// are computed with its block's.
+fn features_with(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals, dots: Option<&[f64]>) -> Vec<f32> {
     let mut f: Vec<f64> = Vec::with_capacity(FEATURES.len());
     // embeddings
     let (mut top1, mut top3, mut cen, mut query, mut has_e, mut has_q) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     if let Some(e) = &c.embedding {
         has_e = 1.0;
-        let cos = embedding_cosines(p, n, e, 3);
+        let cos = embedding_cosines_with(p, n, e, 3, dots);
         if !cos.members.is_empty() {
             top1 = cos.members[0];
             let k = cos.members.len().min(3);
@@ -107,11 +113,16 @@ pub fn features_normed(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSign
 /// [`features_normed`] of many candidates, on the worker pool when they are many (the same
 /// values, in order).
 pub fn features_of(p: &PlaylistSignals, n: &PlaylistNorms, cands: &[&CandidateSignals]) -> Vec<Vec<f32>> {
+    // a block at a time: the block's dot products in one pass, then each candidate's features
+    let block = |b: &[&CandidateSignals]| -> Vec<Vec<f32>> {
+        let (dots, at) = block_dots(n, b.iter().copied());
+        b.iter().zip(&at).map(|(c, a)| features_with(p, n, c, a.map(|a| &dots[a..]))).collect()
+    };
     if cands.len() >= 256 {
         use rayon::prelude::*;
-        crate::scoring::pool().install(|| cands.par_iter().with_min_len(64).map(|c| features_normed(p, n, c)).collect())
+        crate::scoring::pool().install(|| cands.par_chunks(64).flat_map_iter(block).collect())
     } else {
-        cands.iter().map(|c| features_normed(p, n, c)).collect()
+        cands.chunks(64).flat_map(block).collect()
     }
 }
 
@@ -169,5 +180,19 @@ mod tests {
         assert!(g.iter().all(|x| x.is_finite()));
         assert_eq!((g[4], g[20], g[25]), (0.0, -1.0, -1.0));
         assert!((squash(0.0) - 0.5).abs() < 1e-12);
+        // many at once (blocks of dot products, on the worker pool): the same features, in order
+        let many: Vec<CandidateSignals> = (0..300)
+            .map(|i| {
+                let t = i as f32 * 0.05;
+                let e = (i % 7 != 0).then(|| vec![t.cos(), t.sin()].into());
+                CandidateSignals::new(i, e, &signals, BTreeMap::new())
+            })
+            .collect();
+        let refs: Vec<&CandidateSignals> = many.iter().collect();
+        let n = PlaylistNorms::of(&p);
+        for count in [1, 5, 300] {
+            let one: Vec<Vec<f32>> = refs[..count].iter().map(|c| features_normed(&p, &n, c)).collect();
+            assert_eq!(features_of(&p, &n, &refs[..count]), one, "{count}");
+        }
     }
 }

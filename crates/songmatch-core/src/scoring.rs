@@ -561,24 +561,51 @@ pub fn stage1_best(p: &PlaylistSignals, cands: &[CandidateSignals], cfg: &Config
 const BLOCK: usize = 64;
 
 fn score_block(p: &PlaylistSignals, n: &PlaylistNorms, cands: &[CandidateSignals], cfg: &Config, w: &[f64; SIGNALS.len()]) -> Vec<Light> {
-    let mut dots: Vec<f64> = Vec::new();
-    let mut at: Vec<Option<usize>> = vec![None; cands.len()];
-    if let Some((dims, wide)) = &n.wide {
-        let count = wide.len() / dims;
-        let mut es: Vec<&[f32]> = Vec::with_capacity(cands.len());
-        for (i, c) in cands.iter().enumerate() {
-            if let Some(e) = c.embedding.as_deref().filter(|e| e.len() == *dims) {
-                at[i] = Some(es.len() * count);
-                es.push(e);
-            }
-        }
-        dots.resize(es.len() * count, 0.0);
-        if !crate::sys::dots_block(&es, wide, count, &mut dots) {
-            at.iter_mut().for_each(|a| *a = None);
-        }
-    }
+    let (dots, at) = block_dots(n, cands.iter());
     let mut members = Vec::with_capacity(cfg.members_top_k + 1);
     cands.iter().zip(&at).map(|(c, a)| score_one(p, n, c, cfg, w, a.map(|a| &dots[a..]), &mut members)).collect()
+}
+
+/// The dot products of a block of candidates' embeddings with the playlist's vectors, in one pass
+/// ([`sys::dots_block`](crate::sys::dots_block)): the products, and where each candidate's begin
+/// (None: no embedding of the playlist's length, or no such pass on this CPU).
+pub(crate) fn block_dots<'a>(n: &PlaylistNorms, cands: impl Iterator<Item = &'a CandidateSignals>) -> (Vec<f64>, Vec<Option<usize>>) {
+    let mut dots: Vec<f64> = Vec::new();
+    let mut es: Vec<&[f32]> = Vec::new();
+    let at: Vec<Option<usize>> = match &n.wide {
+        Some((dims, wide)) => {
+            let count = wide.len() / dims;
+            let at = cands
+                .map(|c| {
+                    let e = c.embedding.as_deref().filter(|e| e.len() == *dims)?;
+                    es.push(e);
+                    Some((es.len() - 1) * count)
+                })
+                .collect();
+            dots.resize(es.len() * count, 0.0);
+            if crate::sys::dots_block(&es, wide, count, &mut dots) {
+                at
+            } else {
+                vec![None; at.len()]
+            }
+        }
+        None => cands.map(|_| None).collect(),
+    };
+    (dots, at)
+}
+
+/// [`embedding_cosines`] with the dot products computed by [`block_dots`] (or pair by pair).
+pub(crate) fn embedding_cosines_with(
+    p: &PlaylistSignals,
+    n: &PlaylistNorms,
+    e: &[f32],
+    top: usize,
+    dots: Option<&[f64]>,
+) -> EmbeddingCosines {
+    match dots {
+        Some(_) => cosines_of(p, n, e, top, dots),
+        None => embedding_cosines(p, n, e, top),
+    }
 }
 
 /// Frees the items of a large vector on the worker pool (tens of thousands of small allocations:

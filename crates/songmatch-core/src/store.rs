@@ -275,11 +275,17 @@ impl<'a> Store<'a> {
         Some(StoredTrack { content_hash: e.content_hash, signals: e.signals, embedding })
     }
 
-    /// The content hash and where the signals are (offset in the store's bytes, length: read
-    /// them in place) of each of these tracks, in their order (None: not in the store); on the
-    /// worker pool for many.
-    pub fn contents(&self, ids: &[i64]) -> Vec<Option<(String, Option<Span>)>> {
-        each(ids.len(), |i| self.entry(ids[i]).map(|e| (e.content_hash.to_string(), e.signals_at.zip(e.signals.map(<[u8]>::len)))))
+    /// The content hash, where the signals are (read them in place) and the embedding's position
+    /// of each of these tracks, in their order (None: not in the store); on the worker pool for
+    /// many.
+    pub fn contents(&self, ids: &[i64]) -> Vec<Option<Content>> {
+        each(ids.len(), |i| {
+            self.entry(ids[i]).map(|e| Content {
+                content_hash: e.content_hash.to_string(),
+                signals: e.signals_at.zip(e.signals.map(<[u8]>::len)),
+                embedding: e.has_embedding.then_some(e.at),
+            })
+        })
     }
 
     /// The position of each of these tracks' embedding where the store has one of the content
@@ -321,6 +327,16 @@ fn each<T: Send>(n: usize, one: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
 
 /// (offset, length) of bytes in a store.
 pub type Span = (usize, usize);
+
+/// What [`Store::contents`] finds of a track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    pub content_hash: String,
+    /// where its signals are in the store's bytes
+    pub signals: Option<Span>,
+    /// the position of its embedding (of this content), if it has one
+    pub embedding: Option<usize>,
+}
 
 /// Where a track lies in a store.
 #[derive(Debug, Clone, PartialEq)]
@@ -425,8 +441,10 @@ mod tests {
             let positions = s.embedding_positions(&ids, &hashes);
             for (k, id) in ids.iter().enumerate() {
                 let one = s.get(*id);
-                let read = contents[k].as_ref().map(|(h, at)| (h.as_str(), at.map(|(at, len)| &bytes[at..at + len])));
+                let read = contents[k].as_ref().map(|c| (c.content_hash.as_str(), c.signals.map(|(at, len)| &bytes[at..at + len])));
                 assert_eq!(read, one.as_ref().map(|t| (t.content_hash, t.signals)));
+                let at = contents[k].as_ref().and_then(|c| c.embedding).map(|at| floats[at * 3..at * 3 + 3].to_vec());
+                assert_eq!(at, one.as_ref().and_then(|t| t.embedding.clone()), "{id}");
                 let want = one.filter(|t| t.content_hash == hashes[k]).and_then(|t| t.embedding);
                 assert_eq!(embs[k], want, "{id}");
                 let at = positions[k].map(|at| floats[at * 3..at * 3 + 3].to_vec());

@@ -1915,29 +1915,33 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
     // stage 1 weighs them; ties by id), of at most CATALOGUE_SCAN times as many read
     if d.catalogue_k > 0 && !p.members.is_empty() {
         const CATALOGUE_SCAN: usize = 20;
-        let rows: Vec<(i64, Value)> = super::plans::with_settings(CUSTOM_PLAN, spi_err("cannot change a setting for the match"), || {
-            super::plans::select(
-                "with m as (select array_agg(artist) as artists, array_agg(album) filter (where album is not null) as albums
+        let rows: Vec<(i64, catalogue::CatalogueTrack)> =
+            super::plans::with_settings(CUSTOM_PLAN, spi_err("cannot change a setting for the match"), || {
+                super::plans::select(
+                    "with m as (select array_agg(artist) as artists, array_agg(album) filter (where album is not null) as albums
                               from songmatch.tracks where id = any($1))
                  select s.id, s.artist, s.album, s.release_date, s.popularity from (
                     select t.id, t.artist, t.album, t.release_date, t.popularity from songmatch.tracks t, m
                      where t.artist = any(m.artists) or t.album = any(m.albums)) s
                   order by s.id limit $2",
-                &[p.members.clone().into(), ((d.catalogue_k * CATALOGUE_SCAN) as i64).into()],
-                |t| {
-                    let mut out = Vec::new();
-                    for r in t {
-                        let row = json!({"artist": r.get::<String>(2)?, "album": r.get::<String>(3)?,
-                                         "release_date": r.get::<String>(4)?, "popularity": r.get::<i32>(5)?});
-                        out.push((r.get::<i64>(1)?.unwrap_or_default(), row));
-                    }
-                    Ok(out)
-                },
-            )
-            .map_err(spi_err("cannot read the members' artists and albums"))
-        })?;
-        let mut fit: Vec<(f64, i64)> =
-            rows.iter().map(|(id, row)| (scoring::catalogue_fit(&sig.catalogue, &catalogue::track_of(row), &cfg), *id)).collect();
+                    &[p.members.clone().into(), ((d.catalogue_k * CATALOGUE_SCAN) as i64).into()],
+                    |t| {
+                        let mut out = Vec::with_capacity(t.len());
+                        for r in t {
+                            let track = catalogue::track_from(
+                                r.get::<&str>(2)?,
+                                r.get::<&str>(3)?,
+                                r.get::<&str>(4)?,
+                                r.get::<i32>(5)?.map(f64::from),
+                            );
+                            out.push((r.get::<i64>(1)?.unwrap_or_default(), track));
+                        }
+                        Ok(out)
+                    },
+                )
+                .map_err(spi_err("cannot read the members' artists and albums"))
+            })?;
+        let mut fit: Vec<(f64, i64)> = rows.iter().map(|(id, track)| (scoring::catalogue_fit(&sig.catalogue, track, &cfg), *id)).collect();
         fit.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         found.extend(fit.into_iter().take(d.catalogue_k).map(|(_, id)| id));
     }

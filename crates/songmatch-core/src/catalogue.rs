@@ -43,12 +43,20 @@ pub fn split_artists(s: &str) -> BTreeSet<String> {
 
 /// A track's catalogue fields from its row as JSON (`to_jsonb(t)` of `songmatch.tracks`).
 pub fn track_of(row: &Value) -> CatalogueTrack {
-    let s = |k: &str| row.get(k).and_then(Value::as_str).map(str::trim).filter(|x| !x.is_empty());
-    let artists = split_artists(s("artist").unwrap_or(""));
+    let s = |k: &str| row.get(k).and_then(Value::as_str);
+    track_from(s("artist"), s("album"), s("release_date"), row.get("popularity").and_then(Value::as_f64))
+}
+
+/// [`track_of`] from the row's columns (artist, album, release_date, popularity).
+pub fn track_from(artist: Option<&str>, album: Option<&str>, release_date: Option<&str>, popularity: Option<f64>) -> CatalogueTrack {
+    fn s(x: Option<&str>) -> Option<&str> {
+        x.map(str::trim).filter(|x| !x.is_empty())
+    }
+    let artists = split_artists(s(artist).unwrap_or(""));
     let first = artists.iter().next().cloned().unwrap_or_default();
-    let album = s("album").map(|a| format!("{}\u{1f}{first}", a.to_lowercase()));
-    let year = s("release_date").and_then(|d| d.get(0..4)).and_then(|y| y.parse::<f64>().ok()).filter(|y| (1000.0..=3000.0).contains(y));
-    let popularity = row.get("popularity").and_then(Value::as_f64).filter(|p| p.is_finite());
+    let album = s(album).map(|a| format!("{}\u{1f}{first}", a.to_lowercase()));
+    let year = s(release_date).and_then(|d| d.get(0..4)).and_then(|y| y.parse::<f64>().ok()).filter(|y| (1000.0..=3000.0).contains(y));
+    let popularity = popularity.filter(|p| p.is_finite());
     CatalogueTrack { artists, album, year, popularity }
 }
 

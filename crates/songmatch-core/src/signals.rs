@@ -64,16 +64,7 @@ impl TrackSignals {
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader { b: bytes, at: 0 };
-        let v = r.take(1)?[0];
-        if v != SIGNALS_VERSION {
-            return Err(Error::data(format!("track signals of version {v}, expected {SIGNALS_VERSION}")));
-        }
-        let mut audio: Audio = [None; 9];
-        for a in audio.iter_mut() {
-            *a = r.f64()?;
-        }
-        let year = r.f64()?;
-        let popularity = r.f64()?;
+        let (audio, year, popularity) = r.head()?;
         let album = r.opt_str()?;
         let n = r.u32()? as usize;
         let mut artists = BTreeSet::new();
@@ -165,16 +156,7 @@ impl SignalsView {
             return Err(Error::data("track signals: too long"));
         }
         let mut r = Reader { b, at: 0 };
-        let v = r.take(1)?[0];
-        if v != SIGNALS_VERSION {
-            return Err(Error::data(format!("track signals of version {v}, expected {SIGNALS_VERSION}")));
-        }
-        let mut audio: Audio = [None; 9];
-        for a in audio.iter_mut() {
-            *a = r.f64()?;
-        }
-        let year = r.f64()?;
-        let popularity = r.f64()?;
+        let (audio, year, popularity) = r.head()?;
         let save = r.at;
         let album = if r.u32()? == u32::MAX {
             None
@@ -275,6 +257,18 @@ impl Reader<'_> {
         let s = &self.b[self.at..end];
         self.at = end;
         Ok(s)
+    }
+    /// The version (checked), the audio features, the year and the popularity.
+    fn head(&mut self) -> Result<(Audio, Option<f64>, Option<f64>)> {
+        let v = self.take(1)?[0];
+        if v != SIGNALS_VERSION {
+            return Err(Error::data(format!("track signals of version {v}, expected {SIGNALS_VERSION}")));
+        }
+        let mut audio: Audio = [None; 9];
+        for a in audio.iter_mut() {
+            *a = self.f64()?;
+        }
+        Ok((audio, self.f64()?, self.f64()?))
     }
     fn u32(&mut self) -> Result<u32> {
         let b = self.take(4)?;

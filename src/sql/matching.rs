@@ -1207,7 +1207,6 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
             (f.id, f.score, m)
         })
         .collect();
-    scoring::free_all(scored);
     Ok(out)
 }
 

@@ -608,16 +608,6 @@ pub(crate) fn embedding_cosines_with(
     }
 }
 
-/// Frees the items of a large vector on the worker pool (tens of thousands of small allocations:
-/// the candidates of a large match), before returning. Only for plain Rust values: nothing of
-/// PostgreSQL.
-pub fn free_all<T: Send>(v: Vec<T>) {
-    if v.len() >= PARALLEL_THRESHOLD {
-        use rayon::prelude::*;
-        pool().install(|| v.into_par_iter().with_min_len(1024).for_each(drop));
-    }
-}
-
 /// Candidate count from which stage 1 runs on the worker pool.
 pub const PARALLEL_THRESHOLD: usize = 2048;
 

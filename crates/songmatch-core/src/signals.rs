@@ -228,10 +228,6 @@ impl SignalsView {
             (s, w)
         })
     }
-
-    pub fn has_genres(&self) -> bool {
-        self.genres.1 > 0
-    }
 }
 
 /// [`SignalsView::parse`] of many (None where there are no bytes or they do not parse), on the
@@ -337,7 +333,6 @@ mod tests {
         assert_eq!(view.album(), s.catalogue.album.as_deref());
         assert_eq!(view.artists().collect::<Vec<_>>(), s.catalogue.artists.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(view.genres().collect::<Vec<_>>(), s.genres.iter().map(|(g, w)| (g.as_str(), *w)).collect::<Vec<_>>());
-        assert_eq!(view.has_genres(), !s.genres.is_empty());
     }
 
     struct Bytes(Vec<u8>);

@@ -295,11 +295,6 @@ impl<'a> Store<'a> {
         each(ids.len(), |i| self.entry(ids[i]).filter(|e| e.has_embedding && e.content_hash == hashes[i]).map(|e| e.at))
     }
 
-    /// Those embeddings copied (where [`Store::floats`] cannot read them in place).
-    pub fn embeddings(&self, ids: &[i64], hashes: &[String]) -> Vec<Option<Vec<f32>>> {
-        self.embedding_positions(ids, hashes).into_iter().map(|at| at.map(|at| self.embedding_at(at))).collect()
-    }
-
     /// Every embedding as one slice of f32 (the embedding at position `at` is
     /// `[at * dims, (at + 1) * dims)`), read in place: None where the bytes cannot be (a
     /// big-endian machine, or bytes not aligned to 4, which a mapped file never is).
@@ -437,7 +432,6 @@ mod tests {
             let ids: Vec<i64> = (0..size as i64).rev().collect();
             let hashes: Vec<String> = ids.iter().map(|i| if i % 4 == 0 { format!("h{}", i / 2) } else { "other".into() }).collect();
             let contents = s.contents(&ids);
-            let embs = s.embeddings(&ids, &hashes);
             let positions = s.embedding_positions(&ids, &hashes);
             for (k, id) in ids.iter().enumerate() {
                 let one = s.get(*id);
@@ -446,11 +440,11 @@ mod tests {
                 let at = contents[k].as_ref().and_then(|c| c.embedding).map(|at| floats[at * 3..at * 3 + 3].to_vec());
                 assert_eq!(at, one.as_ref().and_then(|t| t.embedding.clone()), "{id}");
                 let want = one.filter(|t| t.content_hash == hashes[k]).and_then(|t| t.embedding);
-                assert_eq!(embs[k], want, "{id}");
                 let at = positions[k].map(|at| floats[at * 3..at * 3 + 3].to_vec());
                 assert_eq!(at, want, "{id}");
+                assert_eq!(positions[k].map(|at| s.embedding_at(at)), want, "{id}");
             }
-            assert!(embs.iter().any(Option::is_some));
+            assert!(positions.iter().any(Option::is_some));
         }
     }
 

@@ -39,20 +39,30 @@ select (s ->> 'on')::boolean as "on", (s ->> 'present')::boolean as present, (s 
        (s ->> 'tracks')::int as tracks, (s ->> 'generation') = (s ->> 'catalogue_generation') as same_generation
   from songmatch.feature_store_status() s;
 select pg_temp.step('store');
--- discovery finds neighbours by an exact scan of the current store (up to
--- songmatch.discovery_scan_max tracks), else through the HNSW index: on this small catalogue the
--- index's search is exact too, so the recommendations are the same
+-- discovery over the current store (up to songmatch.discovery_scan_max tracks) screens every
+-- track with stage 1 itself: its recommendations are match_playlist's over every track but the
+-- members (the same ids and scores), the screen keeping only what stage 2's window can hold (here
+-- the ranker's 10 best and one more); else it finds neighbours through the HNSW index, whose
+-- search on this small catalogue reaches every track, so the recommendations are the same
 create function pg_temp.rec() returns text language sql as $$
   select string_agg(track_id || ':' || score, ' ' order by rank) || ' | ' || min(components -> 'discovery' ->> 'index_type')
-         || ' | ' || min(components -> 'discovery' ->> 'index')
-    from songmatch.recommend_for_playlist((select id from p1), top_k => 5, config => '{"weights": {"centroid": 0.0500003}}') $$;
+         || ' | ' || min(components -> 'discovery' ->> 'index') || ' | ' || coalesce(min(components -> 'discovery' ->> 'screened'), '-')
+         || ' | ' || min(components -> 'discovery' ->> 'candidates')
+    from songmatch.recommend_for_playlist((select id from p1), top_k => 5, config => '{"weights": {"centroid": 0.0500003}, "ranker_top_n": 10}') $$;
 create temp table rec as select pg_temp.rec() as scanned;
 set songmatch.discovery_scan_max = 0;
 alter table rec add column indexed text;
 update rec set indexed = pg_temp.rec();
 reset songmatch.discovery_scan_max;
-select split_part(scanned, ' | ', 1) = split_part(indexed, ' | ', 1) as same_recommendations,
+alter table rec add column exact text;
+update rec set exact = (select string_agg(track_id || ':' || score, ' ' order by rank)
+    from songmatch.match_playlist((select id from p1),
+           candidate_track_ids => (select array_agg(t.id) from songmatch.tracks t
+                                    where t.id not in (select track_id from songmatch.playlist_tracks where playlist_id = (select id from p1))),
+           top_k => 5, config => '{"weights": {"centroid": 0.0500003}, "ranker_top_n": 10}'));
+select split_part(scanned, ' | ', 1) = exact as screened_as_exact, split_part(scanned, ' | ', 1) = split_part(indexed, ' | ', 1) as same_recommendations,
        split_part(scanned, ' | ', 2) as scanned_by, split_part(scanned, ' | ', 3) as scanned_in,
+       split_part(scanned, ' | ', 4)::int as screened, split_part(scanned, ' | ', 5)::int as kept, split_part(indexed, ' | ', 4) as indexed_screened,
        split_part(indexed, ' | ', 2) as indexed_by, split_part(indexed, ' | ', 3) like 'songmatch.track_embeddings_hnsw_%' as through_the_index,
        array_length(string_to_array(split_part(scanned, ' | ', 1), ' '), 1) as recommended
   from rec;

@@ -131,7 +131,7 @@ pub fn init() {
     );
     GucRegistry::define_int_guc(
         c"songmatch.discovery_scan_max",
-        c"Catalogue size (tracks in the feature store) up to which recommend_for_playlist finds neighbours by an exact scan of the feature store rather than through the HNSW index.",
+        c"Catalogue size (tracks in the feature store) up to which recommend_for_playlist scores every track of the feature store with stage 1 (the exact recommendations) rather than taking neighbours found through the HNSW index.",
         c"0: always the index. Larger catalogues, or no current feature store, take the index.",
         &DISCOVERY_SCAN_MAX,
         0,

@@ -1889,8 +1889,65 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
         return Err(Error::invalid(format!("playlist {playlist_id} has no embedded members and no query text to recommend from")));
     }
     let t_profile = started.elapsed();
+    // over the store: stage 1 itself screens every track (module crate::core::screen), unless
+    // emotions are weighed (the store has none), when the playlist's vectors' exact neighbours
+    // are the candidates
+    // (the candidates the screen kept, and how many tracks it scored)
+    let mut screened: Option<(Candidates, usize)> = None;
+    if let Some(m) = &scan {
+        let st = m.store().ok_or_else(|| Error::Runtime("the feature store cannot be read".into()))?;
+        // every track a recommendation may hold: stage 2's window, and the one after it
+        let window = (top_k as usize).max(if bundle.ranker.is_some() { cfg.ranker_top_n } else { 0 }).max(if bundle.reranker.is_some() {
+            cfg.rerank_top_n
+        } else {
+            0
+        });
+        let mut skip: Vec<i64> = p.members.clone();
+        if exclude_liked {
+            skip.extend(
+                super::plans::select(
+                    "select coalesce(array_agg(l.track_id), '{}') from songmatch.liked_tracks l where l.user_id = $1",
+                    &[p.owner.into()],
+                    |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
+                )
+                .map_err(spi_err("cannot read the liked tracks"))?,
+            );
+        }
+        skip.sort_unstable();
+        let tg = Instant::now();
+        let dims = m.header.dims as usize;
+        if let Some(s) = crate::core::screen::screen(sig, &cfg, &st, m.floats(), dims, &|id| skip.binary_search(&id).is_ok(), window + 1) {
+            pgrx::debug1!(
+                "songmatch: discovery: stage 1 screened {} of the feature store's {} tracks ({} left out by their bound) in {:?}, kept {}",
+                s.scored + s.bounded,
+                m.header.tracks,
+                s.bounded,
+                tg.elapsed(),
+                s.positions.len()
+            );
+            // the kept tracks as the store has them (their signals read in place)
+            let source: Arc<dyn FloatSource> = m.clone();
+            let n = s.positions.len();
+            let mut c = Candidates {
+                ids: Vec::with_capacity(n),
+                hashes: Vec::with_capacity(n),
+                signals: Vec::with_capacity(n),
+                store: store.clone(),
+                positions: Vec::with_capacity(n),
+            };
+            for at in s.positions {
+                let e = st.entry_at(at).ok_or_else(|| Error::Runtime("the feature store cannot be read".into()))?;
+                c.ids.push(st.id_at(at));
+                c.hashes.push(e.content_hash.to_string());
+                c.signals.push(e.signals_at.zip(e.signals.map(<[u8]>::len)).and_then(|(at, len)| Encoded::shared(&source, at, len)));
+                c.positions.push(e.has_embedding.then_some(at));
+            }
+            screened = Some((c, s.scored + s.bounded));
+        }
+    }
     let mut found: Vec<i64> = Vec::new();
     let (index, index_type) = match &scan {
+        Some(_) if screened.is_some() => (json!("feature store"), "stage 1 screen"),
         Some(m) => {
             // every vector of the store compared with each query: the exact neighbours
             let st = m.store().ok_or_else(|| Error::Runtime("the feature store cannot be read".into()))?;
@@ -1912,7 +1969,7 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
     // (btree indexes on tracks.artist and tracks.album), the `catalogue_k` that fit the playlist
     // best on the catalogue signals (shared artists and albums, year, popularity; weighted as
     // stage 1 weighs them; ties by id), of at most CATALOGUE_SCAN times as many read
-    if d.catalogue_k > 0 && !p.members.is_empty() {
+    if d.catalogue_k > 0 && !p.members.is_empty() && screened.is_none() {
         const CATALOGUE_SCAN: usize = 20;
         let rows: Vec<(i64, catalogue::CatalogueTrack)> =
             super::plans::with_settings(CUSTOM_PLAN, spi_err("cannot change a setting for the match"), || {
@@ -1948,8 +2005,9 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
     found.dedup();
     let t_search = started.elapsed();
     // minus the playlist's members (and the owner's liked tracks), with content hashes
-    let (ids, hashes, signals): (Vec<i64>, Vec<Option<String>>, Vec<StoredSignals>) = Spi::connect(|c| {
-        let t = c.select(
+    let read = |found: Vec<i64>| {
+        Spi::connect(|c| {
+            let t = c.select(
             if p.owner_columns {
                 "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
                   where t.id = any($1)
@@ -1965,37 +2023,47 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
                   order by t.id"
             },
             None,
-            &[found.clone().into(), p.id.into(), exclude_liked.into(), p.owner.into()],
+            &[found.into(), p.id.into(), exclude_liked.into(), p.owner.into()],
         )?;
-        let mut ids = Vec::with_capacity(t.len());
-        let mut hs = Vec::with_capacity(t.len());
-        let mut ss = Vec::with_capacity(t.len());
-        for r in t {
-            ids.push(r.get::<i64>(1)?.unwrap_or_default());
-            hs.push(r.get::<String>(2)?);
-            ss.push(r.get::<Vec<u8>>(3)?.map(Encoded::Owned));
+            let mut ids = Vec::with_capacity(t.len());
+            let mut hs = Vec::with_capacity(t.len());
+            let mut ss = Vec::with_capacity(t.len());
+            for r in t {
+                ids.push(r.get::<i64>(1)?.unwrap_or_default());
+                hs.push(r.get::<String>(2)?);
+                ss.push(r.get::<Vec<u8>>(3)?.map(Encoded::Owned));
+            }
+            Ok::<_, pgrx::spi::SpiError>((ids, hs, ss))
+        })
+        .map_err(spi_err("cannot read the discovered tracks"))
+    };
+    let (cands, screened) = match screened {
+        Some((c, scored)) => (c, Some(scored)),
+        None => {
+            let (ids, hashes, signals) = read(found)?;
+            let hashes = fill_hashes(&ids, hashes)?;
+            (Candidates { ids, hashes, signals, store, positions: Vec::new() }, None)
         }
-        Ok::<_, pgrx::spi::SpiError>((ids, hs, ss))
-    })
-    .map_err(spi_err("cannot read the discovered tracks"))?;
-    let hashes = fill_hashes(&ids, hashes)?;
+    };
     counters.add("discovery_calls", 1.0);
-    counters.add("discovery_candidates", ids.len() as f64);
+    counters.add("discovery_candidates", cands.ids.len() as f64);
     let mut info = d.to_json();
     info["index"] = index;
     info["index_type"] = json!(index_type);
     info["exclude_liked"] = json!(exclude_liked);
     info["query_vectors"] = json!(queries.len());
-    info["candidates"] = json!(ids.len());
+    if let Some(n) = screened {
+        info["screened"] = json!(n);
+    }
+    info["candidates"] = json!(cands.ids.len());
     pgrx::debug1!(
         "songmatch: recommend_for_playlist({playlist_id}): profile {t_profile:?}, index search {:?} ({} vectors, {} candidates)",
         t_search - t_profile,
         queries.len(),
-        ids.len()
+        cands.ids.len()
     );
     let resolved = Resolved::All(Box::new((bundle, cfg, prof)));
     // (their embeddings from the feature store where it has their content)
-    let cands = Candidates { ids, hashes, signals, store, positions: Vec::new() };
     let (ctx, _) = match_candidates(&p, cands, top_k, resolved, counters, false, Some(("discovery", info)), Instant::now())?;
     Ok(ctx)
 }

@@ -65,7 +65,9 @@ unsafe impl Send for Mapped {}
 // SAFETY: as above: only shared reads of immutable memory
 unsafe impl Sync for Mapped {}
 
-impl FloatSource for Mapped {
+// SAFETY: the mapping is read-only, unmapped only on drop, and its file is never changed in place
+// (a new store is a new file renamed over the path)
+unsafe impl FloatSource for Mapped {
     fn floats(&self) -> &[f32] {
         let (at, n) = self.floats;
         if n == 0 {

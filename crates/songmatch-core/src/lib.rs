@@ -15,6 +15,7 @@ pub mod nearest;
 pub mod profile;
 pub mod ranker;
 pub mod scoring;
+pub mod screen;
 pub mod service;
 pub mod signals;
 pub mod store;

@@ -189,5 +189,16 @@ mod tests {
             }
         }
         assert!(!crate::sys::dots_f32(&[1.0; 5], &[1.0; 4], 4, &mut [0.0; 1]));
+        // and the squared norms
+        for (n, dims) in [(9usize, 384usize), (3, 21), (1, 3)] {
+            let rows = vectors(n, dims, 3);
+            let mut out = vec![f32::NAN; n];
+            assert!(crate::sys::sq_norms_f32(&rows, dims, &mut out));
+            for (r, o) in rows.chunks_exact(dims).zip(&out) {
+                let want: f64 = r.iter().map(|x| (*x as f64).powi(2)).sum();
+                assert!((*o as f64 - want).abs() < 1e-4 * want.max(1.0), "{n} {dims}");
+            }
+        }
+        assert!(!crate::sys::sq_norms_f32(&[1.0; 5], 4, &mut [0.0; 1]));
     }
 }

@@ -78,17 +78,17 @@ fn features_with(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals, d
     }
     f.extend([top1, top3, cen, query, has_e, has_q]);
     // audio: the similarity, then each feature's distance in the members' spread (−1: missing)
-    let cs = &c.signals;
-    f.push(p.audio.similarity(&cs.audio).unwrap_or(0.0));
+    let cs = c.signals.view();
+    f.push(p.audio.similarity(cs.audio()).unwrap_or(0.0));
     for i in 0..AUDIO_FEATURES.len() {
-        f.push(match (cs.audio[i], p.audio.mean[i], p.audio.std[i]) {
+        f.push(match (cs.audio()[i], p.audio.mean[i], p.audio.std[i]) {
             (Some(x), Some(m), Some(s)) => (x - m).abs() / (s + 0.1),
             _ => -1.0,
         });
     }
     f.push(profile::genre_overlap_of(&p.genres, cs.genres()).unwrap_or(0.0));
     // catalogue
-    let cat = catalogue::signals_of(&p.catalogue, cs.artists(), cs.album(), cs.year, cs.popularity);
+    let cat = catalogue::signals_of(&p.catalogue, cs.artists(), cs.album(), cs.year(), cs.popularity());
     let (year_median, year_spread) = p.catalogue.year.unwrap_or((0.0, 0.0));
     let popularity_median = p.catalogue.popularity.map(|x| x.0).unwrap_or(-1.0);
     f.extend([
@@ -97,12 +97,12 @@ fn features_with(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals, d
         cat.album_share,
         cat.year_delta.unwrap_or(-1.0),
         cat.year.unwrap_or(0.0),
-        cs.year.unwrap_or(0.0),
+        cs.year().unwrap_or(0.0),
         year_median,
         year_spread,
         cat.popularity_delta.unwrap_or(-1.0),
         cat.popularity.unwrap_or(0.0),
-        cs.popularity.unwrap_or(-1.0),
+        cs.popularity().unwrap_or(-1.0),
         popularity_median,
         p.catalogue.members as f64,
     ]);

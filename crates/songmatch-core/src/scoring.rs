@@ -23,7 +23,7 @@ use crate::catalogue::{self, CatalogueProfile, CatalogueTrack};
 use crate::error::{Error, Result};
 use crate::hash::{content_hash, ContentKind};
 use crate::profile::{self, AudioStats};
-use crate::signals::{SignalsView, TrackSignals};
+use crate::signals::{Signals, SignalsView, TrackSignals};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -226,7 +226,11 @@ pub struct PlaylistSignals {
 
 /// Floats held by something else that candidates share (the feature store's mapping), read in
 /// place; and its bytes, where candidates' signals are read in place too.
-pub trait FloatSource: Send + Sync {
+///
+/// # Safety
+/// `floats` and `bytes` must return the same memory, unchanged, for as long as the value lives:
+/// signals are checked once when read from it ([`SignalsView::parse`]) and trusted after.
+pub unsafe trait FloatSource: Send + Sync {
     fn floats(&self) -> &[f32];
     fn bytes(&self) -> &[u8] {
         &[]
@@ -284,6 +288,21 @@ impl CandidateSignals {
     pub fn new(track_id: i64, embedding: Option<Embedding>, signals: &TrackSignals, emotions: BTreeMap<String, f64>) -> Self {
         CandidateSignals { track_id, embedding, signals: SignalsView::of(signals), emotions }
     }
+
+    /// The candidate as stage 1 reads it.
+    pub(crate) fn borrowed(&self) -> Cand<'_> {
+        Cand { track_id: self.track_id, embedding: self.embedding.as_deref(), signals: self.signals.view(), emotions: &self.emotions }
+    }
+}
+
+/// A candidate as stage 1 reads it, borrowed: from a [`CandidateSignals`], or in place from the
+/// feature store (discovery's screen, [`crate::screen`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cand<'a> {
+    pub track_id: i64,
+    pub embedding: Option<&'a [f32]>,
+    pub signals: Signals<'a>,
+    pub emotions: &'a BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -309,9 +328,9 @@ fn emotion_cosine(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> Optio
 /// where there are), for [`sys::dots_wide`](crate::sys::dots_wide).
 #[derive(Debug, Clone, Default)]
 pub struct PlaylistNorms {
-    members: Vec<f64>,
-    centroid: f64,
-    query: f64,
+    pub(crate) members: Vec<f64>,
+    pub(crate) centroid: f64,
+    pub(crate) query: f64,
     /// (dimensions, widened vectors); None when the vectors differ in length (then every cosine
     /// takes [`profile::dot`]'s path, which gives the same values).
     wide: Option<(usize, Vec<f64>)>,
@@ -423,7 +442,7 @@ pub fn catalogue_fit(p: &CatalogueProfile, c: &CatalogueTrack, cfg: &Config) -> 
 }
 
 /// The weight of each of [`SIGNALS`], in its order (0 for one the config does not weigh).
-fn signal_weights(cfg: &Config) -> [f64; SIGNALS.len()] {
+pub(crate) fn signal_weights(cfg: &Config) -> [f64; SIGNALS.len()] {
     SIGNALS.map(|s| cfg.weights.get(s).copied().unwrap_or(0.0))
 }
 
@@ -431,13 +450,13 @@ fn signal_weights(cfg: &Config) -> [f64; SIGNALS.len()] {
 /// its index in [`SIGNALS`]) and the sum; no allocation. [`Scored`] (named components, weights
 /// and contributions) is made of it only for the candidates kept.
 #[derive(Debug, Clone, Copy)]
-struct Light {
-    track_id: i64,
-    stage1: f64,
+pub(crate) struct Light {
+    pub track_id: i64,
+    pub stage1: f64,
     /// bit i: the candidate has signal i
-    present: u16,
-    values: [f64; SIGNALS.len()],
-    wsum: f64,
+    pub present: u16,
+    pub values: [f64; SIGNALS.len()],
+    pub wsum: f64,
 }
 
 impl Light {
@@ -461,22 +480,16 @@ impl Light {
 
 /// One candidate's stage 1; `dots`: its embedding's dot products with the playlist's vectors when
 /// computed with its block's (else computed here); `members`: scratch space.
-fn score_one(
+pub(crate) fn score_one(
     p: &PlaylistSignals,
     n: &PlaylistNorms,
-    c: &CandidateSignals,
+    c: Cand<'_>,
     cfg: &Config,
     w: &[f64; SIGNALS.len()],
     dots: Option<&[f64]>,
     members: &mut Vec<f64>,
 ) -> Light {
-    let mut l = Light { track_id: c.track_id, stage1: 0.0, present: 0, values: [0.0; SIGNALS.len()], wsum: 0.0 };
-    // (signals in SIGNALS' order)
-    let mut push = |i: usize, v: f64| {
-        l.values[i] = v;
-        l.present |= 1 << i;
-    };
-    if let Some(e) = &c.embedding {
+    let embedding = c.embedding.map(|e| {
         let (centroid, query) = match dots {
             Some(_) => cosines_into(p, n, e, cfg.members_top_k, dots, members),
             None => {
@@ -485,29 +498,48 @@ fn score_one(
                 (cos.centroid, cos.query)
             }
         };
-        if !members.is_empty() {
-            let m = members.len();
-            push(0, members[..m].iter().sum::<f64>() / m as f64);
-        }
-        if let Some(x) = centroid {
-            push(1, x);
-        }
-        if let Some(x) = query {
-            push(2, x);
+        let m = members.len();
+        EmbeddingSignals { members: (m > 0).then(|| members[..m].iter().sum::<f64>() / m as f64), centroid, query }
+    });
+    score_with(p, c, w, embedding)
+}
+
+/// A candidate embedding's signals: the mean of its best member cosines, its cosines to the
+/// centroid and to the query (None: the playlist has none).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EmbeddingSignals {
+    pub members: Option<f64>,
+    pub centroid: Option<f64>,
+    pub query: Option<f64>,
+}
+
+/// [`score_one`] with the embedding's signals computed (None: the candidate has no embedding).
+pub(crate) fn score_with(p: &PlaylistSignals, c: Cand<'_>, w: &[f64; SIGNALS.len()], embedding: Option<EmbeddingSignals>) -> Light {
+    let mut l = Light { track_id: c.track_id, stage1: 0.0, present: 0, values: [0.0; SIGNALS.len()], wsum: 0.0 };
+    // (signals in SIGNALS' order)
+    let mut push = |i: usize, v: f64| {
+        l.values[i] = v;
+        l.present |= 1 << i;
+    };
+    if let Some(e) = embedding {
+        for (i, x) in [e.members, e.centroid, e.query].into_iter().enumerate() {
+            if let Some(x) = x {
+                push(i, x);
+            }
         }
     }
-    let cs = &c.signals;
-    if let Some(a) = p.audio.similarity(&cs.audio) {
+    let cs = c.signals;
+    if let Some(a) = p.audio.similarity(cs.audio()) {
         push(3, a);
     }
     if let Some(g) = profile::genre_overlap_of(&p.genres, cs.genres()) {
         push(4, g);
     }
-    if let Some(em) = emotion_cosine(&p.emotions, &c.emotions) {
+    if let Some(em) = emotion_cosine(&p.emotions, c.emotions) {
         push(5, em);
     }
     if p.catalogue.members > 0 {
-        let cat = catalogue::signals_of(&p.catalogue, cs.artists(), cs.album(), cs.year, cs.popularity);
+        let cat = catalogue::signals_of(&p.catalogue, cs.artists(), cs.album(), cs.year(), cs.popularity());
         push(6, cat.artist_share);
         push(7, cat.album_share);
         if let Some(y) = cat.year {
@@ -563,7 +595,7 @@ const BLOCK: usize = 64;
 fn score_block(p: &PlaylistSignals, n: &PlaylistNorms, cands: &[CandidateSignals], cfg: &Config, w: &[f64; SIGNALS.len()]) -> Vec<Light> {
     let (dots, at) = block_dots(n, cands.iter());
     let mut members = Vec::with_capacity(cfg.members_top_k + 1);
-    cands.iter().zip(&at).map(|(c, a)| score_one(p, n, c, cfg, w, a.map(|a| &dots[a..]), &mut members)).collect()
+    cands.iter().zip(&at).map(|(c, a)| score_one(p, n, c.borrowed(), cfg, w, a.map(|a| &dots[a..]), &mut members)).collect()
 }
 
 /// The dot products of a block of candidates' embeddings with the playlist's vectors, in one pass
@@ -724,7 +756,8 @@ mod tests {
         let seq: Vec<Scored> = {
             let (p, n) = (playlist(), PlaylistNorms::of(&playlist()));
             let w = signal_weights(&cfg);
-            let mut v: Vec<Scored> = cands.iter().map(|c| score_one(&p, &n, c, &cfg, &w, None, &mut Vec::new()).scored(&w)).collect();
+            let mut v: Vec<Scored> =
+                cands.iter().map(|c| score_one(&p, &n, c.borrowed(), &cfg, &w, None, &mut Vec::new()).scored(&w)).collect();
             v.sort_by(|a, b| b.stage1.total_cmp(&a.stage1).then(a.track_id.cmp(&b.track_id)));
             v
         };

@@ -112,15 +112,12 @@ impl std::ops::Deref for Encoded {
     }
 }
 
-/// [`TrackSignals`] read in place from their encoding: the numbers decoded, the strings (album,
-/// artists, genres) where they lie, so a candidate costs no allocation. Equal in every value to
-/// the decoded signals: artists and genres come in the encoding's order, which is the sets'.
-#[derive(Clone)]
-pub struct SignalsView {
-    bytes: Encoded,
-    pub audio: Audio,
-    pub year: Option<f64>,
-    pub popularity: Option<f64>,
+/// Where a view's values lie in its encoding: the numbers decoded, the strings' places.
+#[derive(Debug, Clone, Copy, Default)]
+struct Layout {
+    audio: Audio,
+    year: Option<f64>,
+    popularity: Option<f64>,
     /// (offset, length) of the album's bytes
     album: Option<(u32, u32)>,
     /// (offset of the first, count) of the artists' length-prefixed strings and of the genres'
@@ -129,29 +126,9 @@ pub struct SignalsView {
     genres: (u32, u32),
 }
 
-impl std::fmt::Debug for SignalsView {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignalsView")
-            .field("audio", &self.audio)
-            .field("year", &self.year)
-            .field("popularity", &self.popularity)
-            .field("album", &self.album())
-            .field("artists", &self.artists().collect::<Vec<_>>())
-            .field("genres", &self.genres().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
-impl Default for SignalsView {
-    fn default() -> Self {
-        SignalsView::of(&TrackSignals::default())
-    }
-}
-
-impl SignalsView {
-    /// The view of `bytes`, checked as [`TrackSignals::decode`] checks them (the same errors).
-    pub fn parse(bytes: Encoded) -> Result<Self> {
-        let b: &[u8] = &bytes;
+impl Layout {
+    /// The layout of `b`, checked as [`TrackSignals::decode`] checks an encoding (the same errors).
+    fn parse(b: &[u8]) -> Result<Self> {
         if b.len() > u32::MAX as usize {
             return Err(Error::data("track signals: too long"));
         }
@@ -178,55 +155,142 @@ impl SignalsView {
         if r.at != b.len() {
             return Err(Error::data("track signals: trailing bytes"));
         }
-        Ok(SignalsView { bytes, audio, year, popularity, album, artists, genres })
+        Ok(Layout { audio, year, popularity, album, artists, genres })
+    }
+}
+
+/// [`TrackSignals`] read in place from an encoding they borrow: the numbers decoded, the strings
+/// (album, artists, genres) where they lie, so reading them costs no allocation. Equal in every
+/// value to the decoded signals: artists and genres come in the encoding's order, which is the
+/// sets'. Made only by [`Signals::parse`] (or [`SignalsView::view`]), which checked the bytes.
+#[derive(Clone, Copy)]
+pub struct Signals<'a> {
+    bytes: &'a [u8],
+    layout: Layout,
+}
+
+impl<'a> Signals<'a> {
+    /// The view of `bytes`, checked as [`TrackSignals::decode`] checks them (the same errors).
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        Ok(Signals { bytes, layout: Layout::parse(bytes)? })
     }
 
-    /// The view of these signals (their encoding, owned).
-    pub fn of(t: &TrackSignals) -> Self {
-        // (an encoding always parses; the decoded fields are the fallback all the same)
-        let bytes = t.encode();
-        SignalsView::parse(Encoded::Owned(bytes)).unwrap_or_else(|_| SignalsView {
-            bytes: Encoded::Owned(Vec::new()),
-            audio: t.audio,
-            year: t.catalogue.year,
-            popularity: t.catalogue.popularity,
-            album: None,
-            artists: (0, 0),
-            genres: (0, 0),
-        })
+    /// The view of an encoding's numbers alone (its head: audio, year, popularity; checked), as
+    /// if it had no album, artists or genres: what can be known of a track without its strings.
+    pub fn head(bytes: &'a [u8]) -> Result<Self> {
+        let (audio, year, popularity) = Reader { b: bytes, at: 0 }.head()?;
+        Ok(Signals { bytes, layout: Layout { audio, year, popularity, ..Layout::default() } })
     }
 
-    fn str_at(&self, at: usize) -> (&str, usize) {
-        let b: &[u8] = &self.bytes;
-        let n = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
-        // (checked as UTF-8 when parsed)
-        (std::str::from_utf8(&b[at + 4..at + 4 + n]).unwrap_or_default(), at + 4 + n)
+    pub fn audio(&self) -> &Audio {
+        &self.layout.audio
     }
 
-    pub fn album(&self) -> Option<&str> {
-        self.album.map(|(at, _)| self.str_at(at as usize).0)
+    pub fn year(&self) -> Option<f64> {
+        self.layout.year
+    }
+
+    pub fn popularity(&self) -> Option<f64> {
+        self.layout.popularity
+    }
+
+    pub fn album(&self) -> Option<&'a str> {
+        self.layout.album.map(|(at, _)| str_in(self.bytes, at as usize).0)
     }
 
     /// The artists, in the encoding's (the set's) order.
-    pub fn artists(&self) -> impl Iterator<Item = &str> + Clone {
-        let (mut at, n) = (self.artists.0 as usize, self.artists.1);
+    pub fn artists(&self) -> impl Iterator<Item = &'a str> + Clone + 'a {
+        let b = self.bytes;
+        let (mut at, n) = (self.layout.artists.0 as usize, self.layout.artists.1);
         (0..n).map(move |_| {
-            let (s, next) = self.str_at(at);
+            let (s, next) = str_in(b, at);
             at = next;
             s
         })
     }
 
+    /// Whether there are genres (without reading them).
+    pub fn has_genres(&self) -> bool {
+        self.layout.genres.1 > 0
+    }
+
     /// The genres with their weights, in the encoding's (the map's) order.
-    pub fn genres(&self) -> impl Iterator<Item = (&str, f64)> + Clone {
-        let b: &[u8] = &self.bytes;
-        let (mut at, n) = (self.genres.0 as usize, self.genres.1);
+    pub fn genres(&self) -> impl Iterator<Item = (&'a str, f64)> + Clone + 'a {
+        let b = self.bytes;
+        let (mut at, n) = (self.layout.genres.0 as usize, self.layout.genres.1);
         (0..n).map(move |_| {
-            let (s, next) = self.str_at(at);
+            let (s, next) = str_in(b, at);
             let w = f64::from_le_bytes(b[next..next + 8].try_into().unwrap_or([0; 8]));
             at = next + 8;
             (s, w)
         })
+    }
+}
+
+/// The length-prefixed string at `at` of an encoding a [`Signals`] was parsed from, where its
+/// layout says one lies, and where the next field begins.
+fn str_in(b: &[u8], at: usize) -> (&str, usize) {
+    let n = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
+    let s = &b[at + 4..at + 4 + n];
+    // SAFETY: `Layout::parse` checked these very bytes as UTF-8 (it walks the strings as the
+    // accessors do; `Signals::head` has none to walk). A `Signals` is made only of the bytes its
+    // layout was parsed from (by `Signals::parse`, or by `SignalsView::view` over the bytes the view parsed, which an owned
+    // encoding keeps and `FloatSource`'s contract keeps unchanged for a shared one) and borrows
+    // them immutably, so they are still UTF-8.
+    (unsafe { std::str::from_utf8_unchecked(s) }, at + 4 + n)
+}
+
+impl std::fmt::Debug for Signals<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signals")
+            .field("audio", self.audio())
+            .field("year", &self.year())
+            .field("popularity", &self.popularity())
+            .field("album", &self.album())
+            .field("artists", &self.artists().collect::<Vec<_>>())
+            .field("genres", &self.genres().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// [`Signals`] over an encoding the view holds (owned, or shared with the feature store).
+#[derive(Clone)]
+pub struct SignalsView {
+    bytes: Encoded,
+    layout: Layout,
+}
+
+impl std::fmt::Debug for SignalsView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.view().fmt(f)
+    }
+}
+
+impl Default for SignalsView {
+    fn default() -> Self {
+        SignalsView::of(&TrackSignals::default())
+    }
+}
+
+impl SignalsView {
+    /// The view of `bytes`, checked as [`TrackSignals::decode`] checks them (the same errors).
+    pub fn parse(bytes: Encoded) -> Result<Self> {
+        let layout = Layout::parse(&bytes)?;
+        Ok(SignalsView { bytes, layout })
+    }
+
+    /// The view of these signals (their encoding, owned).
+    pub fn of(t: &TrackSignals) -> Self {
+        // (an encoding always parses; the decoded numbers are the fallback all the same)
+        SignalsView::parse(Encoded::Owned(t.encode())).unwrap_or_else(|_| SignalsView {
+            bytes: Encoded::Owned(Vec::new()),
+            layout: Layout { audio: t.audio, year: t.catalogue.year, popularity: t.catalogue.popularity, ..Layout::default() },
+        })
+    }
+
+    /// The signals, borrowed.
+    pub fn view(&self) -> Signals<'_> {
+        Signals { bytes: &self.bytes, layout: self.layout }
     }
 }
 
@@ -328,15 +392,20 @@ mod tests {
     }
 
     fn assert_viewed(view: &SignalsView, s: &TrackSignals) {
-        assert_eq!(view.audio, s.audio);
-        assert_eq!((view.year, view.popularity), (s.catalogue.year, s.catalogue.popularity));
+        let view = view.view();
+        // (and borrowed from the bytes alone)
+        assert_eq!(format!("{view:?}"), format!("{:?}", Signals::parse(view.bytes).unwrap()));
+        assert_eq!(view.has_genres(), !s.genres.is_empty());
+        assert_eq!(*view.audio(), s.audio);
+        assert_eq!((view.year(), view.popularity()), (s.catalogue.year, s.catalogue.popularity));
         assert_eq!(view.album(), s.catalogue.album.as_deref());
         assert_eq!(view.artists().collect::<Vec<_>>(), s.catalogue.artists.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(view.genres().collect::<Vec<_>>(), s.genres.iter().map(|(g, w)| (g.as_str(), *w)).collect::<Vec<_>>());
     }
 
     struct Bytes(Vec<u8>);
-    impl FloatSource for Bytes {
+    // SAFETY: an immutable Vec, for the life of the value
+    unsafe impl FloatSource for Bytes {
         fn floats(&self) -> &[f32] {
             &[]
         }
@@ -377,9 +446,9 @@ mod tests {
             for (i, s) in out.iter().enumerate() {
                 match i % 3 {
                     2 => {
-                        let v = s.as_ref().unwrap();
+                        let v = s.as_ref().unwrap().view();
                         assert_eq!(
-                            (v.popularity, v.artists().collect::<Vec<_>>()),
+                            (v.popularity(), v.artists().collect::<Vec<_>>()),
                             (Some((i % 101) as f64), vec![format!("a{i}").as_str()])
                         )
                     }

@@ -245,7 +245,14 @@ impl<'a> Store<'a> {
     /// A track's entry, if the store has it (None also for an entry whose bytes lie outside the
     /// file or are not text, which a complete store never has).
     pub fn entry(&self, id: i64) -> Option<Entry<'a>> {
-        let at = self.position(id)?;
+        self.entry_at(self.position(id)?)
+    }
+
+    /// The entry at a position (as [`Store::entry`]; None also past the last).
+    pub fn entry_at(&self, at: usize) -> Option<Entry<'a>> {
+        if at >= self.header.tracks as usize {
+            return None;
+        }
         let m = self.header.meta_at as usize + at * META_SIZE as usize;
         let off = u64::from_le_bytes(self.bytes[m..m + 8].try_into().ok()?) as usize;
         let hash_len = self.u32_at(m + 8) as usize;
@@ -259,6 +266,23 @@ impl<'a> Store<'a> {
         };
         let signals_at = signals.map(|_| self.header.blob_at as usize + off + hash_len);
         Some(Entry { at, content_hash, signals, signals_at, has_embedding })
+    }
+
+    /// The stored signals (None: none stored) at a position and whether it has an embedding,
+    /// without its content hash (None past the last, or for bytes outside the file).
+    pub fn stored_at(&self, at: usize) -> Option<(Option<&'a [u8]>, bool)> {
+        if at >= self.header.tracks as usize {
+            return None;
+        }
+        let m = self.header.meta_at as usize + at * META_SIZE as usize;
+        let off = u64::from_le_bytes(self.bytes[m..m + 8].try_into().ok()?) as usize;
+        let hash_len = self.u32_at(m + 8) as usize;
+        let blob: &'a [u8] = &self.bytes[self.header.blob_at as usize..];
+        let signals = match self.u32_at(m + 12) {
+            NO_SIGNALS => None,
+            l => Some(blob.get(off.checked_add(hash_len)?..(off + hash_len).checked_add(l as usize)?)?),
+        };
+        Some((signals, self.u32_at(m + 16) == 1))
     }
 
     /// The embedding stored at a position (zeros where the track has none).

@@ -362,6 +362,62 @@ unsafe fn f32_pairs_avx512<const C: usize, const M: usize>(
     }
 }
 
+/// The squared norm in f32 of each of the `rows.len() / dims` vectors of `rows` into `out` (as
+/// [`dots_f32`] sums: sixteen lanes, then across). False (nothing written) when the lengths do not
+/// fit.
+pub fn sq_norms_f32(rows: &[f32], dims: usize, out: &mut [f32]) -> bool {
+    let n = rows.len().checked_div(dims).unwrap_or(0);
+    if dims == 0 || rows.len() != n * dims || out.len() != n {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            for (row, o) in rows.chunks_exact(dims).zip(out.iter_mut()) {
+                // SAFETY: the CPU has AVX-512F (checked just above)
+                *o = unsafe { sq_norm_avx512(row) };
+            }
+            return true;
+        }
+    }
+    for (row, o) in rows.chunks_exact(dims).zip(out.iter_mut()) {
+        let mut lanes = [0f32; 16];
+        let c = row.chunks_exact(16);
+        let tail: f32 = c.remainder().iter().map(|x| x * x).sum();
+        for c in c {
+            for i in 0..16 {
+                lanes[i] += c[i] * c[i];
+            }
+        }
+        *o = lanes.iter().sum::<f32>() + tail;
+    }
+    true
+}
+
+/// [`sq_norms_f32`] of one vector with AVX-512.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sq_norm_avx512(v: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let chunks = v.len() / 16;
+    // SAFETY: every load reads 16 floats at 16·i with i < len / 16
+    unsafe {
+        let mut acc = _mm512_setzero_ps();
+        for i in 0..chunks {
+            let x = _mm512_loadu_ps(v.as_ptr().add(16 * i));
+            acc = _mm512_fmadd_ps(x, x, acc);
+        }
+        let mut s = _mm512_reduce_add_ps(acc);
+        for x in &v[16 * chunks..] {
+            s += x * x;
+        }
+        s
+    }
+}
+
 /// Block every signal on the calling thread (a worker thread of the backend: PostgreSQL's signal
 /// handlers must only ever run on the backend's own thread).
 pub fn block_signals() {

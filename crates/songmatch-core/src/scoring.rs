@@ -515,6 +515,15 @@ pub(crate) struct EmbeddingSignals {
 
 /// [`score_one`] with the embedding's signals computed (None: the candidate has no embedding).
 pub(crate) fn score_with(p: &PlaylistSignals, c: Cand<'_>, w: &[f64; SIGNALS.len()], embedding: Option<EmbeddingSignals>) -> Light {
+    let mut l = numbers(p, c, embedding);
+    strings(p, &mut l, c.signals);
+    l.finish(w);
+    l
+}
+
+/// A candidate's signals but those its strings give (genres, shared artists and album: those two
+/// present at 0, when the playlist has members), unsummed: [`score_with`]'s first part.
+pub(crate) fn numbers(p: &PlaylistSignals, c: Cand<'_>, embedding: Option<EmbeddingSignals>) -> Light {
     let mut l = Light { track_id: c.track_id, stage1: 0.0, present: 0, values: [0.0; SIGNALS.len()], wsum: 0.0 };
     // (signals in SIGNALS' order)
     let mut push = |i: usize, v: f64| {
@@ -532,16 +541,14 @@ pub(crate) fn score_with(p: &PlaylistSignals, c: Cand<'_>, w: &[f64; SIGNALS.len
     if let Some(a) = p.audio.similarity(cs.audio()) {
         push(3, a);
     }
-    if let Some(g) = profile::genre_overlap_of(&p.genres, cs.genres()) {
-        push(4, g);
-    }
     if let Some(em) = emotion_cosine(&p.emotions, c.emotions) {
         push(5, em);
     }
     if p.catalogue.members > 0 {
-        let cat = catalogue::signals_of(&p.catalogue, cs.artists(), cs.album(), cs.year(), cs.popularity());
-        push(6, cat.artist_share);
-        push(7, cat.album_share);
+        // (the year's and popularity's closeness need no strings)
+        let cat = catalogue::signals_of(&p.catalogue, std::iter::empty(), None, cs.year(), cs.popularity());
+        push(6, 0.0);
+        push(7, 0.0);
         if let Some(y) = cat.year {
             push(8, y);
         }
@@ -549,10 +556,30 @@ pub(crate) fn score_with(p: &PlaylistSignals, c: Cand<'_>, w: &[f64; SIGNALS.len
             push(9, pop);
         }
     }
-    let has = |i: &usize| l.present & (1 << i) != 0;
-    l.wsum = (0..SIGNALS.len()).filter(has).map(|i| w[i]).sum();
-    l.stage1 = (0..SIGNALS.len()).filter(has).map(|i| l.contribution(i, w)).fold(0.0, |s, c| s + c);
     l
+}
+
+/// [`score_with`]'s second part: the signals a candidate's strings give, into `l`.
+pub(crate) fn strings(p: &PlaylistSignals, l: &mut Light, cs: Signals<'_>) {
+    if let Some(g) = profile::genre_overlap_of(&p.genres, cs.genres()) {
+        l.values[4] = g;
+        l.present |= 1 << 4;
+    }
+    if p.catalogue.members > 0 {
+        let cat = catalogue::signals_of(&p.catalogue, cs.artists(), cs.album(), None, None);
+        l.values[6] = cat.artist_share;
+        l.values[7] = cat.album_share;
+    }
+}
+
+impl Light {
+    /// The weights of the signals present summed, and stage 1 (the contributions summed).
+    pub(crate) fn finish(&mut self, w: &[f64; SIGNALS.len()]) {
+        let present = self.present;
+        let has = |i: &usize| present & (1 << i) != 0;
+        self.wsum = (0..SIGNALS.len()).filter(has).map(|i| w[i]).sum();
+        self.stage1 = (0..SIGNALS.len()).filter(has).map(|i| self.contribution(i, w)).fold(0.0, |s, c| s + c);
+    }
 }
 
 /// Stage 1 over all candidates, best first (ties by track id). Uses a thread pool for large

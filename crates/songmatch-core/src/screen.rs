@@ -142,7 +142,8 @@ pub fn screen(
                 let emb = vs.signals(&out[r * q..(r + 1) * q], sq[r], e, &mut best);
                 let floor = if kept.len() == keep { kept.peek().map_or(f64::NEG_INFINITY, |s| s.0 .0) - margin } else { f64::NEG_INFINITY };
                 // the score without the strings, and the most they could add
-                let l = scoring::score_with(p, Cand { track_id: id, embedding: Some(e), signals: head, emotions: &none }, &w, Some(emb));
+                let mut l = scoring::numbers(p, Cand { track_id: id, embedding: Some(e), signals: head, emotions: &none }, Some(emb));
+                l.finish(&w);
                 let sum: f64 = (0..w.len()).filter(|i| l.present & (1 << i) != 0).map(|i| w[i] * l.values[i]).sum();
                 let bound = |extra: f64, weight: f64| if l.wsum + weight > 0.0 { (sum + strings + extra) / (l.wsum + weight) } else { 0.0 };
                 // (with genres, or without: the head does not say)
@@ -158,7 +159,9 @@ pub fn screen(
                     unscored.push(pos);
                     continue;
                 };
-                let s = scoring::score_with(p, Cand { track_id: id, embedding: Some(e), signals, emotions: &none }, &w, Some(emb)).stage1;
+                scoring::strings(p, &mut l, signals);
+                l.finish(&w);
+                let s = l.stage1;
                 scored.push((s, pos));
                 if keep > 0 {
                     kept.push(Reverse(Score(s)));

@@ -9,8 +9,10 @@ Prints one JSON line.
   cached_ms                the same match_playlist call repeated (200 candidates): served from
                            match_contexts / match_results. p50.
   recommend_100k_ms        recommend_for_playlist(pid): candidates from the whole synthetic
-                           catalogue through the HNSW index, stage 1 + 2, cache misses. p50; its
-                           recall@20 against match_playlist over every track (recommend_detail).
+                           catalogue (stage 1's screen of the current feature store up to
+                           songmatch.discovery_scan_max tracks, else the HNSW index), stage 1 + 2,
+                           cache misses. p50; its recall@20 against match_playlist over every
+                           track (recommend_detail, with the index type).
   hnsw_100k_ms             top-20 by the partial HNSW expression index over the synthetic
                            vectors (>= 100k rows); EXPLAIN must show the index. p50.
   e2e_*_ms                 one user's liked songs against their playlists (song-like texts):
@@ -422,7 +424,8 @@ REC_Q = "select track_id, score, rank, components from songmatch.recommend_for_p
 
 
 def bench_recommend(c: psycopg.Connection, dbg: DebugLines, pid: int, cands: list[int], runs: int, res: dict) -> None:
-    """recommend_100k_ms: candidates through the HNSW index, then stage 1 + 2, cache misses (a new
+    """recommend_100k_ms: candidates from the whole catalogue (stage 1's screen of the feature store,
+    or the HNSW index above songmatch.discovery_scan_max), then stage 1 + 2, cache misses (a new
     config each call). recall@20: its top 20 against match_playlist over every synthetic track with
     the same config (the exact ranking)."""
     n = len(cands)
@@ -438,7 +441,8 @@ def bench_recommend(c: psycopg.Connection, dbg: DebugLines, pid: int, cands: lis
         parts.append(breakdown(dbg.take()))
         if len(rows) != 20:
             raise SystemExit(f"match_bench: recommend_for_playlist returned {len(rows)} rows")
-    found = rows[0][3]["discovery"]["candidates"]
+    disc = rows[0][3]["discovery"]
+    found = disc["candidates"]
     key = size_key(n)
     res[f"recommend_{key}_ms"] = p50([x * 1000 for x in times])
     t0 = time.perf_counter()
@@ -448,8 +452,9 @@ def bench_recommend(c: psycopg.Connection, dbg: DebugLines, pid: int, cands: lis
     got = [r[0] for r in rows]
     recall = len(set(got) & set(exact)) / 20
     res["recommend_detail"] = {"catalogue": n, "runs_ms": [ms(x) for x in times], "phases_ms": median_breakdown(parts),
-                               "candidates": found, "recall_at_20": recall, "exact_match_playlist_ms": ms(exact_s)}
-    log(f"recommend over {n}: p50 {res[f'recommend_{key}_ms']:.1f} ms ({found} candidates) "
+                               "candidates": found, "index_type": disc.get("index_type"), "screened": disc.get("screened"),
+                               "recall_at_20": recall, "exact_match_playlist_ms": ms(exact_s)}
+    log(f"recommend over {n}: p50 {res[f'recommend_{key}_ms']:.1f} ms ({found} candidates, {disc.get('index_type')}) "
         f"{res['recommend_detail']['phases_ms']}; recall@20 {recall:.2f} against the exact ranking ({ms(exact_s):.0f} ms)")
 
 

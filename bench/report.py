@@ -79,7 +79,7 @@ def match_rows(m: dict, goal) -> list[tuple[str, str, str, str]]:
         rd = m.get("recommend_detail", {})
         ph = rd.get("phases_ms", {})
         rows.append((f"{rk} (whole catalogue, miss)", ms_fmt(v), "< 50",
-                     goal(v < 50) + f"  {rd.get('candidates')} candidates; index search {num(ph.get('index_search_ms'))},"
+                     goal(v < 50) + f"  {rd.get('candidates')} candidates ({rd.get('index_type')}); index search {num(ph.get('index_search_ms'))},"
                      f" artifacts {num(ph.get('artifacts_ms'))}, stage 1 + 2 {num(ph.get('stage1_ms'))} ms;"
                      f" recall@20 {rd.get('recall_at_20')} against match_playlist over all {rd.get('catalogue')} tracks (goal >= 0.95)"))
     hk = "hnsw_1m_ms" if m.get("hnsw_1m_ms") is not None else "hnsw_100k_ms"

@@ -79,9 +79,10 @@ fn features_with(p: &PlaylistSignals, n: &PlaylistNorms, c: &CandidateSignals, d
     f.extend([top1, top3, cen, query, has_e, has_q]);
     // audio: the similarity, then each feature's distance in the members' spread (−1: missing)
     let cs = c.signals.view();
-    f.push(p.audio.similarity(cs.audio()).unwrap_or(0.0));
-    for i in 0..AUDIO_FEATURES.len() {
-        f.push(match (cs.audio()[i], p.audio.mean[i], p.audio.std[i]) {
+    let audio = cs.audio();
+    f.push(p.audio.similarity(&audio).unwrap_or(0.0));
+    for ((x, m), s) in audio.iter().zip(&p.audio.mean).zip(&p.audio.std).take(AUDIO_FEATURES.len()) {
+        f.push(match (x, m, s) {
             (Some(x), Some(m), Some(s)) => (x - m).abs() / (s + 0.1),
             _ => -1.0,
         });

@@ -538,7 +538,7 @@ pub(crate) fn numbers(p: &PlaylistSignals, c: Cand<'_>, embedding: Option<Embedd
         }
     }
     let cs = c.signals;
-    if let Some(a) = p.audio.similarity(cs.audio()) {
+    if let Some(a) = p.audio.similarity(&cs.audio()) {
         push(3, a);
     }
     if let Some(em) = emotion_cosine(&p.emotions, c.emotions) {

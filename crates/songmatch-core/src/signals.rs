@@ -22,6 +22,10 @@ use std::sync::Arc;
 /// Bumped whenever the layout or the derivation (catalogue.rs, profile.rs) changes.
 pub const SIGNALS_VERSION: u8 = 1;
 
+/// Where the year lies in an encoding's head (the version byte, then nine audio features; the
+/// popularity after it).
+const HEAD_YEAR: usize = 1 + 8 * 9;
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TrackSignals {
     pub audio: Audio,
@@ -115,9 +119,6 @@ impl std::ops::Deref for Encoded {
 /// Where a view's values lie in its encoding: the numbers decoded, the strings' places.
 #[derive(Debug, Clone, Copy, Default)]
 struct Layout {
-    audio: Audio,
-    year: Option<f64>,
-    popularity: Option<f64>,
     /// (offset, length) of the album's bytes
     album: Option<(u32, u32)>,
     /// (offset of the first, count) of the artists' length-prefixed strings and of the genres'
@@ -133,7 +134,7 @@ impl Layout {
             return Err(Error::data("track signals: too long"));
         }
         let mut r = Reader { b, at: 0 };
-        let (audio, year, popularity) = r.head()?;
+        r.skip_head()?;
         let save = r.at;
         let album = if r.u32()? == u32::MAX {
             None
@@ -155,7 +156,7 @@ impl Layout {
         if r.at != b.len() {
             return Err(Error::data("track signals: trailing bytes"));
         }
-        Ok(Layout { audio, year, popularity, album, artists, genres })
+        Ok(Layout { album, artists, genres })
     }
 }
 
@@ -178,20 +179,28 @@ impl<'a> Signals<'a> {
     /// The view of an encoding's numbers alone (its head: audio, year, popularity; checked), as
     /// if it had no album, artists or genres: what can be known of a track without its strings.
     pub fn head(bytes: &'a [u8]) -> Result<Self> {
-        let (audio, year, popularity) = Reader { b: bytes, at: 0 }.head()?;
-        Ok(Signals { bytes, layout: Layout { audio, year, popularity, ..Layout::default() } })
+        Reader { b: bytes, at: 0 }.skip_head()?;
+        Ok(Signals { bytes, layout: Layout::default() })
     }
 
-    pub fn audio(&self) -> &Audio {
-        &self.layout.audio
+    /// The number at `at` of the head (None: missing, or no head: the empty encoding of
+    /// [`SignalsView::of`]'s fallback).
+    fn number(&self, at: usize) -> Option<f64> {
+        let x = f64::from_le_bytes(self.bytes.get(at..at + 8)?.try_into().ok()?);
+        (!x.is_nan()).then_some(x)
+    }
+
+    /// The audio features (decoded from the head on each call: read them once).
+    pub fn audio(&self) -> Audio {
+        std::array::from_fn(|i| self.number(1 + 8 * i))
     }
 
     pub fn year(&self) -> Option<f64> {
-        self.layout.year
+        self.number(HEAD_YEAR)
     }
 
     pub fn popularity(&self) -> Option<f64> {
-        self.layout.popularity
+        self.number(HEAD_YEAR + 8)
     }
 
     pub fn album(&self) -> Option<&'a str> {
@@ -243,7 +252,7 @@ fn str_in(b: &[u8], at: usize) -> (&str, usize) {
 impl std::fmt::Debug for Signals<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signals")
-            .field("audio", self.audio())
+            .field("audio", &self.audio())
             .field("year", &self.year())
             .field("popularity", &self.popularity())
             .field("album", &self.album())
@@ -281,10 +290,10 @@ impl SignalsView {
 
     /// The view of these signals (their encoding, owned).
     pub fn of(t: &TrackSignals) -> Self {
-        // (an encoding always parses; the decoded numbers are the fallback all the same)
+        // (an encoding of signals always parses: the fallback, no signals, is never taken)
         SignalsView::parse(Encoded::Owned(t.encode())).unwrap_or_else(|_| SignalsView {
             bytes: Encoded::Owned(Vec::new()),
-            layout: Layout { audio: t.audio, year: t.catalogue.year, popularity: t.catalogue.popularity, ..Layout::default() },
+            layout: Layout::default(),
         })
     }
 
@@ -317,6 +326,14 @@ impl Reader<'_> {
         let s = &self.b[self.at..end];
         self.at = end;
         Ok(s)
+    }
+    /// Past the version (checked), the audio features, the year and the popularity.
+    fn skip_head(&mut self) -> Result<()> {
+        let v = self.take(1)?[0];
+        if v != SIGNALS_VERSION {
+            return Err(Error::data(format!("track signals of version {v}, expected {SIGNALS_VERSION}")));
+        }
+        self.take(HEAD_YEAR + 16 - 1).map(|_| ())
     }
     /// The version (checked), the audio features, the year and the popularity.
     fn head(&mut self) -> Result<(Audio, Option<f64>, Option<f64>)> {
@@ -396,7 +413,7 @@ mod tests {
         // (and borrowed from the bytes alone)
         assert_eq!(format!("{view:?}"), format!("{:?}", Signals::parse(view.bytes).unwrap()));
         assert_eq!(view.has_genres(), !s.genres.is_empty());
-        assert_eq!(*view.audio(), s.audio);
+        assert_eq!(view.audio(), s.audio);
         assert_eq!((view.year(), view.popularity()), (s.catalogue.year, s.catalogue.popularity));
         assert_eq!(view.album(), s.catalogue.album.as_deref());
         assert_eq!(view.artists().collect::<Vec<_>>(), s.catalogue.artists.iter().map(String::as_str).collect::<Vec<_>>());

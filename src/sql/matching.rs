@@ -1123,9 +1123,18 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
         .collect();
     let mut feats: Vec<Vec<f32>> = Vec::new();
     if let Some((kid, _)) = &bundle.ranker {
-        let at: HashMap<i64, usize> = cands.iter().enumerate().map(|(i, c)| (c.track_id, i)).collect();
+        // (candidates come by id, ascending: found by a binary search, else through a map)
+        let at: Vec<Option<usize>> = if cands.is_sorted_by_key(|c| c.track_id) {
+            finals[..ranked].iter().map(|f| cands.binary_search_by_key(&f.id, |c| c.track_id).ok()).collect()
+        } else {
+            let at: HashMap<i64, usize> = cands.iter().enumerate().map(|(i, c)| (c.track_id, i)).collect();
+            finals[..ranked].iter().map(|f| at.get(&f.id).copied()).collect()
+        };
+        let of: Vec<&CandidateSignals> = at
+            .into_iter()
+            .map(|i| i.map(|i| &cands[i]).ok_or_else(|| Error::Runtime("a ranked candidate is missing".into())))
+            .collect::<Result<_>>()?;
         let norms = PlaylistNorms::of(signals);
-        let of: Vec<&CandidateSignals> = finals[..ranked].iter().map(|f| &cands[at[&f.id]]).collect();
         feats = ranker_features::features_of(signals, &norms, &of);
         let t0 = Instant::now();
         let scores = infer::ranker(kid, &feats)?;

@@ -291,10 +291,8 @@ impl SignalsView {
     /// The view of these signals (their encoding, owned).
     pub fn of(t: &TrackSignals) -> Self {
         // (an encoding of signals always parses: the fallback, no signals, is never taken)
-        SignalsView::parse(Encoded::Owned(t.encode())).unwrap_or_else(|_| SignalsView {
-            bytes: Encoded::Owned(Vec::new()),
-            layout: Layout::default(),
-        })
+        SignalsView::parse(Encoded::Owned(t.encode()))
+            .unwrap_or_else(|_| SignalsView { bytes: Encoded::Owned(Vec::new()), layout: Layout::default() })
     }
 
     /// The signals, borrowed.

@@ -156,9 +156,8 @@ pub fn dots_block(es: &[&[f32]], wide: &[f64], count: usize, out: &mut [f64]) ->
             while at < es.len() {
                 let take = (es.len() - at).min(4);
                 for (k, e) in es[at..at + take].iter().enumerate() {
-                    for (w, x) in widened[k * dims..(k + 1) * dims].iter_mut().zip(e.iter()) {
-                        *w = *x as f64;
-                    }
+                    // SAFETY: the CPU has AVX-512F (checked just above)
+                    unsafe { widen_avx512(e, &mut widened[k * dims..(k + 1) * dims]) };
                 }
                 let rows = &mut out[at * count..(at + take) * count];
                 // SAFETY: the CPU has AVX-512F and FMA (checked just above); `widened` holds
@@ -179,6 +178,27 @@ pub fn dots_block(es: &[&[f32]], wide: &[f64], count: usize, out: &mut [f64]) ->
         }
     }
     es.iter().zip(out.chunks_mut(count)).all(|(e, row)| dots_wide(e, wide, row))
+}
+
+/// `src` widened to f64 into `dst` (as long), eight at a time.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2")]
+unsafe fn widen_avx512(src: &[f32], dst: &mut [f64]) {
+    use std::arch::x86_64::*;
+    let n = src.len().min(dst.len());
+    let chunks = n / 8;
+    // SAFETY: each load reads 8 floats and each store writes 8 doubles at 8·i with i < n / 8
+    unsafe {
+        for i in 0..chunks {
+            _mm512_storeu_pd(dst.as_mut_ptr().add(8 * i), _mm512_cvtps_pd(_mm256_loadu_ps(src.as_ptr().add(8 * i))));
+        }
+    }
+    for i in 8 * chunks..n {
+        dst[i] = src[i] as f64;
+    }
 }
 
 /// [`dots_block`]'s AVX-512 kernel for `C` vectors (widened, one after another in `xs`) against

@@ -222,14 +222,31 @@ impl Vectors {
             ne = crate::profile::norm(e);
         }
         let scale = if ne == 0.0 { 0.0 } else { 1.0 / ne };
-        // the best member products (each times its norm's inverse), kept sorted
+        // the best member products (each times its norm's inverse): the largest in four
+        // independent lanes (members_top_k 1, the default), else the best few kept sorted
         best.clear();
-        for (d, i) in dots[..self.k].iter().zip(&self.inverse) {
-            let c = *d as f64 * i;
-            if best.len() < self.top || best.last().is_some_and(|l| c > *l) {
-                let at = best.partition_point(|x| *x >= c);
-                best.insert(at, c);
-                best.truncate(self.top);
+        let (d, inv) = (&dots[..self.k], &self.inverse[..self.k]);
+        if self.top == 1 {
+            let mut lanes = [f64::NEG_INFINITY; 4];
+            let (dc, ic) = (d.chunks_exact(4), inv.chunks_exact(4));
+            let tail = dc.remainder().iter().zip(ic.remainder()).map(|(d, i)| *d as f64 * i);
+            for (d, i) in dc.zip(ic) {
+                for l in 0..4 {
+                    let c = d[l] as f64 * i[l];
+                    lanes[l] = if c > lanes[l] { c } else { lanes[l] };
+                }
+            }
+            let m = lanes.into_iter().chain(tail).fold(f64::NEG_INFINITY, |a, b| if b > a { b } else { a });
+            if self.k > 0 {
+                best.push(m);
+            }
+        } else {
+            for c in d.iter().zip(inv).map(|(d, i)| *d as f64 * i) {
+                if best.len() < self.top || best.last().is_some_and(|l| c > *l) {
+                    let at = best.partition_point(|x| *x >= c);
+                    best.insert(at, c);
+                    best.truncate(self.top);
+                }
             }
         }
         let cos = |(j, inv): (usize, f64)| dots[j] as f64 * inv * scale;

@@ -100,17 +100,9 @@ pub fn nearest(vectors: &[f32], dims: usize, queries: &[(&[f32], usize)]) -> Vec
     result
 }
 
-/// The Euclidean norm, sixteen lanes at a time (which the compiler vectorises).
+/// The Euclidean norm, in f32 ([`crate::sys::sq_norm_f32`]).
 fn norm(v: &[f32]) -> f32 {
-    let mut lanes = [0f32; 16];
-    let chunks = v.chunks_exact(16);
-    let tail: f32 = chunks.remainder().iter().map(|x| x * x).sum();
-    for c in chunks {
-        for i in 0..16 {
-            lanes[i] += c[i] * c[i];
-        }
-    }
-    (lanes.iter().sum::<f32>() + tail).sqrt()
+    crate::sys::sq_norm_f32(v).sqrt()
 }
 
 #[cfg(test)]

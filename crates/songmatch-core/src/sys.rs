@@ -390,28 +390,30 @@ pub fn sq_norms_f32(rows: &[f32], dims: usize, out: &mut [f32]) -> bool {
     if dims == 0 || rows.len() != n * dims || out.len() != n {
         return false;
     }
+    for (row, o) in rows.chunks_exact(dims).zip(out.iter_mut()) {
+        *o = sq_norm_f32(row);
+    }
+    true
+}
+
+/// The squared norm of one vector in f32, as [`sq_norms_f32`].
+pub fn sq_norm_f32(v: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
-            for (row, o) in rows.chunks_exact(dims).zip(out.iter_mut()) {
-                // SAFETY: the CPU has AVX-512F (checked just above)
-                *o = unsafe { sq_norm_avx512(row) };
-            }
-            return true;
+            // SAFETY: the CPU has AVX-512F (checked just above)
+            return unsafe { sq_norm_avx512(v) };
         }
     }
-    for (row, o) in rows.chunks_exact(dims).zip(out.iter_mut()) {
-        let mut lanes = [0f32; 16];
-        let c = row.chunks_exact(16);
-        let tail: f32 = c.remainder().iter().map(|x| x * x).sum();
-        for c in c {
-            for i in 0..16 {
-                lanes[i] += c[i] * c[i];
-            }
+    let mut lanes = [0f32; 16];
+    let c = v.chunks_exact(16);
+    let tail: f32 = c.remainder().iter().map(|x| x * x).sum();
+    for c in c {
+        for i in 0..16 {
+            lanes[i] += c[i] * c[i];
         }
-        *o = lanes.iter().sum::<f32>() + tail;
     }
-    true
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// [`sq_norms_f32`] of one vector with AVX-512.

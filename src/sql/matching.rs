@@ -1103,7 +1103,8 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
     // stage 1, of which stage 2 takes a window of the best (the ranker's or reranker's window, or
     // `keep`): only those are ordered; the components JSON is built only for the `keep` returned
     let ranked = if bundle.ranker.is_some() { cfg.ranker_top_n.min(cands.len()) } else { 0 };
-    let window = keep.max(ranked).max(if bundle.reranker.is_some() { cfg.rerank_top_n } else { 0 });
+    // (stage1_best keeps at most every candidate)
+    let window = scoring::stage2_window(keep, cfg, bundle.ranker.is_some(), bundle.reranker.is_some());
     let t0 = Instant::now();
     let scored = scoring::stage1_best(signals, &cands, cfg, window);
     pgrx::debug1!("songmatch: stage 1 scored {} candidates in {:?}", cands.len(), t0.elapsed());
@@ -1906,11 +1907,7 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
     if let Some(m) = &scan {
         let st = m.store().ok_or_else(|| Error::Runtime("the feature store cannot be read".into()))?;
         // every track a recommendation may hold: stage 2's window, and the one after it
-        let window = (top_k as usize).max(if bundle.ranker.is_some() { cfg.ranker_top_n } else { 0 }).max(if bundle.reranker.is_some() {
-            cfg.rerank_top_n
-        } else {
-            0
-        });
+        let window = scoring::stage2_window(top_k as usize, &cfg, bundle.ranker.is_some(), bundle.reranker.is_some());
         let mut skip: Vec<i64> = p.members.clone();
         if exclude_liked {
             skip.extend(
@@ -2013,11 +2010,11 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
     found.sort_unstable();
     found.dedup();
     let t_search = started.elapsed();
-    // minus the playlist's members (and the owner's liked tracks), with content hashes
-    let read = |found: Vec<i64>| {
-        Spi::connect(|c| {
-            let t = c.select(
-            if p.owner_columns {
+    let (cands, screened) = match screened {
+        Some((c, scored)) => (c, Some(scored)),
+        None => {
+            // minus the playlist's members (and the owner's liked tracks), with content hashes
+            let sql = if p.owner_columns {
                 "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
                   where t.id = any($1)
                     and not exists (select 1 from songmatch.playlist_tracks pt
@@ -2030,26 +2027,20 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
                     and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = t.id)
                     and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
                   order by t.id"
-            },
-            None,
-            &[found.into(), p.id.into(), exclude_liked.into(), p.owner.into()],
-        )?;
-            let mut ids = Vec::with_capacity(t.len());
-            let mut hs = Vec::with_capacity(t.len());
-            let mut ss = Vec::with_capacity(t.len());
-            for r in t {
-                ids.push(r.get::<i64>(1)?.unwrap_or_default());
-                hs.push(r.get::<String>(2)?);
-                ss.push(r.get::<Vec<u8>>(3)?.map(Encoded::Owned));
-            }
-            Ok::<_, pgrx::spi::SpiError>((ids, hs, ss))
-        })
-        .map_err(spi_err("cannot read the discovered tracks"))
-    };
-    let (cands, screened) = match screened {
-        Some((c, scored)) => (c, Some(scored)),
-        None => {
-            let (ids, hashes, signals) = read(found)?;
+            };
+            let (ids, hashes, signals) = Spi::connect(|c| {
+                let t = c.select(sql, None, &[found.into(), p.id.into(), exclude_liked.into(), p.owner.into()])?;
+                let mut ids = Vec::with_capacity(t.len());
+                let mut hs = Vec::with_capacity(t.len());
+                let mut ss = Vec::with_capacity(t.len());
+                for r in t {
+                    ids.push(r.get::<i64>(1)?.unwrap_or_default());
+                    hs.push(r.get::<String>(2)?);
+                    ss.push(r.get::<Vec<u8>>(3)?.map(Encoded::Owned));
+                }
+                Ok::<_, pgrx::spi::SpiError>((ids, hs, ss))
+            })
+            .map_err(spi_err("cannot read the discovered tracks"))?;
             let hashes = fill_hashes(&ids, hashes)?;
             (Candidates { ids, hashes, signals, store, positions: Vec::new() }, None)
         }

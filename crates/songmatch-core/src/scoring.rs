@@ -582,6 +582,12 @@ impl Light {
     }
 }
 
+/// How many of stage 1's best a ranking orders and passes on to stage 2: `keep` (top_k), the
+/// learned ranker's window where the bundle has a ranker, the reranker's where it has one.
+pub fn stage2_window(keep: usize, cfg: &Config, ranker: bool, reranker: bool) -> usize {
+    keep.max(if ranker { cfg.ranker_top_n } else { 0 }).max(if reranker { cfg.rerank_top_n } else { 0 })
+}
+
 /// Stage 1 over all candidates, best first (ties by track id). Uses a thread pool for large
 /// candidate sets; the workers only compute.
 pub fn stage1(p: &PlaylistSignals, cands: &[CandidateSignals], cfg: &Config) -> Vec<Scored> {
@@ -772,6 +778,15 @@ mod tests {
                 assert!((g - w).abs() < 1e-12);
             }
         }
+    }
+
+    #[test]
+    fn stage2_window_is_the_largest_window_the_bundle_uses() {
+        let cfg = Config { ranker_top_n: 1000, rerank_top_n: 30, ..Config::default() };
+        assert_eq!(stage2_window(20, &cfg, true, false), 1000);
+        assert_eq!(stage2_window(20, &cfg, false, true), 30);
+        assert_eq!(stage2_window(20, &cfg, false, false), 20);
+        assert_eq!(stage2_window(2000, &cfg, true, true), 2000);
     }
 
     #[test]

@@ -327,23 +327,25 @@ impl Reader<'_> {
     }
     /// Past the version (checked), the audio features, the year and the popularity.
     fn skip_head(&mut self) -> Result<()> {
-        let v = self.take(1)?[0];
-        if v != SIGNALS_VERSION {
-            return Err(Error::data(format!("track signals of version {v}, expected {SIGNALS_VERSION}")));
-        }
+        self.version()?;
         self.take(HEAD_YEAR + 16 - 1).map(|_| ())
     }
     /// The version (checked), the audio features, the year and the popularity.
     fn head(&mut self) -> Result<(Audio, Option<f64>, Option<f64>)> {
-        let v = self.take(1)?[0];
-        if v != SIGNALS_VERSION {
-            return Err(Error::data(format!("track signals of version {v}, expected {SIGNALS_VERSION}")));
-        }
+        self.version()?;
         let mut audio: Audio = [None; 9];
         for a in audio.iter_mut() {
             *a = self.f64()?;
         }
         Ok((audio, self.f64()?, self.f64()?))
+    }
+    /// Past the version byte, checked.
+    fn version(&mut self) -> Result<()> {
+        let v = self.take(1)?[0];
+        if v != SIGNALS_VERSION {
+            return Err(Error::data(format!("track signals of version {v}, expected {SIGNALS_VERSION}")));
+        }
+        Ok(())
     }
     fn u32(&mut self) -> Result<u32> {
         let b = self.take(4)?;

@@ -250,27 +250,24 @@ impl<'a> Store<'a> {
 
     /// The entry at a position (as [`Store::entry`]; None also past the last).
     pub fn entry_at(&self, at: usize) -> Option<Entry<'a>> {
-        if at >= self.header.tracks as usize {
-            return None;
-        }
-        let m = self.header.meta_at as usize + at * META_SIZE as usize;
-        let off = u64::from_le_bytes(self.bytes[m..m + 8].try_into().ok()?) as usize;
-        let hash_len = self.u32_at(m + 8) as usize;
-        let sig_len = self.u32_at(m + 12);
-        let has_embedding = self.u32_at(m + 16) == 1;
+        let (m, off, hash_len, signals) = self.meta(at)?;
         let blob: &'a [u8] = &self.bytes[self.header.blob_at as usize..];
         let content_hash = std::str::from_utf8(blob.get(off..off.checked_add(hash_len)?)?).ok()?;
-        let signals = match sig_len {
-            NO_SIGNALS => None,
-            l => Some(blob.get(off + hash_len..(off + hash_len).checked_add(l as usize)?)?),
-        };
         let signals_at = signals.map(|_| self.header.blob_at as usize + off + hash_len);
-        Some(Entry { at, content_hash, signals, signals_at, has_embedding })
+        Some(Entry { at, content_hash, signals, signals_at, has_embedding: self.u32_at(m + 16) == 1 })
     }
 
     /// The stored signals (None: none stored) at a position and whether it has an embedding,
     /// without its content hash (None past the last, or for bytes outside the file).
     pub fn stored_at(&self, at: usize) -> Option<(Option<&'a [u8]>, bool)> {
+        let (m, _, _, signals) = self.meta(at)?;
+        Some((signals, self.u32_at(m + 16) == 1))
+    }
+
+    /// The metadata of the track at a position: where its 24 bytes are, where its bytes begin in
+    /// the blob, its content hash's length, and its signals (None: none stored); None past the
+    /// last, or for signals outside the file.
+    fn meta(&self, at: usize) -> Option<(usize, usize, usize, Option<&'a [u8]>)> {
         if at >= self.header.tracks as usize {
             return None;
         }
@@ -280,9 +277,12 @@ impl<'a> Store<'a> {
         let blob: &'a [u8] = &self.bytes[self.header.blob_at as usize..];
         let signals = match self.u32_at(m + 12) {
             NO_SIGNALS => None,
-            l => Some(blob.get(off.checked_add(hash_len)?..(off + hash_len).checked_add(l as usize)?)?),
+            l => {
+                let from = off.checked_add(hash_len)?;
+                Some(blob.get(from..from.checked_add(l as usize)?)?)
+            }
         };
-        Some((signals, self.u32_at(m + 16) == 1))
+        Some((m, off, hash_len, signals))
     }
 
     /// The embedding stored at a position (zeros where the track has none).

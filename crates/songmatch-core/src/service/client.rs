@@ -85,12 +85,19 @@ mod tests {
         let path = dir.join("s.sock");
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).unwrap();
+        // how many times the caller got control while waiting (the server answers once it has
+        // five times, or after 10 s: then the count below fails; no timing to be flaky about)
+        let got = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = got.clone();
         let server = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
-            // first request: answer after 60 ms
+            // first request: answer once the caller has waited five times
             let (h, _) = read_frame(&mut s).unwrap().unwrap();
             let req: Request = serde_json::from_slice(&h).unwrap();
-            std::thread::sleep(Duration::from_millis(60));
+            let until = std::time::Instant::now() + Duration::from_secs(10);
+            while seen.load(std::sync::atomic::Ordering::SeqCst) < 5 && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(2));
+            }
             let mut r = Response::matrix(1, 2);
             r.ids = vec![req.texts.len() as i64];
             write_frame(&mut s, &r, &super::super::f32_bytes(&[vec![0.5, 1.5]])).unwrap();
@@ -101,7 +108,12 @@ mod tests {
         let mut req = Request::new(Op::Embed);
         req.texts = vec!["x".into(), "y".into()];
         let mut ticks = 0;
-        let (resp, payload) = c.call(&req, &[], &mut || ticks += 1).unwrap();
+        let (resp, payload) = c
+            .call(&req, &[], &mut || {
+                ticks += 1;
+                got.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+            .unwrap();
         assert!(resp.ok);
         assert_eq!(resp.ids, vec![2]);
         assert_eq!(super::super::f32_rows(&payload, 1, 2).unwrap(), vec![vec![0.5, 1.5]]);

@@ -2,12 +2,15 @@
 -- it was taken at, and answers exactly as it does from the tables
 \set VERBOSITY terse
 create temp view s as
-  select coalesce(max(value) filter (where name = 'feature_store_embeddings'), 0) as from_store
+  select coalesce(max(value) filter (where name = 'feature_store_embeddings'), 0) as from_store,
+         coalesce(max(value) filter (where name = 'screened_out'), 0) as screened_out
     from songmatch.stats;
 create temp table p1 as select id from songmatch.playlists where external_id = 'demo:p1';
 create temp table cand as select array_agg(id order by id) as ids from songmatch.tracks where external_id like 'demo:t%';
 -- a cache miss (this playlist's contexts deleted first): every id, score and component of the
--- top 10 of all demo tracks, and of the owner's liked tracks
+-- top 10 of all demo tracks, of the owner's liked tracks, and of the top 5 of all demo tracks with
+-- stage 2's window narrowed to the ranker's 10 best (where the store is current, stage 1's screen
+-- reads and ranks only the candidates that may be among them: the same rows)
 create function pg_temp.miss() returns text language plpgsql as $$
 declare r text;
 begin
@@ -15,16 +18,20 @@ begin
   select string_agg(track_id || ':' || score || ':' || components::text, ' ' order by rank) into r
     from songmatch.match_playlist((select id from p1), candidate_track_ids => (select ids from cand), top_k => 10);
   delete from songmatch.match_contexts where id in (select context_id from songmatch.match_results where playlist_id = (select id from p1));
+  r := r || ' | ' || (select string_agg(track_id || ':' || score || ':' || components::text, ' ' order by rank)
+                        from songmatch.match_playlist((select id from p1), top_k => 5));
+  delete from songmatch.match_contexts where id in (select context_id from songmatch.match_results where playlist_id = (select id from p1));
   return r || ' | ' || (select string_agg(track_id || ':' || score || ':' || components::text, ' ' order by rank)
-                          from songmatch.match_playlist((select id from p1), top_k => 5));
+                          from songmatch.match_playlist((select id from p1), candidate_track_ids => (select ids from cand), top_k => 5,
+                                                        config => '{"ranker_top_n": 10}'));
 end $$;
-create temp table r (step text, result text, from_store float8);
+create temp table r (step text, result text, from_store float8, screened_out float8);
 create function pg_temp.step(name text) returns void language plpgsql as $$
 declare m text;
 begin
   perform songmatch.stats_reset();
   m := pg_temp.miss();
-  insert into r select name, m, (select from_store from s);
+  insert into r select name, m, (select from_store from s), (select screened_out from s);
 end $$;
 -- from the tables
 set songmatch.feature_store = off;
@@ -95,8 +102,9 @@ select pg_temp.step('damaged');
 select (b ->> 'built')::boolean as forced from songmatch.build_feature_store(force => true) b;
 select pg_temp.step('again');
 -- every step answers as the tables do; the store gave the vectors where it was current
-select step, result = (select result from r where step = 'tables') as same_as_tables, from_store from r order by ctid;
+select step, result = (select result from r where step = 'tables') as same_as_tables, from_store, screened_out from r order by ctid;
 select (select result from r where step = 'changed, stale store') = (select result from r where step = 'changed, off') as changed_same,
+       (select result from r where step = 'changed, store') = (select result from r where step = 'changed, off') as rebuilt_same,
        (select result from r where step = 'changed, stale store') <> (select result from r where step = 'tables') as change_counted;
 -- management roles only
 select has_function_privilege('authenticated', 'songmatch.build_feature_store(boolean)', 'execute') as api_may_build,

@@ -19,6 +19,7 @@ use crate::core::models::manifest::Storage;
 use crate::core::profile::{self, round6};
 use crate::core::ranker::{self as ranker_features, FEATURES};
 use crate::core::scoring::{self, CandidateSignals, Config, Embedding, FloatSource, PlaylistNorms, PlaylistSignals};
+use crate::core::screen::Over;
 use crate::core::signals::{Encoded, SignalsView, TrackSignals};
 use crate::core::{text, versions, Error, Result};
 use pgrx::prelude::*;
@@ -1192,10 +1193,14 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
             if let Some((kid, _)) = &bundle.ranker {
                 let v = match f.ranker {
                     Some((raw, j)) => {
-                        let named: serde_json::Map<String, Value> =
-                            FEATURES.iter().zip(&feats[j]).map(|(n, v)| (n.to_string(), json!(round6(*v as f64)))).collect();
-                        json!({"score": round6(raw as f64), "squashed": round6(ranker_features::squash(raw)), "weight": cfg.ranker_weight,
-                               "model": kid, "features": named})
+                        let mut r = json!({"score": round6(raw as f64), "squashed": round6(ranker_features::squash(raw)),
+                                           "weight": cfg.ranker_weight, "model": kid});
+                        if cfg.explain {
+                            let named: serde_json::Map<String, Value> =
+                                FEATURES.iter().zip(&feats[j]).map(|(n, v)| (n.to_string(), json!(round6(*v as f64)))).collect();
+                            r["features"] = Value::Object(named);
+                        }
+                        r
                     }
                     None => json!(format!("not ranked: below the top {ranked} of stage 1")),
                 };
@@ -1591,6 +1596,7 @@ fn match_candidates(
     };
     pgrx::debug1!("songmatch: profile of playlist {} read in {:?}", p.id, started.elapsed() - t_hash);
     drop(cr);
+    let cands = screen_candidates(cands, &prof.signals, &cfg, &bundle, top_k as usize, counters);
     let cands = read_candidates(cands, &bundle.embedding, counters)?;
     let t_artifacts = started.elapsed();
     let scoring = Scoring { bundle: &bundle, signals: &prof.signals, p, cfg: &cfg };
@@ -1674,6 +1680,72 @@ fn match_candidates(
         started.elapsed() - t_ranked
     );
     Ok((ctx, rows))
+}
+
+/// A match's candidates narrowed by stage 1's screen (crate::core::screen, over their places in
+/// the feature store) to those that may rank in stage 2's window: when the store holds their
+/// vectors and they are more than twice the window, only the kept ones are read and ranked
+/// exactly, with the results of ranking them all (the module's proof; the regress tests compare
+/// both). The others count as the store's embedding hits, as when they were read. Anything the
+/// screen cannot stand for (another model's store, emotions weighed) leaves the candidates as
+/// they are.
+fn screen_candidates(
+    cands: Candidates,
+    sig: &PlaylistSignals,
+    cfg: &Config,
+    bundle: &Bundle,
+    top_k: usize,
+    counters: &mut Counters,
+) -> Candidates {
+    let window = scoring::stage2_window(top_k, cfg, bundle.ranker.is_some(), bundle.reranker.is_some());
+    let n = cands.ids.len();
+    let Some(m) = cands.store.as_ref().filter(|m| m.header.of_model(&bundle.embedding)) else { return cands };
+    if cands.positions.len() != n || n <= 2 * (window + 1) {
+        return cands;
+    }
+    let Some(st) = m.store() else { return cands };
+    let t0 = Instant::now();
+    // (position, candidate) ascending by position
+    let mut at: Vec<(usize, usize)> = cands.positions.iter().enumerate().filter_map(|(i, p)| p.map(|p| (p, i))).collect();
+    at.sort_unstable();
+    let given: Vec<usize> = at.iter().map(|(p, _)| *p).collect();
+    let dims = m.header.dims as usize;
+    let Some(s) = crate::core::screen::screen(sig, cfg, &st, m.floats(), dims, Over::Positions(&given), window + 1) else { return cands };
+    // kept: the screen's, and those the store has no vector for
+    let mut kept: Vec<bool> = cands.positions.iter().map(Option::is_none).collect();
+    for p in &s.positions {
+        if let Ok(j) = given.binary_search(p) {
+            kept[at[j].1] = true;
+        }
+    }
+    let left_out = kept.iter().filter(|k| !**k).count();
+    counters.add("embedding_hits", left_out as f64);
+    counters.add("feature_store_embeddings", left_out as f64);
+    counters.add("screened_out", left_out as f64);
+    pgrx::debug1!(
+        "songmatch: stage 1 screened {} of {n} candidates ({} left out by their bound) in {:?}, kept {}",
+        s.scored + s.bounded,
+        s.bounded,
+        t0.elapsed(),
+        n - left_out
+    );
+    let Candidates { ids, hashes, signals, store, positions } = cands;
+    let mut out = Candidates {
+        ids: Vec::with_capacity(n - left_out),
+        hashes: Vec::with_capacity(n - left_out),
+        signals: Vec::with_capacity(n - left_out),
+        store,
+        positions: Vec::with_capacity(n - left_out),
+    };
+    for ((((id, h), sg), p), k) in ids.into_iter().zip(hashes).zip(signals).zip(positions).zip(kept) {
+        if k {
+            out.ids.push(id);
+            out.hashes.push(h);
+            out.signals.push(sg);
+            out.positions.push(p);
+        }
+    }
+    out
 }
 
 /// The stored results of a context of `owner` for a playlist, best first.
@@ -1922,7 +1994,9 @@ fn recommend_searched(playlist_id: i64, top_k: i32, config: Option<&Value>, excl
         skip.sort_unstable();
         let tg = Instant::now();
         let dims = m.header.dims as usize;
-        if let Some(s) = crate::core::screen::screen(sig, &cfg, &st, m.floats(), dims, &|id| skip.binary_search(&id).is_ok(), window + 1) {
+        if let Some(s) =
+            crate::core::screen::screen(sig, &cfg, &st, m.floats(), dims, Over::All(&|id| skip.binary_search(&id).is_ok()), window + 1)
+        {
             pgrx::debug1!(
                 "songmatch: discovery: stage 1 screened {} of the feature store's {} tracks ({} left out by their bound) in {:?}, kept {}",
                 s.scored + s.bounded,
@@ -2500,17 +2574,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Spi::get_one::<String>(q).unwrap().unwrap(), before);
-        // the default bundle's stage 2: the ranker scored every candidate and shows its features
+        // the default bundle's stage 2: the ranker scored every candidate; its features are in
+        // components when config.explain asks for them, and equal songmatch.ranker_features
         let ranked = Spi::get_one::<bool>(
-            "select bool_and(jsonb_typeof(s.components -> 'ranker' -> 'features') = 'object'
-                             and (s.components -> 'ranker' -> 'features' ->> 'artist_share') is not null
+            "select bool_and(s.components -> 'ranker' ? 'score' and not s.components -> 'ranker' ? 'features'
                              and s.components -> 'stage2' ->> 'ranker' is not null)
                from songmatch.score_tracks(array(select id from songmatch.tracks where external_id in ('l1', 'l2')),
                                           array(select id from songmatch.tracks where external_id in ('l3', 'l4'))) s",
         )
         .unwrap()
         .unwrap();
-        assert!(ranked, "the ranker's contribution is in components");
+        assert!(ranked, "the ranker's contribution is in components, without its features");
+        let explained = Spi::get_one::<bool>(
+            "with m as (select array(select id from songmatch.tracks where external_id in ('l1', 'l2')) ids),
+                  c as (select array(select id from songmatch.tracks where external_id in ('l3', 'l4')) ids)
+             select bool_and(s.score = p.score
+                             and abs((s.components -> 'ranker' -> 'features' ->> 'artist_share')::float8
+                                     - f.features[array_position(songmatch.ranker_feature_names(), 'artist_share')]) < 1e-5)
+               from m, c,
+                    songmatch.score_tracks(m.ids, c.ids, config => '{\"explain\": true}') s
+               join songmatch.score_tracks(m.ids, c.ids) p using (track_id)
+               join songmatch.ranker_features(m.ids, c.ids) f using (track_id)",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(explained, "config.explain adds the ranker's features (those of ranker_features) and changes no score");
     }
 
     /// Stage 1 reads the compact signals the trigger stores; a track whose stored signals are

@@ -40,6 +40,10 @@ pub struct Config {
     pub ranker_weight: f64,
     /// How `recommend_for_playlist` finds candidates in the catalogue.
     pub discovery: Discovery,
+    /// Whether each row's `components.ranker` lists the learned ranker's input features by name
+    /// (30 numbers, most of a row's size: off by default, so that a served row stays small; the
+    /// same numbers come from `songmatch.ranker_features`).
+    pub explain: bool,
 }
 
 /// Discovery: candidates are the nearest neighbours, through the bundle's vector index, of the
@@ -130,6 +134,7 @@ impl Default for Config {
             ranker_top_n: 1000,
             ranker_weight: 0.8,
             discovery: Discovery::default(),
+            explain: false,
         }
     }
 }
@@ -180,9 +185,10 @@ impl Config {
                     }
                 }
                 "discovery" => c.discovery = Discovery::from_json(val)?,
+                "explain" => c.explain = val.as_bool().ok_or_else(|| Error::invalid("config.explain must be true or false"))?,
                 other => {
                     return Err(Error::invalid(format!(
-                        "unknown config key \"{other}\"; expected some of: weights, members_top_k, rerank_top_n, rerank_weight, ranker_top_n, ranker_weight, discovery"
+                        "unknown config key \"{other}\"; expected some of: weights, members_top_k, rerank_top_n, rerank_weight, ranker_top_n, ranker_weight, discovery, explain"
                     )))
                 }
             }
@@ -196,13 +202,17 @@ impl Config {
     /// The fully resolved configuration (defaults filled in): what the config hash covers.
     /// `discovery` appears only when it differs from the default, so that configs (and match
     /// contexts) of 0.2.0 keep their hashes; a recommendation's context covers the discovery
-    /// settings it used anyway.
+    /// settings it used anyway. `explain` appears only when true, for the same reason (its rows
+    /// differ from the others' in their components only).
     pub fn to_json(&self) -> Value {
         let mut v = json!({"weights": self.weights, "members_top_k": self.members_top_k,
                "rerank_top_n": self.rerank_top_n, "rerank_weight": self.rerank_weight,
                "ranker_top_n": self.ranker_top_n, "ranker_weight": self.ranker_weight});
         if self.discovery != Discovery::default() {
             v["discovery"] = self.discovery.to_json();
+        }
+        if self.explain {
+            v["explain"] = json!(true);
         }
         v
     }
@@ -674,7 +684,7 @@ pub(crate) fn embedding_cosines_with(
 }
 
 /// Candidate count from which stage 1 runs on the worker pool.
-pub const PARALLEL_THRESHOLD: usize = 2048;
+pub const PARALLEL_THRESHOLD: usize = 512;
 
 /// A small rayon pool whose threads block every signal, so that PostgreSQL's signal handlers
 /// only ever run on the backend's own thread.
@@ -917,6 +927,13 @@ mod tests {
         assert_ne!(disc.hash(), d.hash());
         // the 0.2.0 default config's hash, pinned: cached matches survive the upgrade
         assert_eq!(d.to_json().as_object().unwrap().len(), 6);
+        // explain: off by default and then not in the hash; on, a context of its own
+        assert!(!d.explain);
+        assert_eq!(Config::from_json(Some(&json!({"explain": false}))).unwrap().hash(), d.hash());
+        let ex = Config::from_json(Some(&json!({"explain": true}))).unwrap();
+        assert!(ex.explain);
+        assert_ne!(ex.hash(), d.hash());
+        assert_eq!(ex.to_json()["explain"], json!(true));
         for bad in [
             json!({"weights": {"tempo": 1}}),
             json!({"bogus": 1}),
@@ -927,6 +944,8 @@ mod tests {
             json!({"discovery": {"ef_search": 1001}}),
             json!({"discovery": {"bogus": 1}}),
             json!({"discovery": []}),
+            json!({"explain": 1}),
+            json!({"explain": "yes"}),
         ] {
             assert_eq!(Config::from_json(Some(&bad)).unwrap_err().sqlstate(), "22023", "{bad}");
         }

@@ -62,28 +62,50 @@ pub fn cosine_error(dims: usize) -> f64 {
 }
 
 /// Rows a task of the screen takes at least, and rows a call of the kernel takes.
-const TASK: usize = 2048;
+const TASK: usize = 1024;
 const STEP: usize = 64;
 
+/// The tracks a screen goes over.
+#[derive(Clone, Copy)]
+pub enum Over<'a> {
+    /// Every track of the store with an embedding, but those the function says (by id):
+    /// discovery's candidates.
+    All(&'a (dyn Fn(i64) -> bool + Sync)),
+    /// The tracks at these positions of the store (ascending, distinct): a match's candidates.
+    /// One the screen cannot score (no embedding or signals there) is kept.
+    Positions(&'a [usize]),
+}
+
 /// The tracks of `store` (its embeddings `floats`, `dims` apiece) that stage 1 under `cfg` may
-/// rank among the `keep` best for playlist `p`, leaving out those `skip` says (by id) and those
-/// without an embedding. None when the screen cannot stand for stage 1: the playlist's vectors are
-/// not all `dims` long, or emotions are weighed (the store has none).
+/// rank among the `keep` best for playlist `p`, of those `over` names. None when the screen cannot
+/// stand for stage 1: the playlist's vectors are not all `dims` long, or emotions are weighed (the
+/// store has none), or a position is not the store's.
 pub fn screen(
     p: &PlaylistSignals,
     cfg: &Config,
     store: &Store<'_>,
     floats: &[f32],
     dims: usize,
-    skip: &(dyn Fn(i64) -> bool + Sync),
+    over: Over<'_>,
     keep: usize,
 ) -> Option<Screened> {
-    let n = store.header.tracks as usize;
+    let tracks = store.header.tracks as usize;
     let vectors: Vec<&Vec<f32>> = p.members.iter().chain(p.centroid.as_ref()).chain(p.query.as_ref()).collect();
     let emotions = cfg.weights.get("emotion").copied().unwrap_or(0.0) > 0.0;
-    if dims == 0 || floats.len() != n * dims || vectors.iter().any(|v| v.len() != dims) || emotions {
+    if dims == 0 || floats.len() != tracks * dims || vectors.iter().any(|v| v.len() != dims) || emotions {
         return None;
     }
+    // slot i of the screen is position i of the store, or the i-th position given
+    let (n, given) = match over {
+        Over::All(_) => (tracks, None),
+        Over::Positions(at) => {
+            if at.windows(2).any(|w| w[0] >= w[1]) || at.last().is_some_and(|l| *l >= tracks) {
+                return None;
+            }
+            (at.len(), Some(at))
+        }
+    };
+    let position = |slot: usize| given.map_or(slot, |at| at[slot]);
     let q = vectors.len();
     let queries: Vec<f32> = vectors.iter().flat_map(|v| v.iter().copied()).collect();
     let norms = PlaylistNorms::of(p);
@@ -119,22 +141,45 @@ pub fn screen(
         let mut dots = vec![0f32; STEP * q];
         let mut sq = vec![0f32; STEP];
         let mut best: Vec<f64> = Vec::with_capacity(vs.top + 1);
+        // (the rows of positions apart, copied together)
+        let mut gathered: Vec<f32> = Vec::new();
         let mut at = from;
         while at < to {
             let end = (at + STEP).min(to);
-            let rows = &floats[at * dims..end * dims];
+            let (first, last) = (position(at), position(end - 1));
+            let rows: &[f32] = if last - first == end - 1 - at {
+                &floats[first * dims..(last + 1) * dims]
+            } else {
+                gathered.clear();
+                for slot in at..end {
+                    let pos = position(slot);
+                    gathered.extend_from_slice(&floats[pos * dims..(pos + 1) * dims]);
+                }
+                &gathered
+            };
             let out = &mut dots[..(end - at) * q];
             if q > 0 {
                 crate::sys::dots_f32(rows, &queries, dims, out);
             }
             crate::sys::sq_norms_f32(rows, dims, &mut sq[..end - at]);
             for (r, e) in rows.chunks_exact(dims).enumerate() {
-                let pos = at + r;
-                let Some((bytes, has_embedding)) = store.stored_at(pos) else { continue };
-                let id = store.id_at(pos);
-                if !has_embedding || skip(id) {
-                    continue;
-                }
+                let pos = position(at + r);
+                let stored = store.stored_at(pos);
+                let (bytes, id) = match (over, stored) {
+                    (Over::All(skip), Some((bytes, true))) => {
+                        let id = store.id_at(pos);
+                        if skip(id) {
+                            continue;
+                        }
+                        (bytes, id)
+                    }
+                    (Over::All(_), _) => continue,
+                    (Over::Positions(_), Some((bytes, true))) => (bytes, store.id_at(pos)),
+                    (Over::Positions(_), _) => {
+                        unscored.push(pos);
+                        continue;
+                    }
+                };
                 let Some(head) = bytes.and_then(|b| Signals::head(b).ok()) else {
                     unscored.push(pos);
                     continue;
@@ -341,7 +386,7 @@ mod tests {
             cfg.weights.insert("centroid".into(), 0.05);
             let member_ids: Vec<i64> = members.iter().map(|&i| rows[i].0).collect();
             let skip = |id: i64| member_ids.contains(&id);
-            let got = screen(&p, &cfg, &store, floats, dims, &skip, keep).unwrap();
+            let got = screen(&p, &cfg, &store, floats, dims, Over::All(&skip), keep).unwrap();
             // the exact ranking of every track with an embedding, but the members
             let cands: Vec<CandidateSignals> = rows
                 .iter()
@@ -378,6 +423,51 @@ mod tests {
     }
 
     #[test]
+    fn the_screen_of_given_positions_keeps_every_track_of_their_exact_best() {
+        for (n, dims, keep, every) in [(3000usize, 384usize, 40usize, 3usize), (2000, 24, 100, 1), (600, 16, 30, 5)] {
+            let (bytes, rows) = catalogue(n, dims, 7 + n as u64);
+            let store = Store::open(&bytes).unwrap();
+            let floats = store.floats().unwrap();
+            assert!((0..n).all(|i| store.id_at(i) == rows[i].0), "the store holds the rows in their order");
+            let p = playlist(&rows, &[3, 17, 18, 40], Some((0..dims).map(|i| (i as f32 * 0.11).cos()).collect()));
+            let cfg = Config::default();
+            // a match's candidates: every `every`-th track and runs of neighbours (both paths of
+            // the rows' reads), members among them, tracks without embedding or signals too
+            let given: Vec<usize> = (0..n).filter(|i| i % every == 0 || (i / 100) % 4 == 1).collect();
+            let got = screen(&p, &cfg, &store, floats, dims, Over::Positions(&given), keep).unwrap();
+            assert!(got.positions.windows(2).all(|w| w[0] < w[1]));
+            assert!(got.positions.iter().all(|at| given.binary_search(at).is_ok()), "only given tracks are kept");
+            let unreadable: Vec<usize> = given.iter().copied().filter(|&i| rows[i].1.is_none() || rows[i].2.is_none()).collect();
+            assert_eq!(got.unscored, unreadable.len());
+            assert!(unreadable.iter().all(|at| got.positions.contains(at)), "what the screen cannot score is kept");
+            assert_eq!(got.scored + got.bounded, given.len() - unreadable.len());
+            let cands: Vec<CandidateSignals> = given
+                .iter()
+                .filter(|&&i| rows[i].1.is_some() && rows[i].2.is_some())
+                .map(|&i| CandidateSignals::new(rows[i].0, rows[i].1.clone().map(Into::into), rows[i].2.as_ref().unwrap(), BTreeMap::new()))
+                .collect();
+            let exact = scoring::stage1_best(&p, &cands, &cfg, keep);
+            let kept: Vec<i64> = got.positions.iter().map(|&at| rows[at].0).collect();
+            for s in &exact {
+                assert!(kept.contains(&s.track_id), "n {n}: {} (stage 1 {}) was screened out", s.track_id, s.stage1);
+            }
+            let narrowed: Vec<CandidateSignals> = cands.iter().filter(|c| kept.contains(&c.track_id)).cloned().collect();
+            assert_eq!(scoring::stage1_best(&p, &narrowed, &cfg, keep), exact);
+            assert!(got.positions.len() - got.unscored < cands.len() / 2, "n {n}: the screen narrows");
+        }
+        // positions out of order, repeated or beyond the store: no screen
+        let (bytes, rows) = catalogue(40, 8, 3);
+        let store = Store::open(&bytes).unwrap();
+        let floats = store.floats().unwrap();
+        let p = playlist(&rows, &[1, 2], None);
+        let cfg = Config::default();
+        assert!(screen(&p, &cfg, &store, floats, 8, Over::Positions(&[1, 5, 9]), 2).is_some());
+        for bad in [&[5usize, 1][..], &[3, 3], &[1, 40]] {
+            assert!(screen(&p, &cfg, &store, floats, 8, Over::Positions(bad), 2).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn the_screen_stands_aside_where_it_cannot_stand_for_stage_one() {
         let (bytes, rows) = catalogue(40, 8, 1);
         let store = Store::open(&bytes).unwrap();
@@ -385,17 +475,17 @@ mod tests {
         let p = playlist(&rows, &[1, 2], None);
         let cfg = Config::default();
         let none = |_: i64| false;
-        assert!(screen(&p, &cfg, &store, floats, 8, &none, 5).is_some());
+        assert!(screen(&p, &cfg, &store, floats, 8, Over::All(&none), 5).is_some());
         // vectors of another length, a wrong slice, emotions that count
         let mut other = p.clone();
         other.query = Some(vec![1.0; 9]);
-        assert!(screen(&other, &cfg, &store, floats, 8, &none, 5).is_none());
-        assert!(screen(&p, &cfg, &store, &floats[8..], 8, &none, 5).is_none());
+        assert!(screen(&other, &cfg, &store, floats, 8, Over::All(&none), 5).is_none());
+        assert!(screen(&p, &cfg, &store, &floats[8..], 8, Over::All(&none), 5).is_none());
         let mut weighs = cfg.clone();
         weighs.weights.insert("emotion".into(), 0.2);
-        assert!(screen(&p, &weighs, &store, floats, 8, &none, 5).is_none());
+        assert!(screen(&p, &weighs, &store, floats, 8, Over::All(&none), 5).is_none());
         // keep 0: nothing scored is kept
-        let z = screen(&p, &cfg, &store, floats, 8, &none, 0).unwrap();
+        let z = screen(&p, &cfg, &store, floats, 8, Over::All(&none), 0).unwrap();
         assert_eq!(z.positions.len(), z.unscored);
         assert!(cosine_error(384) > 4.4e-5 && cosine_error(384) < 5e-5);
     }

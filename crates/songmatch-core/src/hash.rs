@@ -21,6 +21,9 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentKind {
     TrackContent,
+    /// The text a model reads (a track's document, a playlist's query): what an embedding,
+    /// emotion or genre artifact is computed from, so what identifies it.
+    Document,
     PlaylistProfile,
     MatchingConfig,
     ModelBundle,
@@ -28,8 +31,9 @@ pub enum ContentKind {
 }
 
 impl ContentKind {
-    pub const ALL: [ContentKind; 5] = [
+    pub const ALL: [ContentKind; 6] = [
         ContentKind::TrackContent,
+        ContentKind::Document,
         ContentKind::PlaylistProfile,
         ContentKind::MatchingConfig,
         ContentKind::ModelBundle,
@@ -45,6 +49,7 @@ impl ContentKind {
     pub fn name(self) -> &'static str {
         match self {
             ContentKind::TrackContent => "track_content",
+            ContentKind::Document => "document",
             ContentKind::PlaylistProfile => "playlist_profile",
             ContentKind::MatchingConfig => "matching_config",
             ContentKind::ModelBundle => "model_bundle",
@@ -55,6 +60,7 @@ impl ContentKind {
     pub fn prefix(self) -> &'static str {
         match self {
             ContentKind::TrackContent => "te_v1",
+            ContentKind::Document => "td_v1",
             ContentKind::PlaylistProfile => "pp_v1",
             ContentKind::MatchingConfig => "cfg_v1",
             ContentKind::ModelBundle => "mb_v1",
@@ -65,7 +71,7 @@ impl ContentKind {
     /// The version constant folded into every hash of this kind.
     pub fn version_tag(self) -> String {
         match self {
-            ContentKind::TrackContent => format!("extractor_version={}", versions::EXTRACTOR_VERSION),
+            ContentKind::TrackContent | ContentKind::Document => format!("extractor_version={}", versions::EXTRACTOR_VERSION),
             ContentKind::PlaylistProfile => {
                 format!("playlist_profile_version={}", versions::PLAYLIST_PROFILE_VERSION)
             }
@@ -194,6 +200,14 @@ fn prefixed_hash(prefix: &str, tag: &str, canonical: &str) -> String {
 /// The content hash of `value` as `kind`.
 pub fn content_hash(kind: ContentKind, value: &Value) -> String {
     prefixed_hash(kind.prefix(), &kind.version_tag(), &canonical_json(value))
+}
+
+/// The key of a transaction-level advisory lock on what `name` identifies (an artifact, a profile,
+/// a match context): the first four bytes of its SHA-256. Two names may share a key; that costs a
+/// write left to the other holder, never a wrong value.
+pub fn lock_key(name: &str) -> i32 {
+    let d = Sha256::digest(name.as_bytes());
+    i32::from_be_bytes([d[0], d[1], d[2], d[3]])
 }
 
 /// What identifies a call of `match_playlist` (the match cache's key).
@@ -540,6 +554,15 @@ mod tests {
         for kind in ContentKind::ALL {
             assert_eq!(content_hash(kind, &a), content_hash(kind, &b));
         }
+    }
+
+    #[test]
+    fn lock_keys_are_stable_and_spread() {
+        assert_eq!(lock_key("embedding/1/m/1"), lock_key("embedding/1/m/1"));
+        let keys: std::collections::HashSet<i32> = (0..10_000).map(|i| lock_key(&format!("embedding/{i}/m/1"))).collect();
+        assert!(keys.len() > 9_980, "{}", keys.len());
+        // recorded once: the key of a name never changes between builds
+        assert_eq!(lock_key(""), i32::from_be_bytes([0xe3, 0xb0, 0xc4, 0x42]));
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //! a data error naming the field, so a malformed analysis never yields a silently wrong text.
 
 use crate::error::{Error, Result};
-use serde_json::{Map, Value};
+use crate::hash::{content_hash, ContentKind};
+use serde_json::{json, Map, Value};
 
 fn as_object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {
     v.as_object().ok_or_else(|| Error::data(format!("{what} must be a JSON object, got {}", type_name(v))))
@@ -270,6 +271,25 @@ pub fn playlist_query(playlist: &Value, analysis: &Value) -> Result<String> {
     Ok(lines.join("\n"))
 }
 
+/// The identity of what a model reads of a track: the `td_v1_` hash of its document text (and
+/// so of the extractor version). An embedding, emotion or genre artifact computed from a document
+/// stays current while this hash does: a change of a column the document does not show
+/// (popularity, duration, a release date within the same year) changes the track's content hash
+/// (stage 1 reads those) but not this one, and so costs no inference.
+pub fn document_hash(document: &str) -> String {
+    content_hash(ContentKind::Document, &json!({"document": document}))
+}
+
+/// [`document_hash`] of a track's document (an error where the document cannot be written).
+pub fn track_document_hash(track: &Value, analysis: &Value) -> Result<String> {
+    track_document(track, analysis, &Value::Null).map(|d| document_hash(&d))
+}
+
+/// The identity of a playlist's query text (what its profile's query embedding is computed from).
+pub fn query_hash(query: &str) -> String {
+    content_hash(ContentKind::Document, &json!({"query": query}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +308,29 @@ mod tests {
                "audio": {"danceability": 0.41, "energy": 0.22, "valence": 0.30, "tempo": 92.4,
                          "acousticness": 0.88, "instrumentalness": 0.02, "speechiness": 0.04,
                          "liveness": 0.11, "loudness": -11.2, "key": 2, "mode": 1}})
+    }
+
+    #[test]
+    fn document_hash_follows_the_text_only() {
+        let h = track_document_hash(&track(), &analysis()).unwrap();
+        assert!(h.starts_with("td_v1_") && h.len() == 6 + 64, "{h}");
+        assert_eq!(h, document_hash(&track_document(&track(), &analysis(), &Value::Null).unwrap()));
+        // columns the document does not show: the same identity
+        let mut t = track();
+        t["popularity"] = json!(97);
+        t["duration_ms"] = json!(123_456);
+        t["release_date"] = json!("2014-11-30");
+        assert_eq!(track_document_hash(&t, &analysis()).unwrap(), h);
+        // what the model reads: another identity
+        t["name"] = json!("Rain on Tin (Live)");
+        assert_ne!(track_document_hash(&t, &analysis()).unwrap(), h);
+        let mut a = analysis();
+        a["moods"] = json!(["calm"]);
+        assert_ne!(track_document_hash(&track(), &a).unwrap(), h);
+        // a document and a query of the same text are different inputs
+        assert_ne!(document_hash("x"), query_hash("x"));
+        // a malformed analysis has no document, so no identity
+        assert!(track_document_hash(&track(), &json!({"moods": 3})).is_err());
     }
 
     #[test]

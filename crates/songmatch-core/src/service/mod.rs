@@ -10,6 +10,7 @@
 //! into the same [`Error`] it would have got in its own process.
 
 pub mod client;
+pub mod recent;
 pub mod server;
 
 use crate::error::{Error, Result};
@@ -128,6 +129,10 @@ pub struct Response {
     pub status: Value,
     #[serde(default)]
     pub error: Value,
+    /// How many of the rows were not computed for this request: answered from the service's
+    /// recent results, or the same text as another request of its batch ([`recent`]).
+    #[serde(default)]
+    pub shared: usize,
 }
 
 impl Response {

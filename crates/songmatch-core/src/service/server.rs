@@ -11,9 +11,14 @@
 //! was cancelled or terminated) is dropped before it runs, and a run whose callers all left
 //! stops at the next batch boundary.
 //!
+//! Single flight: a text that several requests of a batch bring runs once, and a text the model
+//! ran recently is answered from its result ([`super::recent`], `RECENT_BYTES`): the response
+//! says how many rows were shared, and the callers count only the others as inferences.
+//!
 //! Nothing here knows PostgreSQL: the process runs no PostgreSQL code and holds no shared
 //! memory, so a crash in model code costs only the requests in flight.
 
+use super::recent::{self, Recent};
 use super::{f32_bytes, f32_rows, read_frame, write_frame, Op, Request, Response, PROTOCOL_VERSION};
 use crate::error::{Error, Result};
 use crate::models::embed::{self, BatchLimits};
@@ -71,6 +76,8 @@ struct Progress {
     order: Vec<usize>,
     next: usize,
     out: Vec<Vec<f32>>,
+    /// Rows answered without a model run so far.
+    shared: usize,
 }
 
 impl Job {
@@ -122,6 +129,15 @@ impl Shared {
         let last = self.last_interactive_ms.load(Ordering::Relaxed);
         last != 0 && self.now_ms().saturating_sub(last) < 1000
     }
+}
+
+/// The bytes of recent results kept for single flight (about 40k 384-d embeddings).
+const RECENT_BYTES: usize = 64 << 20;
+
+/// What the executor owns: the loaded models and the recent results.
+struct Executor {
+    caches: HashMap<PathBuf, ModelCache>,
+    recent: Recent,
 }
 
 /// The cancellation marker a run unwinds with when all its callers left.
@@ -304,13 +320,13 @@ fn next_group(shared: &Shared) -> Vec<Job> {
 }
 
 fn executor(shared: &Arc<Shared>) {
-    let mut caches: HashMap<PathBuf, ModelCache> = HashMap::new();
+    let mut ex = Executor { caches: HashMap::new(), recent: Recent::new(RECENT_BYTES) };
     loop {
         let mut group = next_group(shared);
         let c = &shared.counters;
         if group.len() == 1 && group[0].bulk() {
             let job = group.pop().expect("one");
-            run_bulk_step(shared, &mut caches, job);
+            run_bulk_step(shared, &mut ex, job);
             continue;
         }
         c.requests.fetch_add(group.len() as u64, Ordering::Relaxed);
@@ -318,12 +334,14 @@ fn executor(shared: &Arc<Shared>) {
         c.items.fetch_add(group.iter().map(|j| j.req.items() as u64).sum(), Ordering::Relaxed);
         let op = group[0].req.op.expect("queued requests have an operation");
         if op.batchable() && group.len() > 1 {
-            match run_union(shared, &mut caches, &group) {
-                Ok(Some(rows)) => {
+            match run_union(shared, &mut ex, &group) {
+                Ok(Some((rows, from_recent))) => {
                     let mut rows = rows.into_iter();
+                    let mut from_recent = from_recent.into_iter();
                     for j in &group {
                         let mine: Vec<Vec<f32>> = rows.by_ref().take(j.req.items()).collect();
-                        reply_rows(&j.conn, &mine);
+                        let n_shared = from_recent.by_ref().take(j.req.items()).filter(|s| *s).count();
+                        reply_rows(&j.conn, &mine, n_shared);
                     }
                     continue;
                 }
@@ -337,7 +355,7 @@ fn executor(shared: &Arc<Shared>) {
                 c.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            match run_one(shared, &mut caches, j) {
+            match run_one(shared, &mut ex, j) {
                 Ok(Some((header, payload))) => j.conn.reply(&header, &payload),
                 Ok(None) => {}
                 Err(e) => {
@@ -355,7 +373,7 @@ fn executor(shared: &Arc<Shared>) {
 /// One model run of a bulk job (its longest remaining texts: max_batch_texts of them, a quarter of
 /// that while users are active); the job goes back to the front of the queue until it is done, then
 /// it is answered.
-fn run_bulk_step(shared: &Shared, caches: &mut HashMap<PathBuf, ModelCache>, mut job: Job) {
+fn run_bulk_step(shared: &Shared, ex: &mut Executor, mut job: Job) {
     let c = &shared.counters;
     let n = job.req.texts.len();
     if job.progress.is_none() {
@@ -363,7 +381,7 @@ fn run_bulk_step(shared: &Shared, caches: &mut HashMap<PathBuf, ModelCache>, mut
         let mut order: Vec<usize> = (0..n).collect();
         let texts = &job.req.texts;
         order.sort_by(|&a, &b| texts[b].len().cmp(&texts[a].len()).then(a.cmp(&b)));
-        job.progress = Some(Progress { order, next: 0, out: vec![Vec::new(); n] });
+        job.progress = Some(Progress { order, next: 0, out: vec![Vec::new(); n], shared: 0 });
     }
     let (idx, take) = {
         let p = job.progress.as_ref().expect("set above");
@@ -379,10 +397,11 @@ fn run_bulk_step(shared: &Shared, caches: &mut HashMap<PathBuf, ModelCache>, mut
     c.batches.fetch_add(1, Ordering::Relaxed);
     c.items.fetch_add(take as u64, Ordering::Relaxed);
     let piece = Job { conn: Arc::clone(&job.conn), req: step, payload: Vec::new(), arrived: job.arrived, progress: None };
-    match run_union(shared, caches, std::slice::from_ref(&piece)) {
-        Ok(Some(rows)) if rows.len() == take => {
+    match run_union(shared, ex, std::slice::from_ref(&piece)) {
+        Ok(Some((rows, from_recent))) if rows.len() == take => {
             let done = {
                 let p = job.progress.as_mut().expect("set above");
+                p.shared += from_recent.iter().filter(|s| **s).count();
                 for (i, row) in idx.into_iter().zip(rows) {
                     p.out[i] = row;
                 }
@@ -390,13 +409,14 @@ fn run_bulk_step(shared: &Shared, caches: &mut HashMap<PathBuf, ModelCache>, mut
                 p.next >= n
             };
             if done {
-                reply_rows(&job.conn, &job.progress.as_ref().expect("set above").out);
+                let p = job.progress.as_ref().expect("set above");
+                reply_rows(&job.conn, &p.out, p.shared);
             } else {
                 let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
                 q.push_front(job);
             }
         }
-        Ok(Some(rows)) => {
+        Ok(Some((rows, _))) => {
             job.conn.reply(&Response::failed(&Error::Runtime(format!("inference returned {} rows for {take} texts", rows.len()))), &[])
         }
         Ok(None) => {
@@ -412,9 +432,9 @@ fn run_bulk_step(shared: &Shared, caches: &mut HashMap<PathBuf, ModelCache>, mut
     }
 }
 
-fn reply_rows(conn: &Conn, rows: &[Vec<f32>]) {
+fn reply_rows(conn: &Conn, rows: &[Vec<f32>], shared: usize) {
     let cols = rows.first().map(|r| r.len()).unwrap_or(0);
-    conn.reply(&Response::matrix(rows.len(), cols), &f32_bytes(rows));
+    conn.reply(&Response { shared, ..Response::matrix(rows.len(), cols) }, &f32_bytes(rows));
 }
 
 fn engine_config(shared: &Shared, req: &Request) -> EngineConfig {
@@ -493,22 +513,27 @@ fn payload_rows(j: &Job) -> Result<Vec<Vec<f32>>> {
     f32_rows(&j.payload, j.req.rows, j.req.cols)
 }
 
-/// Several requests of one batchable operation as one run: `Ok(None)` when all callers left.
-fn run_union(shared: &Shared, caches: &mut HashMap<PathBuf, ModelCache>, group: &[Job]) -> Result<Option<Vec<Vec<f32>>>> {
+/// Several requests of one batchable operation as one run, and which rows were shared (not run
+/// now: see [`Recent::answer`]): `Ok(None)` when all callers left.
+fn run_union(shared: &Shared, ex: &mut Executor, group: &[Job]) -> Result<Option<(Vec<Vec<f32>>, Vec<bool>)>> {
     let req = &group[0].req;
     let mut between = abandon_when_gone(group.iter().map(|j| Arc::clone(&j.conn)).collect());
     let op = req.op.expect("checked");
+    let Executor { caches, recent } = ex;
     guarded(|| {
-        let m = model(shared, caches, req)?;
-        match op {
-            Op::Embed | Op::Classify => {
-                let texts: Vec<String> = group.iter().flat_map(|j| j.req.texts.iter().cloned()).collect();
+        if recent::keeps(op) {
+            let texts: Vec<String> = group.iter().flat_map(|j| j.req.texts.iter().cloned()).collect();
+            return recent.answer(recent::scope(req), &texts, |todo| {
+                let m = model(shared, caches, req)?;
                 if op == Op::Embed {
-                    embed::embed_texts(m, &texts, limits(req), &mut between)
+                    embed::embed_texts(m, todo, limits(req), &mut between)
                 } else {
-                    classify::classify_texts(m, &texts, limits(req), &mut between)
+                    classify::classify_texts(m, todo, limits(req), &mut between)
                 }
-            }
+            });
+        }
+        let m = model(shared, caches, req)?;
+        let rows = match op {
             Op::Head | Op::Ranker => {
                 let mut rows = Vec::new();
                 for j in group {
@@ -521,31 +546,34 @@ fn run_union(shared: &Shared, caches: &mut HashMap<PathBuf, ModelCache>, group: 
                 }
             }
             _ => Err(Error::Runtime(format!("{op:?} requests are not batched"))),
-        }
+        }?;
+        let none = vec![false; rows.len()];
+        Ok((rows, none))
     })
 }
 
 /// One request: the response to send (`Ok(None)` when its caller left).
-fn run_one(shared: &Shared, caches: &mut HashMap<PathBuf, ModelCache>, j: &Job) -> Result<Option<(Response, Vec<u8>)>> {
+fn run_one(shared: &Shared, ex: &mut Executor, j: &Job) -> Result<Option<(Response, Vec<u8>)>> {
     let req = &j.req;
     let op = req.op.expect("checked");
     if op == Op::Reload {
-        caches.clear();
+        ex.caches.clear();
+        ex.recent.clear();
         if let Ok(mut m) = shared.models.lock() {
             m.clear();
         }
         return Ok(Some((Response { ok: true, ..Default::default() }, Vec::new())));
     }
     if op.batchable() {
-        return Ok(run_union(shared, caches, std::slice::from_ref(j))?.map(|rows| {
+        return Ok(run_union(shared, ex, std::slice::from_ref(j))?.map(|(rows, from_recent)| {
             let cols = rows.first().map(|r| r.len()).unwrap_or(0);
             let payload = f32_bytes(&rows);
-            (Response::matrix(rows.len(), cols), payload)
+            (Response { shared: from_recent.iter().filter(|s| **s).count(), ..Response::matrix(rows.len(), cols) }, payload)
         }));
     }
     let mut between = abandon_when_gone(vec![Arc::clone(&j.conn)]);
     guarded(|| {
-        let m = model(shared, caches, req)?;
+        let m = model(shared, &mut ex.caches, req)?;
         match op {
             Op::Rerank => {
                 let query = req.query.as_deref().unwrap_or_default();

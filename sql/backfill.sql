@@ -19,6 +19,7 @@
 --   profiles    every playlist: songmatch.playlist_profile(id) (members embedded first)
 --   genres      every track_analyses row: two track_genres rows (source 'analysis', levels
 --               'primary' and 'secondary'; songmatch.analysis_genres), content_hash = the track's
+--               document hash
 --   emotions    every track: songmatch.classify_tracks(ids) (the active bundle's emotion model;
 --               an embedding-head model reuses the stored embeddings); a bundle without an
 --               emotion model: a NOTICE, and the job is done with 0 items
@@ -227,17 +228,18 @@ begin
         end if;
         -- DB first (current rows are hits, no inference): embed_tracks for the bundle's embedding
         -- model, classify_tracks for the active bundle's emotion model (an embedding-head model
-        -- reuses the stored embeddings). Status hit | computed | failed (with error) | missing.
+        -- reuses the stored embeddings). Status hit | computed | failed (with error) | missing |
+        -- deferred (another session is storing it now: ok is NULL, its stale mark stays).
         begin
             if kind = 'embedding' then
                 select array_agg(t.track_id order by t.track_id),
-                       array_agg(t.status in ('hit', 'computed', 'missing') order by t.track_id),
+                       array_agg(case when t.status <> 'deferred' then t.status in ('hit', 'computed', 'missing') end order by t.track_id),
                        array_agg(case when t.status = 'failed' then t.error end order by t.track_id)
                   into out_ids, out_ok, out_err
                   from songmatch.embed_tracks(ids, b.embedding_model) t;
             else
                 select array_agg(t.track_id order by t.track_id),
-                       array_agg(t.status in ('hit', 'computed', 'missing') order by t.track_id),
+                       array_agg(case when t.status <> 'deferred' then t.status in ('hit', 'computed', 'missing') end order by t.track_id),
                        array_agg(case when t.status = 'failed' then t.error end order by t.track_id)
                   into out_ids, out_ok, out_err
                   from songmatch.classify_tracks(ids) t;
@@ -253,7 +255,7 @@ begin
                         select t.status, t.error into st, er from songmatch.classify_tracks(array[v_id]) t;
                     end if;
                     out_ids := out_ids || v_id;
-                    out_ok := out_ok || (st in ('hit', 'computed', 'missing'));
+                    out_ok := out_ok || case when st <> 'deferred' then st in ('hit', 'computed', 'missing') end;
                     out_err := out_err || case when st = 'failed' then er end;
                 exception when others then
                     out_ids := out_ids || v_id;
@@ -294,7 +296,9 @@ begin
                     -- no analysis (any more): no analysis genres
                     delete from songmatch.track_genres tg where tg.track_id = v_id and tg.source = 'analysis';
                 else
-                    h := songmatch.track_content_hash(v_id);
+                    -- (keyed as the other artifacts: the track's document hash)
+                    select tc.document_hash into h from songmatch.track_content tc where tc.track_id = v_id;
+                    h := coalesce(h, songmatch.track_content_hash(v_id));
                     insert into songmatch.track_genres as tg
                            (track_id, source, source_level, content_hash, genres, genres_with_scores)
                     select v_id, 'analysis', g.source_level, h, g.genres, g.genres_with_scores
@@ -358,6 +362,7 @@ declare
     res_ok      boolean[];
     res_err     text[];
     done_ids    bigint[];
+    deferred_ids bigint[];
     new_errs    jsonb;
     d           integer;
     f           integer;
@@ -525,8 +530,9 @@ begin
           into res_ids, res_ok, res_err
           from songmatch.backfill_process(claim_kind, claimed, j.bundle_hash) p;
 
+        -- (a deferred item, ok NULL: done for this job, its stale mark left for the refresher)
         with r as (
-            select c.id, coalesce(x.o, false) as o,
+            select c.id, case when x.i is null then false else coalesce(x.o, true) end as o,
                    case when x.i is null then 'no result from songmatch.backfill_process' else x.e end as e
               from unnest(claimed) c(id)
               left join unnest(res_ids, res_ok, res_err) x(i, o, e) on x.i = c.id)
@@ -537,25 +543,26 @@ begin
                updated_at = now()
           from r
          where bi.job_id = jid and bi.kind = claim_kind and bi.item_id = r.id;
-        select coalesce(array_agg(x.i order by x.i) filter (where x.o), '{}'),
+        select coalesce(array_agg(x.i order by x.i) filter (where x.o is not false), '{}'),
+               coalesce(array_agg(x.i order by x.i) filter (where x.o is null), '{}'),
                count(*) filter (where not x.o),
                jsonb_agg(jsonb_build_object('kind', claim_kind, 'item_id', x.i, 'error', coalesce(x.e, 'failed'), 'at', now())
                          order by x.i) filter (where not x.o)
-          into done_ids, f, new_errs
-          from (select c.id as i, coalesce(u.o, false) as o, u.e
+          into done_ids, deferred_ids, f, new_errs
+          from (select c.id as i, case when u.i is null then false else u.o end as o, u.e
                   from unnest(claimed) c(id) left join unnest(res_ids, res_ok, res_err) u(i, o, e) on u.i = c.id) x;
         d := cardinality(done_ids);
 
-        -- clear the stale marks that this batch resolved (unless re-marked meanwhile)
+        -- clear the stale marks that this batch resolved (unless re-marked meanwhile; a mark that a
+        -- writer is renewing right now is skipped, not waited for: it stays stale)
         if mark_ids is not null then
-            perform 1 from songmatch.stale_items s
-              join unnest(mark_ids, mark_at) m(i, at) on s.kind = claim_kind and s.item_id = m.i and s.marked_at = m.at
-             where m.i = any (done_ids)
-             order by s.item_id
-               for update of s;
             delete from songmatch.stale_items s
-             using unnest(mark_ids, mark_at) m(i, at)
-             where s.kind = claim_kind and s.item_id = m.i and s.marked_at = m.at and m.i = any (done_ids);
+             where s.ctid = any (array(
+                 select s2.ctid from songmatch.stale_items s2
+                   join unnest(mark_ids, mark_at) m(i, at) on s2.kind = claim_kind and s2.item_id = m.i and s2.marked_at = m.at
+                  where m.i = any (done_ids) and m.i <> all (deferred_ids)
+                  order by s2.item_id
+                    for update of s2 skip locked));
         end if;
 
         update songmatch.analysis_jobs aj
@@ -708,9 +715,12 @@ comment on function songmatch.backfill_purge(interval) is
 -- staleness: triggers record which artifacts have to be refreshed
 -------------------------------------------------------------------------------------------------
 -- What each artifact is computed from (and so what marks it stale):
---   embedding, genres, emotions of a track  <- the track row and its analysis (te_v1_ content hash)
---   profile of a playlist                   <- the playlist row, its analysis, its members and
---                                              their content hashes
+--   embedding, emotions of a track  <- the track's document (its td_v1_ document hash: the text the
+--                                      models read); a change of a column the document does not
+--                                      show (popularity, duration, ...) marks neither
+--   genres of a track               <- its analysis
+--   profile of a playlist           <- the playlist row, its analysis, its members and their
+--                                      content hashes (stage-1 signals: popularity included)
 -- liked_tracks has no trigger: liked tracks are only match *candidates*; the match cache
 -- (match_contexts) is keyed on the candidate set's hash and on every candidate's content hash,
 -- so a new or removed like simply makes a different context, and nothing stored goes stale.
@@ -748,6 +758,32 @@ $$;
 comment on function songmatch.mark_stale_tracks(bigint[], text, boolean) is
     'Marks the embedding, genres and emotions of these tracks and (unless profiles is false) the profiles of the playlists containing them as stale.';
 
+-- An update's marks: the artifacts whose inputs changed, kinds[i] of track_ids[i] (embedding and
+-- emotions where the document changed, genres where the analysis did), then the profiles of the
+-- playlists holding any changed track; in the same order as mark_stale_tracks (kinds, then
+-- profiles, each sorted), so that writers never wait on each other's marks in a cycle.
+create or replace function songmatch.mark_stale_changes(track_ids bigint[], kinds text[], changed bigint[], reason text)
+returns void
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    insert into songmatch.stale_items as s (kind, item_id, reason, marked_at)
+    select distinct x.kind, x.id, mark_stale_changes.reason, clock_timestamp()
+      from unnest(track_ids, kinds) x(id, kind)
+     where x.id is not null and x.kind in ('embedding', 'emotions', 'genres')
+     order by x.kind, x.id
+    on conflict (kind, item_id) do update set reason = excluded.reason, marked_at = excluded.marked_at;
+    insert into songmatch.stale_items as s (kind, item_id, reason, marked_at)
+    select 'profile', p.playlist_id, mark_stale_changes.reason, clock_timestamp()
+      from (select distinct pt.playlist_id from songmatch.playlist_tracks pt where pt.track_id = any (changed)) p
+     order by p.playlist_id
+    on conflict (kind, item_id) do update set reason = excluded.reason, marked_at = excluded.marked_at;
+end
+$$;
+comment on function songmatch.mark_stale_changes(bigint[], text[], bigint[], text) is
+    'Marks kinds[i] of track_ids[i] stale, then the profiles of the playlists containing the changed tracks.';
+
 create or replace function songmatch.mark_stale_playlists(playlist_ids bigint[], reason text)
 returns void
 language sql volatile
@@ -762,20 +798,36 @@ $$;
 comment on function songmatch.mark_stale_playlists(bigint[], text) is
     'Marks the profiles of these playlists as stale.';
 
--- tracks: a changed row changes the content hash; a new track has no artifact yet
+-- tracks: a new track has no artifact yet; a changed row changes the profiles that hold it, and
+-- its embedding and emotions only when its document changed
 create or replace function songmatch.stale_tracks_trigger() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
     -- (a Citus shard: only the coordinator's copy marks, and no profiles; sql/shards.sql)
-    plain boolean := tg_table_name = 'tracks';
+    plain   boolean := tg_table_name = 'tracks';
+    changed bigint[];
+    ids     bigint[];
+    kinds   text[];
 begin
     if not (plain or songmatch.stale_marks_here(tg_table_name)) then
         return null;
     end if;
     if tg_op = 'INSERT' then
         perform songmatch.mark_stale_tracks(array(select n.id from new_rows n), 'tracks insert', plain);
+    elsif tg_op = 'UPDATE' and plain then
+        changed := array(
+            select n.id from new_rows n join old_rows o on o.id = n.id
+             where to_jsonb(n) - array['id', 'created_at', 'updated_at'] is distinct from to_jsonb(o) - array['id', 'created_at', 'updated_at']);
+        select array_agg(d.id order by k.kind, d.id), array_agg(k.kind order by k.kind, d.id) into ids, kinds
+          from (select n.id from new_rows n join old_rows o on o.id = n.id
+                  left join songmatch.track_analyses a on a.track_id = n.id
+                 where n.id = any (changed)
+                   and songmatch.track_document_hash(to_jsonb(n) - array['id', 'created_at', 'updated_at'], a.analysis)
+                       is distinct from songmatch.track_document_hash(to_jsonb(o) - array['id', 'created_at', 'updated_at'], a.analysis)) d
+         cross join (values ('embedding'), ('emotions')) k(kind);
+        perform songmatch.mark_stale_changes(ids, kinds, changed, 'tracks update');
     elsif tg_op = 'UPDATE' then
         perform songmatch.mark_stale_tracks(array(
             select coalesce(n.id, o.id)
@@ -797,13 +849,31 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
     -- (a Citus shard: only the coordinator's copy marks, and no profiles; sql/shards.sql)
-    plain boolean := tg_table_name = 'track_analyses';
+    plain   boolean := tg_table_name = 'track_analyses';
+    changed bigint[];
+    ids     bigint[];
+    kinds   text[];
 begin
     if not (plain or songmatch.stale_marks_here(tg_table_name)) then
         return null;
     end if;
     if tg_op = 'INSERT' then
         perform songmatch.mark_stale_tracks(array(select n.track_id from new_rows n), 'track_analyses insert', plain);
+    elsif tg_op = 'UPDATE' and plain then
+        -- genres and profiles follow the analysis; embedding and emotions the document
+        changed := array(
+            select n.track_id from new_rows n join old_rows o on o.track_id = n.track_id
+             where n.analysis is distinct from o.analysis);
+        select array_agg(i.id order by i.kind, i.id), array_agg(i.kind order by i.kind, i.id) into ids, kinds
+          from (select x.id, 'genres' as kind from unnest(changed) x(id)
+                union all
+                select n.track_id, k.kind from new_rows n join old_rows o on o.track_id = n.track_id
+                  join songmatch.tracks t on t.id = n.track_id
+                 cross join (values ('embedding'), ('emotions')) k(kind)
+                 where n.track_id = any (changed)
+                   and songmatch.track_document_hash(to_jsonb(t) - array['id', 'created_at', 'updated_at'], n.analysis)
+                       is distinct from songmatch.track_document_hash(to_jsonb(t) - array['id', 'created_at', 'updated_at'], o.analysis)) i;
+        perform songmatch.mark_stale_changes(ids, kinds, changed, 'track_analyses update');
     elsif tg_op = 'UPDATE' then
         perform songmatch.mark_stale_tracks(array(
             select coalesce(n.track_id, o.track_id)

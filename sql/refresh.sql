@@ -33,9 +33,14 @@ comment on table songmatch.refresh_log is
     'One row per refresher batch (kept for an hour): the rate in songmatch.pipeline_status.';
 
 -- One batch: up to batch_size stale items of the first kind (embedding, emotions, genres, profile)
--- that has claimable ones, claimed with FOR UPDATE SKIP LOCKED (concurrent refreshers split the
--- work), processed, and their marks cleared (only the marks read here: an item marked again
--- meanwhile stays stale). Returns the kind and counts (no row when there was nothing to do).
+-- that has claimable ones, claimed with a transaction-level advisory lock per item that is only
+-- ever tried (concurrent refreshers split the work), processed, and their marks cleared (only the
+-- marks read here: an item marked again meanwhile stays stale). The marks' rows are not locked
+-- while the models run, so a writer that marks an item again never waits for a batch; clearing
+-- skips a mark that a writer is renewing right now (it stays, and is taken again). An item whose
+-- artifact another session is computing and storing (status deferred, src/sql/flight.rs) keeps
+-- its mark without counting as a failure. Returns the kind and counts (no row when there was
+-- nothing to do).
 -- Yields (no row) while a CALL songmatch.backfill job has a runner, so that the two never
 -- compute the same item twice. Used by the refresher; a DBA may call it too.
 create or replace function songmatch.refresh_batch(batch_size integer default 64)
@@ -72,22 +77,29 @@ begin
         return;
     end if;
     foreach k in array array['embedding', 'emotions', 'genres', 'profile'] loop
+        -- (candidates first, then the advisory locks tried on those only: LIMIT bounds the tries)
         select array_agg(c.item_id order by c.item_id), array_agg(c.marked_at order by c.item_id)
           into ids, marks
-          from (select s.item_id, s.marked_at
-                  from songmatch.stale_items s
-                  left join songmatch.refresh_failures f
-                    on f.kind = s.kind and f.item_id = s.item_id and f.marked_at = s.marked_at
-                 where s.kind = k and (f.item_id is null or (not f.parked and f.next_attempt_at <= now()))
-                 order by s.marked_at, s.item_id
-                 limit batch_size
-                   for update of s skip locked) c;
+          from (select x.item_id, x.marked_at
+                  from (select s.item_id, s.marked_at
+                          from songmatch.stale_items s
+                          left join songmatch.refresh_failures f
+                            on f.kind = s.kind and f.item_id = s.item_id and f.marked_at = s.marked_at
+                         where s.kind = k and (f.item_id is null or (not f.parked and f.next_attempt_at <= now()))
+                         order by s.marked_at, s.item_id
+                         limit batch_size * 2) x
+                 where pg_catalog.pg_try_advisory_xact_lock(1397572171, pg_catalog.hashtext(k || '/' || x.item_id))
+                 limit batch_size) c;
         continue when ids is null;
         for r in select p.r_item, p.r_ok, p.r_error from songmatch.backfill_process(k, ids, b.bundle_hash) p loop
-            if r.r_ok then
+            if r.r_ok is null then
+                null;  -- deferred: another session is storing it; the mark stays for a later batch
+            elsif r.r_ok then
                 delete from songmatch.stale_items s
-                 where s.kind = k and s.item_id = r.r_item
-                   and s.marked_at = marks[array_position(ids, r.r_item)];
+                 where s.ctid = (select s2.ctid from songmatch.stale_items s2
+                                  where s2.kind = k and s2.item_id = r.r_item
+                                    and s2.marked_at = marks[array_position(ids, r.r_item)]
+                                    for update skip locked);
                 delete from songmatch.refresh_failures f where f.kind = k and f.item_id = r.r_item;
             else
                 n_failed := n_failed + 1;

@@ -125,7 +125,7 @@ create table songmatch.track_embeddings (
     model_name      text not null,
     model_version   text not null,
     dims            integer not null check (dims between 1 and 16000),
-    content_hash    text not null check (content_hash ~ '^te_v1_[0-9a-f]{64}$'),
+    content_hash    text not null check (content_hash ~ '^t[de]_v1_[0-9a-f]{64}$'),
     embedding       vector,                 -- float32 storage
     embedding_half  halfvec,                -- half-precision storage, when the manifest asks for it
     created_at      timestamptz not null default now(),
@@ -136,7 +136,7 @@ create table songmatch.track_embeddings (
     check (embedding_half is null or vector_dims(embedding_half) = dims)
 );
 comment on table songmatch.track_embeddings is
-    'One current embedding per (track, kind, model, version); content_hash says which track content it embeds.';
+    'One current embedding per (track, kind, model, version); content_hash is the td_v1_ hash of the document it embeds.';
 create index track_embeddings_hash_idx on songmatch.track_embeddings (content_hash);
 
 create table songmatch.track_genres (
@@ -157,7 +157,7 @@ create table songmatch.track_emotions (
     track_id        bigint not null references songmatch.tracks (id) on delete cascade,
     model_name      text not null,
     model_version   text not null,
-    content_hash    text not null check (content_hash ~ '^te_v1_[0-9a-f]{64}$'),
+    content_hash    text not null check (content_hash ~ '^t[de]_v1_[0-9a-f]{64}$'),
     labels          jsonb not null check (jsonb_typeof(labels) = 'object'),
     predicted       text[] not null default '{}',
     ekman           jsonb not null default '{}',
@@ -407,18 +407,21 @@ language sql stable as $$ select coalesce(sum(delta), 0) from songmatch.stats_de
 -- track content hashes, maintained on write: the match cache identifies a call by the content
 -- hashes of its tracks, and reading them here is much cheaper than hashing every row per call.
 -- The hash is songmatch.track_content_hash(id): te_v1_ over {"track": the row without id and
--- timestamps, "analysis": the analysis or null}.
+-- timestamps, "analysis": the analysis or null}. document_hash is the td_v1_ hash of the track's
+-- document text (songmatch.track_document_hash): what its embedding, emotions and genres are
+-- computed from, and so what keeps them current (NULL: the analysis cannot be read as a document).
 -------------------------------------------------------------------------------------------------
 create table songmatch.track_content (
     track_id      bigint primary key references songmatch.tracks (id) on delete cascade,
     content_hash  text not null check (content_hash ~ '^te_v1_[0-9a-f]{64}$'),
     updated_at    timestamptz not null default now(),
-    signals       bytea     -- songmatch.track_signals(row, analysis): what stage 1 reads of the track
+    signals       bytea,    -- songmatch.track_signals(row, analysis): what stage 1 reads of the track
+    document_hash text      -- songmatch.track_document_hash(row, analysis): what the models read of it
 );
 comment on table songmatch.track_content is
-    'The current te_v1_ content hash and compact stage-1 signals of every track (maintained by triggers on tracks and track_analyses).';
+    'The current te_v1_ content hash, td_v1_ document hash and compact stage-1 signals of every track (maintained by triggers on tracks and track_analyses).';
 
-create function songmatch.refresh_track_content() returns trigger
+create or replace function songmatch.refresh_track_content() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -435,14 +438,16 @@ begin
         end if;
         tid := coalesce(to_jsonb(coalesce(new, old)) ->> 'track_id', to_jsonb(new) ->> 'id')::bigint;
         execute pg_catalog.format(
-            'insert into %s as tc (track_id, content_hash, signals)
+            'insert into %s as tc (track_id, content_hash, signals, document_hash)
              select s.id, songmatch.content_hash(''track_content'', jsonb_build_object(''track'', s.track, ''analysis'', s.analysis)),
-                    songmatch.track_signals(s.track, s.analysis)
+                    songmatch.track_signals(s.track, s.analysis), songmatch.track_document_hash(s.track, s.analysis)
                from (select t.id, to_jsonb(t) - array[''id'', ''created_at'', ''updated_at''] as track, a.analysis
                        from %s t left join %s a on a.track_id = t.id
                       where t.id = $1) s
-             on conflict (track_id) do update set content_hash = excluded.content_hash, signals = excluded.signals, updated_at = now()
-              where tc.content_hash <> excluded.content_hash or tc.signals is distinct from excluded.signals',
+             on conflict (track_id) do update set content_hash = excluded.content_hash, signals = excluded.signals,
+                    document_hash = excluded.document_hash, updated_at = now()
+              where tc.content_hash <> excluded.content_hash or tc.signals is distinct from excluded.signals
+                 or tc.document_hash is distinct from excluded.document_hash',
             shards[1], shards[2], shards[3])
         using tid;
         return null;
@@ -455,14 +460,16 @@ begin
     else
         tid := new.track_id;
     end if;
-    insert into songmatch.track_content as tc (track_id, content_hash, signals)
+    insert into songmatch.track_content as tc (track_id, content_hash, signals, document_hash)
     select s.id, songmatch.content_hash('track_content', jsonb_build_object('track', s.track, 'analysis', s.analysis)),
-           songmatch.track_signals(s.track, s.analysis)
+           songmatch.track_signals(s.track, s.analysis), songmatch.track_document_hash(s.track, s.analysis)
       from (select t.id, to_jsonb(t) - array['id', 'created_at', 'updated_at'] as track, a.analysis
               from songmatch.tracks t left join songmatch.track_analyses a on a.track_id = t.id
              where t.id = tid) s
-    on conflict (track_id) do update set content_hash = excluded.content_hash, signals = excluded.signals, updated_at = now()
-     where tc.content_hash <> excluded.content_hash or tc.signals is distinct from excluded.signals;
+    on conflict (track_id) do update set content_hash = excluded.content_hash, signals = excluded.signals,
+           document_hash = excluded.document_hash, updated_at = now()
+     where tc.content_hash <> excluded.content_hash or tc.signals is distinct from excluded.signals
+        or tc.document_hash is distinct from excluded.document_hash;
     return null;
 end
 $$;

@@ -7,8 +7,7 @@ select vector_dims(songmatch.embed('rainy day acoustic')) as dims,
 -- embed every track document in one batched call and store it
 with docs as (
     select t.id, songmatch.track_document(to_jsonb(t), a.analysis) as doc,
-           songmatch.content_hash('track_content', jsonb_build_object('track', to_jsonb(t) - array['id','created_at','updated_at'],
-                                                                      'analysis', a.analysis)) as h,
+           songmatch.track_document_hash(to_jsonb(t) - array['id','created_at','updated_at'], a.analysis) as h,
            row_number() over (order by t.id) as ord
       from songmatch.tracks t join songmatch.track_analyses a on a.track_id = t.id
 ), e as (

@@ -19,6 +19,7 @@ pub static MAX_TOP_K: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 /// Read by the event trigger songmatch.guard_catalogue_drop (sql/schema.sql), not by Rust.
 pub static ALLOW_DROP: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static FEATURE_STORE: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static SINGLE_FLIGHT_WAIT_MS: GucSetting<i32> = GucSetting::<i32>::new(2000);
 /// ONNX Runtime's graph optimisation level: an enum setting, so a bad value is refused when set.
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum GraphOptimization {
@@ -136,6 +137,16 @@ pub fn init() {
         &DISCOVERY_SCAN_MAX,
         0,
         i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"songmatch.single_flight_wait_ms",
+        c"How long a match waits for another session that is computing the same match context (a cache miss of the same inputs) before computing it too.",
+        c"The other session's commit makes the context visible and the call is then a cache hit; 0: never wait.",
+        &SINGLE_FLIGHT_WAIT_MS,
+        0,
+        60_000,
         GucContext::Userset,
         GucFlags::default(),
     );

@@ -15,6 +15,27 @@ use crate::core::service::{f32_bytes, f32_rows, Op};
 use crate::core::{Error, Result};
 use std::path::PathBuf;
 
+thread_local! {
+    /// Rows the inference service answered without running its model since the last
+    /// [`take_shared`] (single flight: `core::service::recent`).
+    static SHARED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The rows answered without a model run since the last call, and start counting again.
+pub fn take_shared() -> usize {
+    SHARED.with(|c| c.replace(0))
+}
+
+/// Count `n` texts of model `id` just computed: `inferences:<id>` for those a model ran for,
+/// `inferences_shared:<id>` for those the service answered from another request's run.
+pub fn count(counters: &mut super::matching::Counters, id: &str, n: usize) {
+    let shared = take_shared().min(n);
+    counters.add(&format!("inferences:{id}"), (n - shared) as f64);
+    if shared > 0 {
+        counters.add(&format!("inferences_shared:{id}"), shared as f64);
+    }
+}
+
 fn interrupts() {
     pgrx::check_for_interrupts!();
 }
@@ -40,6 +61,7 @@ fn request(op: Op, id: &str) -> Result<crate::core::service::Request> {
 /// A matrix answer of `n` rows.
 fn matrix(op: Op, id: &str, req: crate::core::service::Request, payload: &[u8], n: usize) -> Result<Vec<Vec<f32>>> {
     let (resp, data) = service::call(&req, payload)?;
+    SHARED.with(|c| c.set(c.get() + resp.shared));
     let rows = f32_rows(&data, resp.rows, resp.cols)?;
     if rows.len() != n {
         return Err(Error::Runtime(format!(

@@ -94,6 +94,11 @@ impl TrackRow {
     pub fn document(&self) -> Result<String> {
         text::track_document(&self.track, &self.analysis, &Value::Null)
     }
+    /// `td_v1_` hash of the track's document: what its embedding and emotions are computed from
+    /// (empty where the analysis cannot be read as a document: no stored artifact matches it).
+    pub fn document_hash(&self) -> String {
+        text::track_document_hash(&self.track, &self.analysis).unwrap_or_default()
+    }
 }
 
 /// The tracks with these ids (missing ids are simply absent), ordered by id.
@@ -128,23 +133,45 @@ pub enum Artifact<T> {
     Hit(T),
     Computed(T),
     Failed(Error),
+    /// Another session is computing and storing it (src/sql/flight.rs): not computed here.
+    Deferred,
+}
+
+/// What a caller of the DB-first loop needs of the artifacts: their values (a match: computed
+/// for the call where another session is storing them), or only that they are stored (a
+/// backfill or the refresher: an artifact another session is storing is left to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Values,
+    Stored,
 }
 
 impl<T> Artifact<T> {
     pub fn value(&self) -> Option<&T> {
         match self {
             Artifact::Hit(v) | Artifact::Computed(v) => Some(v),
-            Artifact::Failed(_) => None,
+            Artifact::Failed(_) | Artifact::Deferred => None,
         }
     }
 }
 
-/// The DB-first loop every track artifact goes through: a stored value whose content hash equals
-/// the track's current one is a hit; the others ("misses", in `rows` order) are computed by
-/// `compute` in one go (one result per miss: a failure stays that item's), and each computed value
-/// is stored by `store` with songmatch's rights. Counts `<kind>_hits` / `<kind>_misses`.
+/// How one kind of track artifact is read, computed and stored (see [`ensure_artifacts`]).
+struct ArtifactKind<'a> {
+    /// `embedding`, `emotion`: the counters' and the locks' name.
+    kind: &'a str,
+    model: &'a (String, String),
+    need: Need,
+}
+
+/// The DB-first loop every track artifact goes through: a stored value whose hash equals the
+/// track's current document hash is a hit; the others ("misses", in `rows` order) are computed
+/// by `compute` in one go (one result per miss: a failure stays that item's), and each computed
+/// value is stored by `store` with songmatch's rights, by the session that leads its row
+/// (src/sql/flight.rs): a miss another session leads is computed only when the caller needs its
+/// value, and never stored here. Counts `<kind>_hits` / `<kind>_misses`, and
+/// `artifact_writes_deferred` for the rows left to their leader.
 fn ensure_artifacts<T>(
-    kind: &str,
+    what: ArtifactKind<'_>,
     rows: &[TrackRow],
     hashes: &[String],
     mut stored: HashMap<i64, (String, T)>,
@@ -152,6 +179,7 @@ fn ensure_artifacts<T>(
     mut store: impl FnMut(&TrackRow, &str, &T) -> Result<()>,
     counters: &mut Counters,
 ) -> Result<Vec<(i64, Artifact<T>)>> {
+    let kind = what.kind;
     let mut out: Vec<(i64, Artifact<T>)> = Vec::with_capacity(rows.len());
     let mut misses: Vec<usize> = Vec::new();
     for (i, r) in rows.iter().enumerate() {
@@ -168,15 +196,32 @@ fn ensure_artifacts<T>(
         return Ok(out);
     }
     counters.add(&format!("{kind}_misses"), misses.len() as f64);
+    let names: Vec<String> = misses.iter().map(|&i| super::flight::artifact_name(kind, rows[i].id, what.model)).collect();
+    let lead = super::flight::try_lead(&names)?;
+    let led = lead.iter().filter(|l| **l).count();
+    counters.add("artifact_writes_deferred", (misses.len() - led) as f64);
+    let (misses, lead): (Vec<usize>, Vec<bool>) = if what.need == Need::Stored {
+        for (&i, _) in misses.iter().zip(&lead).filter(|(_, l)| !**l) {
+            out[i].1 = Artifact::Deferred;
+        }
+        misses.iter().zip(&lead).filter(|(_, l)| **l).map(|(&i, &l)| (i, l)).unzip()
+    } else {
+        (misses, lead)
+    };
+    if misses.is_empty() {
+        return Ok(out);
+    }
     let results = compute(&misses, counters)?;
     if results.len() != misses.len() {
         return Err(Error::Runtime(format!("{kind}: {} results for {} items", results.len(), misses.len())));
     }
     as_owner(|| {
-        for (&i, res) in misses.iter().zip(results) {
+        for ((&i, res), leads) in misses.iter().zip(results).zip(lead) {
             out[i].1 = match res {
                 Ok(v) => {
-                    store(&rows[i], &hashes[i], &v)?;
+                    if leads {
+                        store(&rows[i], &hashes[i], &v)?;
+                    }
                     Artifact::Computed(v)
                 }
                 Err(e) => Artifact::Failed(e),
@@ -191,18 +236,18 @@ fn ensure_artifacts<T>(
 /// the misses are embedded in batches; a text that fails is isolated so that the others still
 /// get theirs.
 pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: &mut Counters) -> Result<Vec<(i64, Artifact<Vec<f32>>)>> {
-    ensure_embeddings_known(rows, None, model, counters)
+    ensure_embeddings_for(rows, model, Need::Values, counters)
 }
 
-/// [`ensure_embeddings`] with the rows' content hashes already known (from `track_content`).
-pub fn ensure_embeddings_known(
+/// [`ensure_embeddings`] for a caller that needs them stored, or their values too.
+pub fn ensure_embeddings_for(
     rows: &[TrackRow],
-    known: Option<&HashMap<i64, String>>,
     model: &(String, String),
+    need: Need,
     counters: &mut Counters,
 ) -> Result<Vec<(i64, Artifact<Vec<f32>>)>> {
     let (model_id, version) = model;
-    let hashes: Vec<String> = rows.iter().map(|r| known.and_then(|k| k.get(&r.id).cloned()).unwrap_or_else(|| r.content_hash())).collect();
+    let hashes: Vec<String> = rows.iter().map(TrackRow::document_hash).collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let stored: HashMap<i64, (String, Vec<f32>)> = Spi::connect(|c| {
         let t = c.select(
@@ -234,6 +279,7 @@ pub fn ensure_embeddings_known(
         storage.set(manifest.storage());
         let texts: Vec<String> =
             docs.iter().filter_map(|d| d.as_ref().ok()).map(|d| embed::format_text(&manifest, Role::Document, None, d)).collect();
+        infer::take_shared();
         let mut computed: Vec<Result<Vec<f32>>> = match infer::embed(model_id, &texts) {
             Ok(v) => v.into_iter().map(Ok).collect(),
             // the service being unreachable is not a property of any one text
@@ -241,7 +287,7 @@ pub fn ensure_embeddings_known(
             // isolate the text that fails, so that the others still get their embedding
             Err(_) => texts.iter().map(|t| infer::embed(model_id, std::slice::from_ref(t)).map(|mut v| v.remove(0))).collect(),
         };
-        counters.add(&format!("inferences:{model_id}"), computed.len() as f64);
+        infer::count(counters, model_id, computed.iter().filter(|c| c.is_ok()).count());
         computed.reverse();
         Ok(docs
             .into_iter()
@@ -262,13 +308,13 @@ pub fn ensure_embeddings_known(
         Spi::run_with_args(sql, &[row.id.into(), model_id.as_str().into(), version.as_str().into(), hash.into(), vector])
             .map_err(spi_err("cannot store an embedding"))
     };
-    ensure_artifacts("embedding", rows, &hashes, stored, compute, store, counters)
+    ensure_artifacts(ArtifactKind { kind: "embedding", model, need }, rows, &hashes, stored, compute, store, counters)
 }
 
 /// `songmatch.embed_tracks(track_ids, model => NULL)`: make sure every track has a current
 /// document embedding for the model (default: the active bundle's); one row per distinct id:
-/// status `hit` (stored and current), `computed`, `failed` (with the error), or `missing`
-/// (no such track).
+/// status `hit` (stored and current), `computed`, `failed` (with the error), `missing` (no such
+/// track) or `deferred` (another session is computing and storing it now: src/sql/flight.rs).
 #[pg_extern(volatile)]
 fn embed_tracks(
     track_ids: Option<Vec<Option<i64>>>,
@@ -285,7 +331,7 @@ fn embed_tracks(
     };
     let rows = load_tracks(&ids).or_report();
     let mut counters = Counters::default();
-    let res = ensure_embeddings(&rows, &model, &mut counters).or_report();
+    let res = ensure_embeddings_for(&rows, &model, Need::Stored, &mut counters).or_report();
     counters.flush().or_report();
     TableIterator::new(artifact_statuses(&ids, res))
 }
@@ -302,7 +348,7 @@ fn artifact_request(track_ids: Option<Vec<Option<i64>>>) -> Vec<i64> {
     ids
 }
 
-/// One row per id: `hit`, `computed`, `failed` (with the error) or `missing`.
+/// One row per id: `hit`, `computed`, `failed` (with the error), `deferred` or `missing`.
 fn artifact_statuses<T>(ids: &[i64], res: Vec<(i64, Artifact<T>)>) -> Vec<(i64, String, Option<String>)> {
     let found: HashMap<i64, Artifact<T>> = res.into_iter().collect();
     ids.iter()
@@ -311,6 +357,7 @@ fn artifact_statuses<T>(ids: &[i64], res: Vec<(i64, Artifact<T>)>) -> Vec<(i64, 
             Some(Artifact::Hit(_)) => (*id, "hit".to_string(), None),
             Some(Artifact::Computed(_)) => (*id, "computed".to_string(), None),
             Some(Artifact::Failed(e)) => (*id, "failed".to_string(), Some(e.to_string())),
+            Some(Artifact::Deferred) => (*id, "deferred".to_string(), None),
         })
         .collect()
 }
@@ -319,11 +366,12 @@ fn artifact_statuses<T>(ids: &[i64], res: Vec<(i64, Artifact<T>)>) -> Vec<(i64, 
 /// rows of `track_emotions` with a current content hash are read, the others computed and
 /// upserted. An embedding-head model reuses the tracks' stored embeddings when it sits on the
 /// bundle's embedding model.
-pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counters) -> Result<Vec<(i64, Artifact<Value>)>> {
-    let Some((model_id, version)) = bundle.emotion.clone() else {
+pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, need: Need, counters: &mut Counters) -> Result<Vec<(i64, Artifact<Value>)>> {
+    let Some(model) = bundle.emotion.clone() else {
         return Err(Error::invalid(format!("the bundle \"{}\" has no emotion model", bundle.name)));
     };
-    let hashes: Vec<String> = rows.iter().map(TrackRow::content_hash).collect();
+    let (model_id, version) = &model;
+    let hashes: Vec<String> = rows.iter().map(TrackRow::document_hash).collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let stored: HashMap<i64, (String, Value)> = Spi::connect(|c| {
         let t = c.select(
@@ -344,7 +392,7 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
     .map_err(spi_err("cannot read stored emotions"))?;
     let compute = |misses: &[usize], counters: &mut Counters| -> Result<Vec<Result<Value>>> {
         let (kind, base) = {
-            let m = infer::manifest(&model_id)?;
+            let m = infer::manifest(model_id)?;
             (m.kind, m.base_model)
         };
         let miss_rows: Vec<TrackRow> = misses.iter().map(|&i| rows[i].clone()).collect();
@@ -352,8 +400,8 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
             if kind == crate::core::models::manifest::ModelKind::EmbeddingHead && base.as_deref() == Some(bundle.embedding.0.as_str()) {
                 let embs = ensure_embeddings(&miss_rows, &bundle.embedding, counters)?;
                 let good: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
-                let logits = infer::head(&model_id, &good)?;
-                let manifest = infer::manifest(&model_id)?;
+                let logits = infer::head(model_id, &good)?;
+                let manifest = infer::manifest(model_id)?;
                 let mut li = logits.into_iter();
                 embs.into_iter()
                     .map(|(_, a)| match a {
@@ -367,10 +415,11 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
             } else {
                 let docs: Vec<Result<String>> = miss_rows.iter().map(TrackRow::document).collect();
                 let good: Vec<String> = docs.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-                let mut vals = super::classify::emotions_with_model(&model_id, &good, None)?.into_iter();
+                infer::take_shared();
+                let mut vals = super::classify::emotions_with_model(model_id, &good, None)?.into_iter();
                 docs.into_iter().map(|d| d.and_then(|_| vals.next().ok_or_else(|| Error::Runtime("missing emotions".into())))).collect()
             };
-        counters.add(&format!("inferences:{model_id}"), results.iter().filter(|r| r.is_ok()).count() as f64);
+        infer::count(counters, model_id, results.iter().filter(|r| r.is_ok()).count());
         Ok(results)
     };
     let store = |row: &TrackRow, hash: &str, v: &Value| -> Result<()> {
@@ -395,7 +444,7 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, counters: &mut Counte
         )
         .map_err(spi_err("cannot store emotions"))
     };
-    ensure_artifacts("emotion", rows, &hashes, stored, compute, store, counters)
+    ensure_artifacts(ArtifactKind { kind: "emotion", model: &model, need }, rows, &hashes, stored, compute, store, counters)
 }
 
 /// `songmatch.classify_tracks(track_ids)`: make sure every track has current emotions for the
@@ -409,7 +458,7 @@ fn classify_tracks(
     let bundle = active_bundle().or_report();
     let rows = load_tracks(&ids).or_report();
     let mut counters = Counters::default();
-    let res = ensure_emotions(&rows, &bundle, &mut counters).or_report();
+    let res = ensure_emotions(&rows, &bundle, Need::Stored, &mut counters).or_report();
     counters.flush().or_report();
     TableIterator::new(artifact_statuses(&ids, res))
 }
@@ -418,6 +467,17 @@ fn classify_tracks(
 #[pg_extern(stable, strict)]
 fn track_content_hash(track_id: i64) -> Option<String> {
     load_tracks(&[track_id]).or_report().first().map(TrackRow::content_hash)
+}
+
+/// `songmatch.track_document_hash(track, analysis)`: the `td_v1_` hash of a track's document
+/// (core/text.rs), from its row as JSON (without id and timestamps) and its analysis; NULL where
+/// the analysis cannot be read as a document. The trigger that keeps `track_content` current
+/// stores it, and the staleness triggers compare it: artifacts follow the document, not the row.
+#[pg_extern(immutable, parallel_safe)]
+fn track_document_hash(track: Option<JsonB>, analysis: Option<JsonB>) -> Option<String> {
+    let track = track.map(|j| j.0)?;
+    let analysis = analysis.map(|j| j.0).unwrap_or(Value::Null);
+    text::track_document_hash(&track, &analysis).ok()
 }
 
 /// `songmatch.track_signals(track, analysis)`: the compact stage-1 signals of a track (audio,
@@ -489,10 +549,10 @@ pub struct Candidates {
 }
 
 /// Stage 1's view of the candidates, in their order. Their hashes and signals came with them
-/// (from `track_content`); this reads their current embeddings in one query (one index probe a
-/// candidate, no join). A candidate without current stored signals (no `track_content` row, bytes
-/// of another version) gets them from its row; one without a current embedding goes through
-/// [`ensure_embeddings_known`] (inference on a miss). No per-row JSON on the common path.
+/// (from `track_content`); this reads their current embeddings (of their current document) in
+/// one query. A candidate without current stored signals (no `track_content` row, bytes of another
+/// version) gets them from its row; one without a current embedding goes through
+/// [`ensure_embeddings`] (inference on a miss). No per-row JSON on the common path.
 pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &mut Counters) -> Result<Vec<CandidateSignals>> {
     let Candidates { ids, hashes, signals, store, positions } = cands;
     let t0 = Instant::now();
@@ -522,21 +582,19 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
         if rest.is_empty() {
             return Ok(());
         }
+        // (only an embedding of the track's current document)
         super::plans::select_batches(
-            "select e.track_id, e.content_hash, e.embedding, e.embedding_half from songmatch.track_embeddings e
+            "select e.track_id, e.embedding, e.embedding_half from songmatch.track_embeddings e
+               join songmatch.track_content tc on tc.track_id = e.track_id and tc.document_hash = e.content_hash
               where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)",
             &[rest.into(), model.0.as_str().into(), model.1.as_str().into()],
             4096,
             |t| {
                 for r in t {
                     let Some(&i) = r.get::<i64>(1)?.and_then(|id| at.get(&id)) else { continue };
-                    // only an embedding of the track's current content
-                    if r.get::<&str>(2)? != Some(hashes[i].as_str()) {
-                        continue;
-                    }
-                    embeddings[i] = match r.get::<Vector>(3)? {
+                    embeddings[i] = match r.get::<Vector>(2)? {
                         Some(v) => Some(v.0.into()),
-                        None => r.get::<super::vector::HalfVec>(4)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect::<Vec<f32>>().into()),
+                        None => r.get::<super::vector::HalfVec>(3)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect::<Vec<f32>>().into()),
                     };
                 }
                 Ok(())
@@ -561,8 +619,7 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
         for &i in &slow {
             gone[i] = rows.binary_search_by_key(&ids[i], |r| r.id).is_err();
         }
-        let known: HashMap<i64, String> = rows.iter().filter_map(|r| at.get(&r.id).map(|&i| (r.id, hashes[i].clone()))).collect();
-        let embs = ensure_embeddings_known(&rows, Some(&known), model, counters)?;
+        let embs = ensure_embeddings(&rows, model, counters)?;
         for (r, (_, a)) in rows.iter().zip(embs) {
             let Some(&i) = at.get(&r.id) else { continue };
             if decoded[i].is_none() {
@@ -570,7 +627,7 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
             }
             embeddings[i] = match a {
                 Artifact::Hit(v) | Artifact::Computed(v) => Some(v.into()),
-                Artifact::Failed(_) => None,
+                Artifact::Failed(_) | Artifact::Deferred => None,
             };
         }
     }
@@ -765,41 +822,84 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     let genres = profile::genre_distribution(&tracks.iter().map(|t| t.genres.clone()).collect::<Vec<_>>());
     let catalogue = catalogue::profile(&tracks.iter().map(|t| t.catalogue.clone()).collect::<Vec<_>>());
 
-    let stored: Option<(String, Option<Vector>)> = Spi::connect(|c| {
+    // (the stored hash, query embedding, the hash of the query text it embeds and the members it
+    // was computed with)
+    let stored: Option<(String, Option<Vector>, Option<String>, Value)> = Spi::connect(|c| {
         let mut t = c.select(
             if p.owner_columns {
-                "select content_hash, query_embedding from songmatch.playlist_profiles
+                "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
                   where owner_id = $4 and playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3"
             } else {
-                "select content_hash, query_embedding from songmatch.playlist_profiles
+                "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
                   where playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3 and $4::uuid is not null"
             },
             None,
             &[p.id.into(), PROFILE_KIND.into(), bundle.hash.as_str().into(), p.owner.into()],
         )?;
         Ok::<_, pgrx::spi::SpiError>(match t.next() {
-            Some(r) => Some((r.get::<String>(1)?.unwrap_or_default(), r.get::<Vector>(2)?)),
+            Some(r) => Some((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<Vector>(2)?,
+                r.get::<String>(3)?,
+                r.get::<JsonB>(4)?.map(|j| j.0).unwrap_or(Value::Null),
+            )),
             None => None,
         })
     })
     .map_err(spi_err("cannot read the playlist profile"))?;
-    if let Some((h, q)) = stored {
-        if h == hash {
+    if let Some((h, q, _, _)) = &stored {
+        if *h == hash {
             counters.add("profile_hits", 1.0);
-            let signals = PlaylistSignals { members, centroid, query: q.map(|v| v.0), audio, genres, emotions: BTreeMap::new(), catalogue };
+            let query = q.as_ref().map(|v| v.0.clone());
+            let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue };
             return Ok(Profile { content_hash: hash, signals, recomputed: false });
         }
     }
-    // recompute: the playlist's own query text is embedded once per content hash
+    // recompute: the playlist's own query text is embedded once per text (its members' changes,
+    // a popularity among them, reuse the stored query embedding)
     let started = Instant::now();
     let query_text = text::playlist_query(&p.playlist, &p.analysis)?;
-    let t = embed::format_text(&infer::manifest(&bundle.embedding.0)?, Role::Query, None, &query_text);
-    let query = infer::embed(&bundle.embedding.0, &[t])?.pop();
-    counters.add(&format!("inferences:{}", bundle.embedding.0), 1.0);
+    let query_hash = text::query_hash(&query_text);
+    let reused = stored.and_then(|(h, q, qh, old_members)| {
+        let same_text = match qh {
+            Some(qh) => qh == query_hash,
+            // (stored before its query hash was: the same playlist and analysis as then, i.e. its
+            // hash recomputed with the members it was computed with)
+            None => {
+                h == content_hash(
+                    ContentKind::PlaylistProfile,
+                    &json!({"playlist": p.playlist, "analysis": p.analysis, "members": old_members, "bundle": bundle.hash}),
+                )
+            }
+        };
+        if same_text {
+            q.map(|v| v.0)
+        } else {
+            None
+        }
+    });
+    let query = match reused {
+        Some(q) => Some(q),
+        None => {
+            let t = embed::format_text(&infer::manifest(&bundle.embedding.0)?, Role::Query, None, &query_text);
+            infer::take_shared();
+            let q = infer::embed(&bundle.embedding.0, &[t])?.pop();
+            infer::count(counters, &bundle.embedding.0, 1);
+            q
+        }
+    };
     counters.add("profile_recomputes", 1.0);
     let (audio_mean, audio_std) = audio.to_json();
     let dims = query.as_ref().map(|q| q.len()).or(centroid.as_ref().map(|c| c.len())).unwrap_or(0) as i32;
+    // (stored by the session that leads the row: src/sql/flight.rs)
+    let leads = super::flight::try_lead_one(&super::flight::profile_name(p.id, &bundle.hash))?;
+    if !leads {
+        counters.add("artifact_writes_deferred", 1.0);
+    }
     as_owner(|| {
+        if !leads {
+            return Ok(());
+        }
         Spi::run_with_args(
             if p.owner_columns {
                 "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
@@ -833,7 +933,8 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
                 JsonB(audio_mean).into(),
                 JsonB(audio_std).into(),
                 JsonB(json!(genres)).into(),
-                JsonB(json!({"members": member_hashes, "profile_version": versions::PLAYLIST_PROFILE_VERSION})).into(),
+                JsonB(json!({"members": member_hashes, "profile_version": versions::PLAYLIST_PROFILE_VERSION, "query_hash": query_hash}))
+                    .into(),
                 p.owner.into(),
             ],
         )
@@ -1086,11 +1187,11 @@ fn rank_candidates(scoring: Scoring<'_>, mut cands: Vec<CandidateSignals>, keep:
     let mut signals = signals.clone();
     if use_emotions {
         let member_rows = load_tracks(&p.members)?;
-        let me = ensure_emotions(&member_rows, bundle, counters)?;
+        let me = ensure_emotions(&member_rows, bundle, Need::Values, counters)?;
         signals.emotions = profile::mean_buckets(&me.iter().filter_map(|(_, a)| a.value().map(profile::ekman_of)).collect::<Vec<_>>());
         let cand_rows = load_tracks(&cands.iter().map(|c| c.track_id).collect::<Vec<_>>())?;
         let mut cand_emotions: HashMap<i64, BTreeMap<String, f64>> = HashMap::new();
-        for (id, a) in ensure_emotions(&cand_rows, bundle, counters)? {
+        for (id, a) in ensure_emotions(&cand_rows, bundle, Need::Values, counters)? {
             if let Some(v) = a.value() {
                 cand_emotions.insert(id, profile::ekman_of(v));
             }
@@ -1349,7 +1450,8 @@ fn match_miss(
         let (ctx, out) = match_candidates(&p, cands, top_k, Resolved::Config(config), counters, rows, None, started)?;
         Ok((p, ctx, out))
     })?;
-    if let Some(stamp) = stamp {
+    // (a context row that another session is updating keeps its stamp: a later call stamps it)
+    if let Some(stamp) = stamp.filter(|_| super::flight::try_lead_one(&context_row(ctx)).unwrap_or(false)) {
         // (the counters were read before the inputs: a change that commits in between leaves a
         // stamp of the old counters, which no later call computes)
         as_owner(|| {
@@ -1482,11 +1584,33 @@ impl StampBasis {
     }
 }
 
+/// The caller's context of this hash, if one is stored: its id, and whether its use was last
+/// refreshed more than a minute ago.
+fn find_context(context_hash: &str, owner: Uuid) -> Result<Option<(i64, bool)>> {
+    super::plans::select(
+        "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts
+          where user_id = $2 and context_hash = $1",
+        &[context_hash.into(), owner.into()],
+        |mut t| match t.next() {
+            Some(r) => Ok(r.get::<i64>(1)?.map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false)))),
+            None => Ok(None),
+        },
+    )
+    .map_err(spi_err("cannot read the match cache"))
+}
+
+/// The name under which a stored context's row is updated (its use, its stamp): one session at a
+/// time, the others leave it (src/sql/flight.rs).
+fn context_row(id: i64) -> String {
+    format!("context-row/{id}")
+}
+
 /// A context found in the cache: its `last_used_at` and `hit_count` are refreshed at most once a
 /// minute (`stale`: more than a minute since), by songmatch's own write, so that a repeated call
 /// does not rewrite the row every time (every hit is counted in songmatch.stats as context_hits).
+/// A row another session is updating right now is left to it.
 fn touch_context((id, stale): (i64, bool), owner: Uuid) -> Result<i64> {
-    if !stale {
+    if !stale || !super::flight::try_lead_one(&context_row(id))? {
         return Ok(id);
     }
     Ok(as_owner(|| {
@@ -1563,16 +1687,19 @@ fn match_candidates(
 
     // the caller's own context (the hash includes the playlist's owner, whose playlist the caller
     // could read above): a read, and a refresh of its use at most once a minute (touch_context)
-    let found: Option<(i64, bool)> = super::plans::select(
-        "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts
-          where user_id = $2 and context_hash = $1",
-        &[context_hash.as_str().into(), p.owner.into()],
-        |mut t| match t.next() {
-            Some(r) => Ok(r.get::<i64>(1)?.map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false)))),
-            None => Ok(None),
-        },
-    )
-    .map_err(spi_err("cannot read the match cache"))?;
+    let mut found = find_context(&context_hash, p.owner)?;
+    if found.is_none() {
+        // single flight (src/sql/flight.rs): this call computes the context unless another session
+        // is computing it now; then its commit is awaited and the call is a hit
+        let name = super::flight::context_name(&owner, &context_hash);
+        if !super::flight::try_lead_one(&name)? {
+            if let super::flight::Awaited::Found(f) =
+                super::flight::await_context(&name, counters, || find_context(&context_hash, p.owner))?
+            {
+                found = Some(f);
+            }
+        }
+    }
     let cached: Option<i64> = match found {
         Some(f) => Some(touch_context(f, p.owner)?),
         None => None,
@@ -2364,7 +2491,7 @@ fn songs_contexts(
                left join songmatch.track_content tc on tc.track_id = t.id
                left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
                      and te.model_name = $2 and te.model_version = $3
-              where t.id = any($1) and (tc.content_hash is null or te.content_hash is distinct from tc.content_hash)",
+              where t.id = any($1) and (tc.document_hash is null or te.content_hash is distinct from tc.document_hash)",
             &[all.into(), bundle.embedding.0.as_str().into(), bundle.embedding.1.as_str().into()],
         )
         .map_err(spi_err("cannot find tracks to embed"))

@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod classify;
 pub mod eval;
 pub mod ffi;
+pub mod flight;
 pub mod guc;
 pub mod hashing;
 pub mod infer;

@@ -289,7 +289,7 @@ pub fn build(force: bool) -> Result<serde_json::Value> {
               cross join (select min(epoch::text) as epoch, sum(gen)::bigint as gen from songmatch.catalogue_generation) g
                left join songmatch.track_embeddings e
                  on e.track_id = c.track_id and e.embedding_kind = 'document' and e.model_name = $1
-                and e.model_version = $2 and e.content_hash = c.content_hash
+                and e.model_version = $2 and e.content_hash = c.document_hash
               order by c.track_id",
             &[model.as_str().into(), version.as_str().into()],
             4096,

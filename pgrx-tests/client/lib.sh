@@ -23,8 +23,30 @@ _REPORTED=0
 
 dsn() { echo "${DSN_BASE} dbname=${1:-${DB}}"; }
 
-# sql 'query' -> unaligned, tuples-only output; any error fails the test
-sql() { "${PSQL}" "$(dsn)" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+# sql 'query' -> unaligned, tuples-only output; any error fails the test. Called directly, a failed
+# query stops the script (set -e); in `check 'what' '' "$(sql ...)"` it would not (the substitution
+# runs in a subshell, and its status is lost in an argument list), and an empty expected value would
+# pass on an SQL error. So sql records each failed query in a file: check fails when one is there,
+# and so does pass. A query that is expected to fail, or may fail (polling), uses sql_try.
+_SQL_FAILED="${WORK}/sql_failed"
+sql() { recorded "${PSQL}" "$(dsn)" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+# recorded CMD [ARG...]: runs a client command (the tests' own psql wrappers for other servers or
+# databases use it) and records its failure as sql does; returns its status
+recorded() {
+    local rc=0 what
+    "$@" || rc=$?
+    if ((rc != 0)); then
+        what="${*: -1}"  # (the last argument: the query, for every wrapper here)
+        printf 'status %s: %s\n' "${rc}" "${what:0:300}" >>"${_SQL_FAILED}"
+    fi
+    return "${rc}"
+}
+# sql_try 'query': as sql, but a failure is the caller's to judge (it is not recorded)
+sql_try() { "${PSQL}" "$(dsn)" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+# fails the test when a query run by sql failed (what: the check that found it)
+sql_failed_check() {
+    [[ ! -s "${_SQL_FAILED}" ]] || fail "$1: a query failed (its error is above): $(head -3 "${_SQL_FAILED}")"
+}
 # sql_log 'statement' logfile -> runs it, NOTICEs and errors into logfile, returns psql's status
 sql_log() { "${PSQL}" "$(dsn) application_name=${3:-bf_test}" -X -q -v ON_ERROR_STOP=1 -c "$1" >"$2" 2>&1; }
 sql_admin() { PGOPTIONS="-c client_min_messages=warning" "${PSQL}" "$(dsn postgres)" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
@@ -36,6 +58,7 @@ fail() {
     exit 1
 }
 pass() {
+    sql_failed_check "before PASS"
     _REPORTED=1
     echo "PASS ${TEST_NAME}"
     exit 0
@@ -46,8 +69,10 @@ skip() {
     exit 77
 }
 
-# check 'what' expected actual
+# check 'what' expected actual: fails, too, when a query run by sql failed (the actual value of
+# `check ... "$(sql ...)"` is then not a result)
 check() {
+    sql_failed_check "$1"
     if [[ "$3" == "$2" ]]; then
         say "ok   $1 = $3"
     else
@@ -61,7 +86,7 @@ check_sql() { check "$1" "$2" "$(sql "$3")"; }
 # wait_for 'what' timeout_s 'query returning t/f'
 wait_for() {
     local deadline=$((SECONDS + $2))
-    until [[ "$(sql "$3" 2>/dev/null || true)" == "t" ]]; do
+    until [[ "$(sql_try "$3" 2>/dev/null || true)" == "t" ]]; do
         ((SECONDS < deadline)) || fail "timed out after $2 s waiting for: $1"
         sleep 0.1
     done

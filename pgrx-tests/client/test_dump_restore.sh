@@ -39,7 +39,7 @@ trap 'sql_admin "drop database if exists ${RESTORED} with (force)" >/dev/null 2>
 check "row counts of every dumped table" "${BEFORE}" "$(counts "${RESTORED}")"
 check "extension version" "$(sql "select extversion from pg_extension where extname = 'songmatch'")" \
     "$("${PSQL}" "$(dsn "${RESTORED}")" -X -q -At -c "select extversion from pg_extension where extname = 'songmatch'")"
-r() { "${PSQL}" "$(dsn "${RESTORED}")" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+r() { recorded "${PSQL}" "$(dsn "${RESTORED}")" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 # pg_dump does not carry ALTER TABLE ... ENABLE ROW LEVEL SECURITY of an extension's tables: the
 # documented restore step switches it on again (README, "Upgrades")
 check "row-level security after pg_restore (not dumped)" "f" "$(r "select relrowsecurity from pg_class where oid = 'songmatch.playlists'::regclass")"

@@ -18,7 +18,8 @@ select * from counters;
 -- the same call again: served from the cache, no inference
 select count(*) from songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 5);
 select * from counters;
--- components sum to the score (no reranker in the default bundle: score = stage1)
+-- the contributions sum to stage1; the score is not stage1: the default bundle has a learned
+-- ranker (components.stage2 names it), whose blend is checked below
 select count(*) as rows,
        bool_and(abs((select sum((c.value ->> 'contribution')::float8) from jsonb_each(m.components) c
                       where jsonb_typeof(c.value) = 'object') - (m.components ->> 'stage1')::float8) < 1e-5) as contributions_sum,
@@ -49,8 +50,41 @@ select t.external_id, m.rank
   from songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 3) m
   join songmatch.tracks t on t.id = m.track_id order by m.rank;
 select * from counters;
--- results are deterministic: a repeated computation (new cache) gives the same ranking
+-- one context per distinct call above (each other top_k, config, input or content change made its
+-- own; the repeats reused theirs): a count, not a check of determinism (that one follows)
 select count(distinct context_hash) as contexts from songmatch.match_contexts;
+-- the blend of stage 2 (README, "Stage 2, the learned ranker"), for every row, from its components:
+-- score = (1 - beta)*stage1 + beta*sigma(ranker), beta = components.ranker.weight (ranker_weight),
+-- sigma(ranker) from the raw components.ranker.score, which components.ranker.squashed equals; rows
+-- below the ranker's window ("not ranked: ...") get (1 - beta)*stage1. To 1e-6: the components are
+-- rounded to 6 decimals (an error of at most 0.5e-6 in stage1 and 0.125e-6 through sigma'). Over
+-- demo:p1's default top 20 (all ranked) and a call ranking only the first 5 of its top 20.
+create temp table cached as
+  select track_id, score, rank, components
+    from songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 20);
+select count(*) as rows,
+       count(*) filter (where jsonb_typeof(r.components -> 'ranker') = 'object') as ranked,
+       bool_and(case when jsonb_typeof(r.components -> 'ranker') = 'object' then
+                  abs((r.components #>> '{ranker,squashed}')::float8
+                      - 1 / (1 + exp(-(r.components #>> '{ranker,score}')::float8))) < 1e-6
+                  and abs(r.score - ((1 - (r.components #>> '{ranker,weight}')::float8) * (r.components ->> 'stage1')::float8
+                                     + (r.components #>> '{ranker,weight}')::float8
+                                       * (1 / (1 + exp(-(r.components #>> '{ranker,score}')::float8))))) < 1e-6
+                else r.components ->> 'ranker' like 'not ranked: %'
+                  and abs(r.score - (1 - r.beta) * (r.components ->> 'stage1')::float8) < 1e-6 end) as blend_ok
+  from (select c.score, c.components, 0.8::float8 as beta from cached c
+        union all
+        select m.score, m.components, 0.8::float8
+          from songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 20,
+                                        config => '{"ranker_top_n": 5, "ranker_weight": 0.8}') m) r;
+-- results are deterministic: demo:p1's top 20 computed again (its context, and so its cached rows,
+-- deleted first) are the same rows, scores and components
+delete from songmatch.match_contexts
+ where id = (select songmatch.match_context((select id from p where external_id = 'demo:p1'), top_k => 20));
+select count(*) as rows,
+       count(*) filter (where c.track_id = m.track_id and c.score = m.score and c.components = m.components) as identical
+  from cached c
+  full join songmatch.match_playlist((select id from p where external_id = 'demo:p1'), top_k => 20) m on m.rank = c.rank;
 -- explicit candidates, including tracks that are not liked
 select t.external_id, m.rank
   from songmatch.match_playlist((select id from p where external_id = 'demo:p2'),

@@ -43,7 +43,7 @@ select t.external_id, m.rank
                                 config => '{"weights": {"audio": 1, "members": 0, "centroid": 0, "query": 0, "genre": 0}}') m
   join songmatch.tracks t on t.id = m.track_id order by m.rank;
 select * from counters;
--- membership change: the profile is recomputed
+-- membership change: the profile is recomputed, its query embedding reused (the playlist's text is unchanged): no inference
 insert into songmatch.playlist_tracks (playlist_id, track_id)
 select (select id from p where external_id = 'demo:p1'), id from songmatch.tracks where external_id = 'demo:t011';
 select t.external_id, m.rank

@@ -26,14 +26,13 @@ pub fn take_shared() -> usize {
     SHARED.with(|c| c.replace(0))
 }
 
-/// Count `n` texts of model `id` just computed: `inferences:<id>` for those a model ran for,
-/// `inferences_shared:<id>` for those the service answered from another request's run.
+/// Count `n` texts of model `id` just computed: `inferences:<id>` counts every text a session
+/// asked a model for (as it always has), `inferences_shared:<id>` those of them the service
+/// answered from another request's run (single flight): the model ran for the difference.
 pub fn count(counters: &mut super::matching::Counters, id: &str, n: usize) {
     let shared = take_shared().min(n);
-    counters.add(&format!("inferences:{id}"), (n - shared) as f64);
-    if shared > 0 {
-        counters.add(&format!("inferences_shared:{id}"), shared as f64);
-    }
+    counters.add(&format!("inferences:{id}"), n as f64);
+    counters.add(&format!("inferences_shared:{id}"), shared as f64);
 }
 
 fn interrupts() {

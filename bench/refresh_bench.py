@@ -33,9 +33,9 @@ from backfill_bench import load_catalogue
 def current(c: psycopg.Connection) -> int:
     return c.execute("""
         select count(*) from songmatch.tracks t join songmatch.track_content tc on tc.track_id = t.id
-         where exists (select 1 from songmatch.track_embeddings e where e.track_id = t.id and e.content_hash = tc.content_hash)
-           and exists (select 1 from songmatch.track_emotions m where m.track_id = t.id and m.content_hash = tc.content_hash)
-           and exists (select 1 from songmatch.track_genres g where g.track_id = t.id and g.content_hash = tc.content_hash)
+         where exists (select 1 from songmatch.track_embeddings e where e.track_id = t.id and e.content_hash = tc.document_hash)
+           and exists (select 1 from songmatch.track_emotions m where m.track_id = t.id and m.content_hash = tc.document_hash)
+           and exists (select 1 from songmatch.track_genres g where g.track_id = t.id and g.content_hash = tc.document_hash)
     """).fetchone()[0]
 
 

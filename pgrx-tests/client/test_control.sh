@@ -22,6 +22,8 @@ check_sql "max_items => 0 processes nothing" "pending 40" "select status || ' ' 
 # then waits at the end of its batch until the timeout cancels it.
 # (separate -c options: one -c string with several statements runs as one transaction, where
 # the procedure may not COMMIT; the model is loaded first, embed() records no counter)
+# (the inference service forgets the texts it ran for earlier tests, which it would answer at once)
+sql "select songmatch.reload_models()" >/dev/null
 "${PSQL}" "$(dsn) application_name=bf_runner" -X -q -v ON_ERROR_STOP=1 -c "select songmatch.embed('warm up') is not null" \
     -c "set statement_timeout = '8s'" \
     -c "call songmatch.backfill('embeddings', batch_size => 5)" >"${WORK}/t1.log" 2>&1 &

@@ -54,5 +54,5 @@ check_sql "jobs" "1" "select count(*) from songmatch.analysis_jobs"
 check_sql "job" "done ${N} 0 100.0" "select status || ' ' || done || ' ' || failed || ' ' || percent from songmatch.backfill_status"
 check_sql "every item processed once" "${N} 1 1" "select count(*) || ' ' || min(attempts) || ' ' || max(attempts) from songmatch.backfill_items where status = 'done'"
 check_sql "embeddings hashes current" "0" \
-    "select count(*) from songmatch.track_embeddings e where e.content_hash <> songmatch.track_content_hash(e.track_id)"
+    "select count(*) from songmatch.track_embeddings e where e.content_hash is distinct from (select tc.document_hash from songmatch.track_content tc where tc.track_id = e.track_id)"
 pass

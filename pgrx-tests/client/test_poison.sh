@@ -34,7 +34,7 @@ check_sql "the retried item" "done 2 " "select status || ' ' || attempts || ' ' 
 check "embeddings" "${N}" "$(embeddings_count)"
 check "inference counter (+1: only the retried item)" "${N}" "$(inferences)"
 check_sql "the fixed track's embedding is current" "t" \
-    "select content_hash = songmatch.track_content_hash(${BAD}) from songmatch.track_embeddings where track_id = ${BAD}"
+    "select content_hash = (select document_hash from songmatch.track_content where track_id = ${BAD}) from songmatch.track_embeddings where track_id = ${BAD}"
 
 # a retry with nothing failed starts nothing
 sql_log "call songmatch.backfill('embeddings', retry_failed => true)" "${WORK}/run3.log" || fail "$(tail -3 "${WORK}/run3.log")"

@@ -21,9 +21,9 @@ EMB=all-minilm-l6-v2-int8
 EMO=minilm-goemotions-head
 infer() { sql "select coalesce(songmatch.stat('inferences:$1'), 0)::bigint"; }
 current_sql="select count(*) from songmatch.tracks t join songmatch.track_content tc on tc.track_id = t.id
-  where exists (select 1 from songmatch.track_embeddings e where e.track_id = t.id and e.model_name = '${EMB}' and e.content_hash = tc.content_hash)
-    and exists (select 1 from songmatch.track_emotions m where m.track_id = t.id and m.content_hash = tc.content_hash)
-    and exists (select 1 from songmatch.track_genres g where g.track_id = t.id and g.content_hash = tc.content_hash)"
+  where exists (select 1 from songmatch.track_embeddings e where e.track_id = t.id and e.model_name = '${EMB}' and e.content_hash = tc.document_hash)
+    and exists (select 1 from songmatch.track_emotions m where m.track_id = t.id and m.content_hash = tc.document_hash)
+    and exists (select 1 from songmatch.track_genres g where g.track_id = t.id and g.content_hash = tc.document_hash)"
 backlog() { sql "select coalesce(sum(backlog), 0) from songmatch.pipeline_status"; }
 
 # --- 1. 500 new tracks become current by themselves ---------------------------------------------------

@@ -172,7 +172,7 @@ check "A matches after the change" "5" \
 check_sql "nothing called B's objects" "0" "select count(*) from public.pwned"
 check_sql "nothing wrote B's tables" "0 0" "select (select count(*) from public.track_embeddings) || ' ' || (select count(*) from public.stats_deltas)"
 check_sql "track 21's embedding is current and fresh" "true true" \
-    "select (te.content_hash = tc.content_hash) || ' ' || (te.updated_at > now() - interval '1 hour')
+    "select (te.content_hash = tc.document_hash) || ' ' || (te.updated_at > now() - interval '1 hour')
        from songmatch.track_embeddings te join songmatch.track_content tc using (track_id) where te.track_id = 21"
 sql "drop function public.now(), public.content_hash(text, jsonb), public.to_jsonb(songmatch.tracks), public.unnest(text[], float8[]);
      drop table public.pwned, public.track_embeddings, public.stats_deltas; revoke create on schema public from authenticated" >/dev/null

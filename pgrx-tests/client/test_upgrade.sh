@@ -99,15 +99,26 @@ prepare_roles() {
         if not exists (select 1 from pg_roles where rolname = 'service_role') then create role service_role nologin noinherit bypassrls; end if;
     end \$\$" >/dev/null
 }
-# (columns that an upgrade adds and fills with derived values are left out: DERIVED; the owners
-# 0.6.0 adds to per-user rows are checked against their parents below)
-DERIVED="array[''signals'', ''owner_id'', ''user_id'']"  # track_content.signals (0.3.0); quoted for the format() literal below
+# (columns that an upgrade adds and fills with derived values are left out: track_content.signals
+# (0.3.0) and document_hash (0.8.0), the owners 0.6.0 adds to per-user rows (checked against their
+# parents below), and the artifacts' content_hash, which 0.8.0 re-keys to their document (checked
+# below: every artifact current before the update is current after it)
 fingerprints() {
     sql "select string_agg(c.relname || '=' || (xpath('/row/n/text()', query_to_xml(format(
-             'select md5(coalesce(string_agg((jsonb_strip_nulls(to_jsonb(x)) - ${DERIVED})::text, ''|'' order by (jsonb_strip_nulls(to_jsonb(x)) - ${DERIVED})::text), '''')) as n from songmatch.%I x', c.relname),
+             'select md5(coalesce(string_agg((jsonb_strip_nulls(to_jsonb(x)) - %L::text[])::text, ''|'' order by (jsonb_strip_nulls(to_jsonb(x)) - %L::text[])::text), '''')) as n from songmatch.%I x',
+             d.cols, d.cols, c.relname),
              false, true, '')))[1]::text, ' ' order by c.relname)
-           from pg_class c where c.relnamespace = 'songmatch'::regnamespace and c.relkind = 'r' and c.relpersistence = 'p'"
+           from pg_class c
+          cross join lateral (select array['signals', 'owner_id', 'user_id', 'document_hash']
+                                     || case when c.relname in ('track_embeddings', 'track_emotions', 'track_genres')
+                                             then array['content_hash'] else '{}' end as cols) d
+          where c.relnamespace = 'songmatch'::regnamespace and c.relkind = 'r' and c.relpersistence = 'p'"
 }
+# the artifacts computed from their track's current content (the release's own key) / document
+CURRENT_OLD="select (select count(*) from songmatch.track_embeddings e join songmatch.track_content tc on tc.track_id = e.track_id and e.content_hash = tc.content_hash)
+                 || ' ' || (select count(*) from songmatch.track_genres e join songmatch.track_content tc on tc.track_id = e.track_id and e.content_hash = tc.content_hash)"
+CURRENT_NEW="select (select count(*) from songmatch.track_embeddings e join songmatch.track_content tc on tc.track_id = e.track_id and e.content_hash = tc.document_hash)
+                 || ' ' || (select count(*) from songmatch.track_genres e join songmatch.track_content tc on tc.track_id = e.track_id and e.content_hash = tc.document_hash)"
 match_as_a() {
     PGOPTIONS="-c songmatch.model_dir=${MATCH_MODELS}" "${PSQL}" "$(dsn)" -X -q -At -v ON_ERROR_STOP=1 -c "begin" -c "set local role authenticated" \
         -c "set local request.jwt.claims = '{\"sub\": \"${A}\"}'" \
@@ -145,6 +156,8 @@ for r in ${RELEASES}; do
     [[ "${M2}" =~ ^[0-9]+: ]] || fail "matching at ${r}: ${M2}"
     sql "select songmatch.stats_reset()" >/dev/null
     BEFORE=$(fingerprints)
+    CURRENT_BEFORE=$(sql "${CURRENT_OLD}")
+    [[ "${CURRENT_BEFORE}" =~ ^[1-9][0-9]*\  ]] || fail "no current embedding before the update: ${CURRENT_BEFORE}"
     # (the catalogue's generation counter of a release that has one: the update leaves it as it is)
     GEN=0
     if [[ "$(sql "select to_regclass('songmatch.catalogue_generation') is not null")" == "t" ]]; then
@@ -181,6 +194,11 @@ for r in ${RELEASES}; do
     check "A's matches of playlist 4 after the upgrade" "${M4}" "$(match_as_a 4)"
     check_sql "served from the cache, no inference" "2 0" \
         "select songmatch.stat('context_hits')::int || ' ' || coalesce(sum(value), 0)::int from songmatch.stats where name like 'inferences:%'"
+    check_sql "every artifact current before the update is current after it (embeddings, genres)" "${CURRENT_BEFORE}" "${CURRENT_NEW}"
+    check_sql "every track's embedding a hit after the update" "60 hit" \
+        "select count(*) || ' ' || string_agg(distinct status, ',') from songmatch.embed_tracks(array(select id from songmatch.tracks))"
+    check_sql "no inference after the update" "0" \
+        "select coalesce(sum(value), 0)::int from songmatch.stats where name like 'inferences:%'"
     check_sql "the old API role writes no shared table any more" "false false" \
         "select has_table_privilege('authenticated', 'songmatch.track_embeddings', 'UPDATE') || ' ' || has_table_privilege('authenticated', 'songmatch.model_bundles', 'UPDATE')"
     if [[ "${r}" == "0.1.0" ]]; then  # (0.1.0's grant_access gave service_role everything)

@@ -247,7 +247,7 @@ pub fn ensure_embeddings_for(
     counters: &mut Counters,
 ) -> Result<Vec<(i64, Artifact<Vec<f32>>)>> {
     let (model_id, version) = model;
-    let hashes: Vec<String> = rows.iter().map(TrackRow::document_hash).collect();
+    let hashes = artifact_keys(rows)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let stored: HashMap<i64, (String, Vec<f32>)> = Spi::connect(|c| {
         let t = c.select(
@@ -371,7 +371,7 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, need: Need, counters:
         return Err(Error::invalid(format!("the bundle \"{}\" has no emotion model", bundle.name)));
     };
     let (model_id, version) = &model;
-    let hashes: Vec<String> = rows.iter().map(TrackRow::document_hash).collect();
+    let hashes = artifact_keys(rows)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let stored: HashMap<i64, (String, Value)> = Spi::connect(|c| {
         let t = c.select(
@@ -511,6 +511,28 @@ pub(super) fn once_true(
 
 thread_local! {
     static TRACK_SIGNALS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static DOCUMENT_KEYS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether artifacts are keyed by their track's document (0.8.0: `track_content.document_hash`);
+/// a database whose extension is not updated yet keys them by the track's content hash, and the
+/// library keeps that key there until ALTER EXTENSION UPDATE re-keys them.
+pub(super) fn document_keys() -> Result<bool> {
+    once_true(
+        &DOCUMENT_KEYS,
+        "select exists (select 1 from pg_catalog.pg_attribute
+                         where attrelid = 'songmatch.track_content'::pg_catalog.regclass and attname = 'document_hash' and not attisdropped)",
+        "cannot read the catalog",
+    )
+}
+
+/// The key of a track's artifacts in this database's schema ([`document_keys`]).
+fn artifact_keys(rows: &[TrackRow]) -> Result<Vec<String>> {
+    Ok(if document_keys()? {
+        rows.iter().map(TrackRow::document_hash).collect()
+    } else {
+        rows.iter().map(TrackRow::content_hash).collect()
+    })
 }
 
 /// Whether `track_content` stores the tracks' stage-1 signals (0.3.0; an earlier schema, not yet
@@ -582,11 +604,17 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
         if rest.is_empty() {
             return Ok(());
         }
-        // (only an embedding of the track's current document)
+        // (only an embedding of the track's current document; of its content in a schema before 0.8.0)
         super::plans::select_batches(
-            "select e.track_id, e.embedding, e.embedding_half from songmatch.track_embeddings e
-               join songmatch.track_content tc on tc.track_id = e.track_id and tc.document_hash = e.content_hash
-              where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)",
+            if document_keys()? {
+                "select e.track_id, e.embedding, e.embedding_half from songmatch.track_embeddings e
+                   join songmatch.track_content tc on tc.track_id = e.track_id and tc.document_hash = e.content_hash
+                  where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)"
+            } else {
+                "select e.track_id, e.embedding, e.embedding_half from songmatch.track_embeddings e
+                   join songmatch.track_content tc on tc.track_id = e.track_id and tc.content_hash = e.content_hash
+                  where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)"
+            },
             &[rest.into(), model.0.as_str().into(), model.1.as_str().into()],
             4096,
             |t| {
@@ -2487,11 +2515,19 @@ fn songs_contexts(
         let bundle = active_bundle().or_report();
         // only the tracks whose stored embedding is missing or stale (one indexed query)
         let stale: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
-            "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
-               left join songmatch.track_content tc on tc.track_id = t.id
-               left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
-                     and te.model_name = $2 and te.model_version = $3
-              where t.id = any($1) and (tc.document_hash is null or te.content_hash is distinct from tc.document_hash)",
+            if document_keys().or_report() {
+                "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
+                   left join songmatch.track_content tc on tc.track_id = t.id
+                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
+                         and te.model_name = $2 and te.model_version = $3
+                  where t.id = any($1) and (tc.document_hash is null or te.content_hash is distinct from tc.document_hash)"
+            } else {
+                "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
+                   left join songmatch.track_content tc on tc.track_id = t.id
+                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
+                         and te.model_name = $2 and te.model_version = $3
+                  where t.id = any($1) and (tc.content_hash is null or te.content_hash is distinct from tc.content_hash)"
+            },
             &[all.into(), bundle.embedding.0.as_str().into(), bundle.embedding.1.as_str().into()],
         )
         .map_err(spi_err("cannot find tracks to embed"))

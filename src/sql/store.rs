@@ -283,14 +283,25 @@ pub fn build(force: bool) -> Result<serde_json::Value> {
         let mut stamp: Option<(String, i64)> = None;
         let mut failed: Option<Error> = None;
         let mut last: Option<i64> = None;
+        // (an embedding of the track's current document; of its content before 0.8.0)
         plans::select_batches(
-            "select c.track_id, c.content_hash, c.signals, e.embedding, e.embedding_half, g.epoch, g.gen
-               from songmatch.track_content c
-              cross join (select min(epoch::text) as epoch, sum(gen)::bigint as gen from songmatch.catalogue_generation) g
-               left join songmatch.track_embeddings e
-                 on e.track_id = c.track_id and e.embedding_kind = 'document' and e.model_name = $1
-                and e.model_version = $2 and e.content_hash = c.document_hash
-              order by c.track_id",
+            if super::matching::document_keys()? {
+                "select c.track_id, c.content_hash, c.signals, e.embedding, e.embedding_half, g.epoch, g.gen
+                   from songmatch.track_content c
+                  cross join (select min(epoch::text) as epoch, sum(gen)::bigint as gen from songmatch.catalogue_generation) g
+                   left join songmatch.track_embeddings e
+                     on e.track_id = c.track_id and e.embedding_kind = 'document' and e.model_name = $1
+                    and e.model_version = $2 and e.content_hash = c.document_hash
+                  order by c.track_id"
+            } else {
+                "select c.track_id, c.content_hash, c.signals, e.embedding, e.embedding_half, g.epoch, g.gen
+                   from songmatch.track_content c
+                  cross join (select min(epoch::text) as epoch, sum(gen)::bigint as gen from songmatch.catalogue_generation) g
+                   left join songmatch.track_embeddings e
+                     on e.track_id = c.track_id and e.embedding_kind = 'document' and e.model_name = $1
+                    and e.model_version = $2 and e.content_hash = c.content_hash
+                  order by c.track_id"
+            },
             &[model.as_str().into(), version.as_str().into()],
             4096,
             |t| {

@@ -23,7 +23,7 @@ Prints one JSON line.
 
 Synthetic catalogue: one INSERT ... SELECT per table (generate_series; unit vectors made in SQL
 with random() around 64 cluster centres and l2_normalize()), stored through
-songmatch.upsert_track_embedding with the track's content hash; the HNSW index is dropped before
+songmatch.upsert_track_embedding with the track's document hash; the HNSW index is dropped before
 loading and re-created after. Timings are wall clock at the client (psycopg, binary parameters;
 the candidate ids as an array literal made before the timed calls, as the app's drivers send
 arrays: see id_array);
@@ -211,17 +211,15 @@ def build_synthetic(c: psycopg.Connection, n: int, model: str, version: str, res
     # about 0.6 within a cluster, about 0 across: song-embedding-like, and 3x quicker for HNSW
     # to index than uniform noise). One INSERT ... SELECT: 384 random() values a track, made per
     # row (the subquery is correlated), l2_normalize()d, stored through upsert_track_embedding
-    # with the track's content hash. The hash is songmatch.content_hash over the JSON that
-    # songmatch.track_content_hash(id) hashes (that function runs one SPI query a call: 0.3 ms a
-    # row); checked on a sample below.
+    # with the track's document hash (songmatch.track_document_hash of its row and analysis, as
+    # track_content.document_hash holds it; checked on a sample below).
     # (the centres are vectors, scaled by 1.25 against the noise, and added with pgvector's `+`:
     # subscripting a 384-element float8[] would detoast it once per element.)
     c.execute("create temp table bench_centres as select k, (select array_agg(1.25 * (random() - 0.5)) "
               "  from generate_series(1, 384) where k >= 0)::vector as c from generate_series(0, 63) k")
     stored = c.execute(
         "select count(songmatch.upsert_track_embedding(t.id, 'document', %s, %s,"
-        "   songmatch.content_hash('track_content', jsonb_build_object("
-        "       'track', to_jsonb(t) - array['id', 'created_at', 'updated_at'], 'analysis', a.analysis)),"
+        "   songmatch.track_document_hash(to_jsonb(t) - array['id', 'created_at', 'updated_at'], a.analysis),"
         "   l2_normalize(ce.c + (select array_agg(random() - 0.5) from generate_series(1, 384) where t.id > 0)::vector)))"
         "  from songmatch.tracks t join songmatch.track_analyses a on a.track_id = t.id "
         "  join bench_centres ce on ce.k = t.id %% 64 "
@@ -233,9 +231,10 @@ def build_synthetic(c: psycopg.Connection, n: int, model: str, version: str, res
         "select count(*) from (select e.track_id from songmatch.track_embeddings e "
         "  where e.model_name = %s and e.track_id in (select id from songmatch.tracks "
         "        where external_id like 'bench:syn:%%' order by random() limit 200) "
-        "    and e.content_hash is distinct from songmatch.track_content_hash(e.track_id)) s", (model,)).fetchone()[0]
+        "    and e.content_hash is distinct from (select tc.document_hash from songmatch.track_content tc"
+        "                                          where tc.track_id = e.track_id)) s", (model,)).fetchone()[0]
     if bad:
-        raise SystemExit(f"match_bench: {bad} of 200 sampled synthetic content hashes differ from track_content_hash(id)")
+        raise SystemExit(f"match_bench: {bad} of 200 sampled synthetic embeddings are not of their track's document")
     # (the HNSW graph is built in memory while it fits: ~2.3 kB a 384-d vector with its links)
     mwm = "512MB" if total <= 200_000 else f"{(total * 2300) // 2**30 + 1}GB"
     c.execute(f"set maintenance_work_mem = '{mwm}'")

@@ -22,7 +22,8 @@ MODEL_DIR    = $(SHAREDIR)/songmatch/models
 DSN          = $(shell scripts/db.sh dsn)
 PSQL         = $(PGBIN)/psql "$(DSN)" -X -v ON_ERROR_STOP=1
 
-.PHONY: bench-citus help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
+
+.PHONY: test-quality bench-citus help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
         build install db-start db-stop dsn psql demo test test-core test-pg test-regress test-tools \
         bench clean-db install-fixtures test-client eval ranker-venv lint
 
@@ -132,12 +133,12 @@ demo: install db-start
 # A client test that skips fails the run unless SONGMATCH_ALLOW_SKIP names it (pgrx-tests/client/run.sh);
 # the summary names the skips that were allowed, so a green line never hides an untested tier.
 CLIENT_SKIPS = target/client-tests-allowed-skips
-test: setup test-core test-tools test-pg test-regress test-client
+test: setup test-core test-tools test-pg test-regress test-client test-quality
 	@skips="$$(cat $(CLIENT_SKIPS) 2>/dev/null)"; \
 	if [ -n "$$skips" ]; then \
-	    echo "make test: all tiers passed (core, tools, pg_test, regress, client) EXCEPT the skipped client tests: $$skips (allowed by SONGMATCH_ALLOW_SKIP)"; \
+	    echo "make test: all tiers passed (core, tools, pg_test, regress, client, quality) EXCEPT the skipped tests: $$skips (allowed by SONGMATCH_ALLOW_SKIP)"; \
 	else \
-	    echo "make test: all tiers passed (core, tools, pg_test, regress, client), no test skipped"; \
+	    echo "make test: all tiers passed (core, tools, pg_test, regress, client, quality), no test skipped"; \
 	fi
 
 # formatting (rustfmt.toml) and clippy with warnings as errors; .ci/run runs it after make test
@@ -189,6 +190,11 @@ test-client: install db-start install-fixtures ranker-venv
 	@mkdir -p target && rm -f $(CLIENT_SKIPS)
 	@SONGMATCH_DSN_BASE="host=127.0.0.1 port=$(PG_PORT) user=postgres" SONGMATCH_SKIP_REPORT=$(CLIENT_SKIPS) \
 	    bash pgrx-tests/client/run.sh
+
+# tier 5: the ranking-quality floor (eval/floor.sh): a pinned subset of the dev playlists through
+# make eval's path; fails when NDCG@10 falls more than 0.02 below eval/floor.json's figure
+test-quality: install db-start
+	@SONGMATCH_SKIP_REPORT=$(CLIENT_SKIPS) bash eval/floor.sh
 
 # songmatch vs raw onnxruntime vs an HTTP JSON service (embedding throughput), first-call latency,
 # backend memory, stage-1 latency at 1k/10k/100k candidates, cached calls, HNSW retrieval at 100k,

@@ -699,6 +699,130 @@ def bench_e2e(c: psycopg.Connection, dbg: DebugLines, model: str, port_file: str
 
 
 # ------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
+# 6. a live catalogue: matchers while writers change the catalogue (issue 29)
+# ------------------------------------------------------------------------------------------------
+def bench_churn(dsn: str, pid: int, cands: list[int], seconds: float, matchers: int, res: dict) -> None:
+    """match_playlist over 1,000 candidates (a random window of the synthetic tracks, top_k 20) from
+    `matchers` sessions: first alone (idle), then while writers change popularity (>= 20 rows/s),
+    rewrite analyses (each a new document of a track not rewritten before) and add tracks with
+    analyses, and a CALL backfill('stale') loop makes the changes current. Failed calls of any
+    session, p50/p99 of both phases, and the model runs per changed document (songmatch.stats:
+    inferences less those the inference service shared, from the start of the churn until every
+    stale mark is gone)."""
+    import random
+    import threading
+
+    windows = [cands[i:i + 1000] for i in range(0, len(cands) - 1000, 997)]
+
+    def matcher(lat: list, errors: list, stop: threading.Event, seed: int) -> None:
+        rnd = random.Random(seed)
+        try:
+            with connect(dsn) as c:
+                while not stop.is_set():
+                    w = id_array(rnd.choice(windows))
+                    t0 = time.perf_counter()
+                    try:
+                        c.execute(MATCH_Q, (pid, w, 20, None), binary=True).fetchall()
+                        lat.append(time.perf_counter() - t0)
+                    except psycopg.Error as e:
+                        errors.append(f"match: {e}")
+        except psycopg.Error as e:
+            errors.append(f"match session: {e}")
+
+    def phase(writers: list) -> tuple[list, list]:
+        lat: list = []
+        errors: list = []
+        stop = threading.Event()
+        ts = [threading.Thread(target=matcher, args=(lat, errors, stop, k)) for k in range(matchers)]
+        ts += [threading.Thread(target=w, args=(errors, stop)) for w in writers]
+        for t in ts:
+            t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in ts:
+            t.join()
+        return lat, errors
+
+    changed = {"docs": 0, "pop": 0}
+    rewritten = iter(cands[::7])
+
+    def paced(rate: float, body):
+        def run(errors: list, stop: threading.Event) -> None:
+            try:
+                with connect(dsn) as c:
+                    nxt = time.perf_counter()
+                    while not stop.is_set():
+                        try:
+                            body(c)
+                        except psycopg.Error as e:
+                            errors.append(f"writer: {e}")
+                        nxt += 1.0 / rate
+                        time.sleep(max(0.0, nxt - time.perf_counter()))
+            except psycopg.Error as e:
+                errors.append(f"writer session: {e}")
+        return run
+
+    rnd = random.Random(7)
+
+    def popularity(c) -> None:
+        c.execute("update songmatch.tracks set popularity = (popularity + 1) %% 101 where id = %s", (rnd.choice(cands),))
+        changed["pop"] += 1
+
+    def rewrite(c) -> None:
+        t = next(rewritten)
+        c.execute("update songmatch.track_analyses set analysis = analysis || jsonb_build_object('summary', %s) "
+                  " where track_id = %s", (f"churn rewrite of {t} at {time.time()}", t))
+        changed["docs"] += 1
+
+    def insert(c) -> None:
+        c.execute("with t as (insert into songmatch.tracks (name, artist, album, release_date, popularity) "
+                  "           values (%s, 'Churn artist', 'Churn album', '2024', 50) returning id) "
+                  "insert into songmatch.track_analyses (track_id, analysis) "
+                  "select id, jsonb_build_object('genres', jsonb_build_object('primary', 'jazz'), 'summary', 'new') from t",
+                  (f"Churn song {time.time()}",))
+        changed["docs"] += 1
+
+    def backfill(errors: list, stop: threading.Event) -> None:
+        try:
+            with connect(dsn) as c:
+                c.execute("set client_min_messages = warning")
+                while not stop.is_set():
+                    c.execute("call songmatch.backfill('stale', batch_size => 32)")
+                    time.sleep(0.5)
+        except psycopg.Error as e:
+            errors.append(f"backfill: {e}")
+
+    log(f"churn: {matchers} matchers, {seconds:.0f} s idle, then {seconds:.0f} s with writers")
+    idle, idle_err = phase([])
+    with connect(dsn) as c:
+        model = c.execute("select embedding_model from songmatch.model_bundles where is_active").fetchone()[0]
+        c.execute("select songmatch.stats_reset()")
+    busy, busy_err = phase([paced(30, popularity), paced(2, rewrite), paced(1, insert), backfill])
+    with connect(dsn) as c:
+        c.execute("set client_min_messages = warning")
+        for _ in range(20):
+            c.execute("call songmatch.backfill('stale')")
+            if not c.execute("select exists (select 1 from songmatch.stale_items where kind = 'embedding')").fetchone()[0]:
+                break
+        runs = stat(c, f"inferences:{model}") - stat(c, f"inferences_shared:{model}")
+        deadlocks = c.execute("select deadlocks from pg_stat_database where datname = current_database()").fetchone()[0]
+    errors = idle_err + busy_err
+    busy, idle = [x * 1000 for x in busy], [x * 1000 for x in idle]
+    res["churn_failed"] = len(errors)
+    res["churn_match_p50_ms"] = p50(busy) if busy else None
+    res["churn_match_p99_ms"] = pct(busy, 0.99) if busy else None
+    res["idle_match_p50_ms"] = p50(idle) if idle else None
+    res["idle_match_p99_ms"] = pct(idle, 0.99) if idle else None
+    res["churn_inferences_per_changed_document"] = round(runs / changed["docs"], 3) if changed["docs"] else None
+    res["churn_detail"] = {"matchers": matchers, "seconds": seconds, "calls_idle": len(idle), "calls_churn": len(busy),
+                           "popularity_updates": changed["pop"], "changed_documents": changed["docs"],
+                           "model_runs": runs, "deadlocks": deadlocks, "errors": errors[:5]}
+    log(f"churn: p50/p99 idle {res['idle_match_p50_ms']}/{res['idle_match_p99_ms']} ms, churn "
+        f"{res['churn_match_p50_ms']}/{res['churn_match_p99_ms']} ms; {len(errors)} failed; "
+        f"{runs:.0f} model runs for {changed['docs']} changed documents")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="songmatch matching latency (stage 1, cache, HNSW, end to end)")
     ap.add_argument("--dsn", required=True, help="any database of the server; the bench creates its own")
@@ -714,6 +838,8 @@ def main() -> None:
     ap.add_argument("--e2e-playlists", type=int, default=8)
     ap.add_argument("--e2e-members", type=int, default=15)
     ap.add_argument("--keep-db", action="store_true")
+    ap.add_argument("--churn-seconds", type=float, default=20, help="each phase of the churn bench (0 skips it)")
+    ap.add_argument("--churn-matchers", type=int, default=4)
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.sizes.split(","))
 
@@ -742,6 +868,8 @@ def main() -> None:
             c.execute("set client_min_messages = debug1")
             bench_e2e(c, dbg, model, args.port_file, args.e2e_runs, args.e2e_cached_calls, args.e2e_playlists,
                       args.e2e_members, args.e2e_liked, res)
+        if args.churn_seconds > 0:
+            bench_churn(make_conninfo(args.dsn, dbname=args.db), pid, cands, args.churn_seconds, args.churn_matchers, res)
     finally:
         if not args.keep_db:
             drop_db(args.dsn, args.db)

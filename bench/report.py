@@ -107,6 +107,20 @@ def match_rows(m: dict, goal) -> list[tuple[str, str, str, str]]:
                      goal(None if r is None else r >= 100)))
         r = m.get("e2e_cold_vs_seed")
         rows.append(("e2e_cold_vs_seed", "n/a" if r is None else f"{r:.2f}x", "", "information"))
+    cd = m.get("churn_detail")
+    if cd:
+        rows.append(("churn_failed (matchers and writers at once)", str(m.get("churn_failed")), "0",
+                     goal(m.get("churn_failed") == 0) + f"  {cd.get('matchers')} matchers x {cd.get('seconds')} s,"
+                     f" {cd.get('popularity_updates')} popularity updates, {cd.get('changed_documents')} changed documents;"
+                     f" deadlocks {cd.get('deadlocks')}; {cd.get('errors')}"))
+        p99, idle99 = m.get("churn_match_p99_ms"), m.get("idle_match_p99_ms")
+        rows.append(("churn_match_p50_ms / p99 (1,000 candidates)", f"{num(m.get('churn_match_p50_ms'))} / {num(p99)} ms",
+                     "p99 <= 3x idle", goal(None if p99 is None or idle99 is None else p99 <= 3 * idle99)
+                     + f"  idle in the same run {num(m.get('idle_match_p50_ms'))} / {num(idle99)} ms;"
+                     f" {cd.get('calls_idle')} idle calls, {cd.get('calls_churn')} under churn"))
+        v = m.get("churn_inferences_per_changed_document")
+        rows.append(("churn_inferences_per_changed_document", "n/a" if v is None else f"{v:.3f}", "1.0",
+                     goal(None if v is None else abs(v - 1.0) < 1e-9) + f"  {num(cd.get('model_runs'))} model runs"))
     return rows
 
 

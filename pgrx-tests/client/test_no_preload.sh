@@ -42,4 +42,27 @@ err="$(Q_try -c "set songmatch.inference = 'service'" -c "select songmatch.embed
 [[ "${err}" == *"57P03"*"the songmatch inference service is not running: songmatch is not in shared_preload_libraries"* ]] \
     || fail "mode 'service' without the service: ${err}"
 say "ok   mode 'service' without preload is 57P03"
+
+# cancel and statement_timeout reach inference in the backend (interrupts are checked between its
+# model runs): a call over 4000 texts in runs of 8 ends with 57014 instead of completing, and the
+# backend serves the next call
+LONG="set songmatch.max_batch_size = 10000; set songmatch.max_batch_texts = 8;
+      select count(*) from songmatch.embed_batch(array(select 'a long run of song number ' || g || ' about rain and roads' from generate_series(1, 4000) g))"
+err="$(Q_try -c "set statement_timeout = '0.3s'" -c "${LONG}" || true)"
+[[ "${err}" == *"57014"*"statement timeout"* ]] || fail "statement_timeout during backend inference: ${err:0:300}"
+say "ok   statement_timeout stops inference in the backend (57014)"
+"${PSQL}" "host=127.0.0.1 port=${PORT} user=postgres dbname=postgres application_name=np_long" -X -q -At -v VERBOSITY=verbose \
+    -c "${LONG}" >"${WORK}/long.log" 2>&1 &
+LONG_PID=$!
+BG_PIDS+=("${LONG_PID}")
+deadline=$((SECONDS + 120))  # (a hang guard, not a timing: the call has only to be seen running)
+until [[ "$(Q_try -c "select count(*) from pg_stat_activity where application_name = 'np_long' and state = 'active' and query like '%embed_batch%'")" == "1" ]]; do
+    ((SECONDS < deadline)) || fail "the long call never showed up as active"
+    sleep 0.05
+done
+check "cancel sent" "t" "$(Q -c "select pg_cancel_backend(pid) from pg_stat_activity where application_name = 'np_long'")"
+if wait "${LONG_PID}"; then fail "the cancelled call completed: $(tail -2 "${WORK}/long.log")"; fi
+grep -q "57014.*canceling statement due to user request" "${WORK}/long.log" || fail "cancel: $(tail -3 "${WORK}/long.log")"
+say "ok   pg_cancel_backend stops inference in the backend (57014)"
+check "the next call after the cancel" "384" "$(Q -c "select vector_dims(songmatch.embed('after the cancel'))")"
 pass

@@ -137,6 +137,8 @@ def main() -> None:
         a.execute(sql.SQL("create database {}").format(sql.Identifier(args.db)))
         # the background refresher stays off: these measure their own calls
         a.execute(sql.SQL("alter database {} set songmatch.auto_refresh = off").format(sql.Identifier(args.db)))
+        # (every document run by the model, as raw onnxruntime runs it: no answer from the service's recent results)
+        a.execute(sql.SQL("alter database {} set songmatch.inference_reuse = off").format(sql.Identifier(args.db)))
     dsn = make_conninfo(args.dsn, dbname=args.db)
     try:
         with psycopg.connect(dsn, autocommit=True, options=opts) as c:

@@ -63,6 +63,8 @@ def main() -> None:
         a.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(args.db)))
         a.execute(sql.SQL("create database {}").format(sql.Identifier(args.db)))
         a.execute(sql.SQL("alter database {} set songmatch.auto_refresh = off").format(sql.Identifier(args.db)))
+        # (every document run by the model in both ways compared: no answer from the service's recent results)
+        a.execute(sql.SQL("alter database {} set songmatch.inference_reuse = off").format(sql.Identifier(args.db)))
     dsn = make_conninfo(args.dsn, dbname=args.db)
     rng = random.Random(7)
     try:

@@ -190,7 +190,8 @@ class Server:
 
 
 def connect(dsn: str, mode: str | None) -> psycopg.Connection:
-    opts = f"-c songmatch.inference={mode}" if mode else ""
+    # (every text run by the model: the service's recent results would answer the cycled texts)
+    opts = "-c songmatch.inference_reuse=off" + (f" -c songmatch.inference={mode}" if mode else "")
     return psycopg.connect(dsn, autocommit=True, options=opts)
 
 

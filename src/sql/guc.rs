@@ -20,6 +20,7 @@ pub static MAX_TOP_K: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 pub static ALLOW_DROP: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static FEATURE_STORE: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static SINGLE_FLIGHT_WAIT_MS: GucSetting<i32> = GucSetting::<i32>::new(2000);
+pub static INFERENCE_REUSE: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// ONNX Runtime's graph optimisation level: an enum setting, so a bad value is refused when set.
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum GraphOptimization {
@@ -137,6 +138,14 @@ pub fn init() {
         &DISCOVERY_SCAN_MAX,
         0,
         i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"songmatch.inference_reuse",
+        c"Let the inference service answer a text it ran recently (or that another request of the same batch brings) from that run's result.",
+        c"The answer is the model's output for that text either way; off runs the model for every text (a benchmark of the model's throughput).",
+        &INFERENCE_REUSE,
         GucContext::Userset,
         GucFlags::default(),
     );

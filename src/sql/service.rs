@@ -181,6 +181,7 @@ fn request_config() -> RequestConfig {
         max_batch_tokens: cfg.max_batch_tokens,
         graph_optimization: cfg.graph_optimization,
         verify_cache: cfg.verify_cache,
+        no_reuse: !super::guc::INFERENCE_REUSE.get(),
     }
 }
 

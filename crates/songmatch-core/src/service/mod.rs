@@ -63,6 +63,10 @@ pub struct RequestConfig {
     pub max_batch_tokens: usize,
     pub graph_optimization: String,
     pub verify_cache: Option<PathBuf>,
+    /// Run the model for every text, not answering any from the service's recent results
+    /// ([`recent`]): a benchmark of the model's throughput sets it.
+    #[serde(default)]
+    pub no_reuse: bool,
 }
 
 /// A request header.

@@ -521,7 +521,7 @@ fn run_union(shared: &Shared, ex: &mut Executor, group: &[Job]) -> Result<Option
     let op = req.op.expect("checked");
     let Executor { caches, recent } = ex;
     guarded(|| {
-        if recent::keeps(op) {
+        if recent::keeps(op) && !req.cfg.no_reuse {
             let texts: Vec<String> = group.iter().flat_map(|j| j.req.texts.iter().cloned()).collect();
             return recent.answer(recent::scope(req), &texts, |todo| {
                 let m = model(shared, caches, req)?;

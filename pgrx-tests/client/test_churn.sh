@@ -83,12 +83,12 @@ cat >"${WORK}/popularity.sql" <<'SQL'
 \set t random(1, 400)
 update songmatch.tracks set popularity = (popularity + 1) % 101 where id = :t;
 SQL
-# (each rewrite a new document of a track not rewritten before: 1, 6, 11, ...)
+# (each rewrite a new document of a track not rewritten before: 1, 2, 3, ...)
 cat >"${WORK}/rewrite.sql" <<'SQL'
 with n as (select nextval('public.churn_rewrite') as v),
      u as (update songmatch.track_analyses a
               set analysis = jsonb_set(a.analysis, '{summary}', to_jsonb('Rewritten under load in ' || current_database() || ', number ' || n.v))
-             from n where a.track_id = 1 + ((n.v - 1) * 5) % 400 returning a.track_id)
+             from n where a.track_id = n.v and n.v <= 400 returning a.track_id)
 insert into public.churn_docs (track_id) select track_id from u;
 SQL
 cat >"${WORK}/insert.sql" <<SQL
@@ -182,6 +182,7 @@ wait_for "every artifact current" 120 \
 check_sql "every playlist's profile current (a profile read recomputes nothing)" "0" \
     "select count(*) filter (where (songmatch.playlist_profile(p.id) ->> 'recomputed')::boolean) from songmatch.playlists p"
 DOCS=$(sql "select count(distinct track_id) from public.churn_docs")
+check_sql "every changed document of another track" "${DOCS}" "select count(*) from public.churn_docs"
 check_sql "changed documents (rewritten analyses and new tracks)" "t" "select ${DOCS} >= 60"
 check "document embeddings the model ran, one per changed document" "${DOCS}" "$(runs "${EMB}")"
 check "emotions the model ran, one per changed document" "${DOCS}" "$(runs "${EMO}")"

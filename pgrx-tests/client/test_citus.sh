@@ -12,6 +12,8 @@
 #   - a third worker is added and the shards rebalanced: the results do not change.
 # Skipped (exit 77) only when Citus is neither installed nor buildable here.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# (the version of this build: every node runs it)
+CURRENT=$(sed -n 's/^version = "\(.*\)"$/\1/p' "${REPO_ROOT}/Cargo.toml" | head -1)
 
 CITUS="${REPO_ROOT}/scripts/citus.sh"
 bash "${CITUS}" available || skip "Citus is not installed and ../shared/vendor/citus is absent"
@@ -43,7 +45,7 @@ sql "set client_min_messages = warning; create extension songmatch cascade" >/de
 # (Citus reaches the other nodes as the current role: songmatch's own writes and SECURITY DEFINER
 # functions run as songmatch_owner, which must be able to log in there; README, "Scaling out")
 sql "alter role songmatch_owner login" >/dev/null
-check "songmatch on every node" "0.7.0 0.7.0 0.7.0" \
+check "songmatch on every node" "${CURRENT} ${CURRENT} ${CURRENT}" \
     "$(for p in "${COORD}" "${W1}" "${W2}"; do on "${p}" "select extversion from pg_extension where extname = 'songmatch'"; done | tr '\n' ' ' | sed 's/ $//')"
 
 # ---- one node: the demo catalogue (user A), a second user B, their matches
@@ -197,7 +199,7 @@ sql "select rebalance_table_shards(shard_transfer_mode => 'block_writes')" >/dev
 check_sql "distribute() again gives the new worker songmatch's grants" "t" "select (songmatch.distribute() ->> 'privileges_synced')::int > 0"
 check_sql "the new worker holds shards" "t" \
     "select count(*) > 0 from pg_dist_shard_placement where nodeport = ${W3} and shardid in (select shardid from pg_dist_shard where logicalrelid = 'songmatch.playlists'::regclass)"
-check "songmatch on the new worker" "0.7.0" "$(on "${W3}" "select extversion from pg_extension where extname = 'songmatch'")"
+check "songmatch on the new worker" "${CURRENT}" "$(on "${W3}" "select extversion from pg_extension where extname = 'songmatch'")"
 stats_reset; on "${W3}" "select songmatch.stats_reset()" >/dev/null
 check "after rebalancing: the same results" "${SINGLE}" "$(results)"
 check "after rebalancing: 0 inferences" "0" "$(( $(stat_all 'inferences:%') + $(on "${W3}" "select coalesce(sum(value), 0)::bigint from songmatch.stats where name like 'inferences:%'") ))"

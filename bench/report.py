@@ -18,7 +18,10 @@ def fmt(v, unit: str = "") -> str:
 MATCH_KEYS = ["stage1_1k_ms", "stage1_10k_ms", "stage1_100k_ms", "stage2_30_ms", "stage2_200_ms", "cached_ms", "recommend_100k_ms", "hnsw_100k_ms",
               "e2e_seed_ms", "e2e_cold_ms", "e2e_cached_ms", "e2e_cached_vs_seed", "e2e_cold_vs_seed",
               # BENCH_LARGE=1 (1M tracks)
-              "stage1_1m_ms", "recommend_1m_ms", "hnsw_1m_ms"]
+              "stage1_1m_ms", "recommend_1m_ms", "hnsw_1m_ms",
+              # a live catalogue: matchers and writers at once
+              "churn_failed", "churn_match_p50_ms", "churn_match_p99_ms", "idle_match_p50_ms", "idle_match_p99_ms",
+              "churn_inferences_per_changed_document"]
 
 
 def num(v) -> str:
@@ -35,6 +38,21 @@ def signed(v) -> str:
 
 def ms_fmt(v) -> str:
     return "n/a" if v is None else num(v) + " ms"
+
+
+def cpu_info() -> dict:
+    """The CPU the bench ran on: its model name and whether it has AVX-512 (/proc/cpuinfo)."""
+    model, flags = "unknown", set()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            k, _, v = line.partition(":")
+            if k.strip() == "model name" and model == "unknown":
+                model = v.strip()
+            elif k.strip() == "flags" and not flags:
+                flags = set(v.split())
+    except OSError:
+        pass
+    return {"model": model, "avx512": "avx512f" in flags, "cpus": os.cpu_count()}
 
 
 def match_rows(m: dict, goal) -> list[tuple[str, str, str, str]]:
@@ -395,6 +413,8 @@ def main() -> None:
     if match is not None:
         summary.update({k: match.get(k) for k in MATCH_KEYS})
         rows += match_rows(match, goal)
+    cpu = cpu_info()
+    summary["cpu"] = cpu
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     w[0] = max(w[0], len("measure"))
     w[2] = max(w[2], len("goal"))
@@ -403,6 +423,8 @@ def main() -> None:
           + (f" (mean {ort['mean_tokens']:.1f} tokens)" if ort.get("mean_tokens") else "")
           + f", {args.threads} intra-op thread, batch {args.batch}; best of 3 runs; load average "
           + " / ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs")
+    # (results differ by CPU: compare within one run, and name the CPU beside any figure)
+    print(f"  CPU: {cpu['model']}, AVX-512 {'yes' if cpu['avx512'] else 'no'}")
     print(f"  {'measure':<{w[0]}}  {'value':>{w[1]}}  {'goal':<{w[2]}}  notes")
     print(f"  {'-' * w[0]}  {'-' * w[1]}  {'-' * w[2]}  -----")
     for a, b, c, d in rows:

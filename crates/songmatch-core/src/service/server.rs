@@ -513,9 +513,11 @@ fn payload_rows(j: &Job) -> Result<Vec<Vec<f32>>> {
     f32_rows(&j.payload, j.req.rows, j.req.cols)
 }
 
-/// Several requests of one batchable operation as one run, and which rows were shared (not run
-/// now: see [`Recent::answer`]): `Ok(None)` when all callers left.
-fn run_union(shared: &Shared, ex: &mut Executor, group: &[Job]) -> Result<Option<(Vec<Vec<f32>>, Vec<bool>)>> {
+/// The rows of a run, in order, and which of them were shared (not run now: [`Recent::answer`]).
+type Rows = (Vec<Vec<f32>>, Vec<bool>);
+
+/// Several requests of one batchable operation as one run: `Ok(None)` when all callers left.
+fn run_union(shared: &Shared, ex: &mut Executor, group: &[Job]) -> Result<Option<Rows>> {
     let req = &group[0].req;
     let mut between = abandon_when_gone(group.iter().map(|j| Arc::clone(&j.conn)).collect());
     let op = req.op.expect("checked");

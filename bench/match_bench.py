@@ -771,7 +771,7 @@ def bench_churn(dsn: str, pid: int, cands: list[int], seconds: float, matchers: 
 
     def rewrite(c) -> None:
         t = next(rewritten)
-        c.execute("update songmatch.track_analyses set analysis = analysis || jsonb_build_object('summary', %s) "
+        c.execute("update songmatch.track_analyses set analysis = analysis || jsonb_build_object('summary', %s::text) "
                   " where track_id = %s", (f"churn rewrite of {t} at {time.time()}", t))
         changed["docs"] += 1
 
@@ -866,8 +866,12 @@ def main() -> None:
             c.execute("set client_min_messages = notice")
             bench_hnsw(c, model, dims, res["hnsw_index"], args.hnsw_queries, res)
             c.execute("set client_min_messages = debug1")
+            # (a cold run computes every embedding: the inference service's recent results of the
+            # run before would answer its texts)
+            c.execute("set songmatch.inference_reuse = off")
             bench_e2e(c, dbg, model, args.port_file, args.e2e_runs, args.e2e_cached_calls, args.e2e_playlists,
                       args.e2e_members, args.e2e_liked, res)
+            c.execute("reset songmatch.inference_reuse")
         if args.churn_seconds > 0:
             bench_churn(make_conninfo(args.dsn, dbname=args.db), pid, cands, args.churn_seconds, args.churn_matchers, res)
     finally:

@@ -169,4 +169,12 @@ with texts as (select g, repeat('word' || g || ' ', g) t from generate_series(1,
      batch as (select ord, embedding from songmatch.embed_batch(array(select t from texts order by g)))
 select bool_and(1 - (b.embedding <=> songmatch.embed(x.t)) >= 0.999999) from texts x join batch b on b.ord = x.g"
 check_sql "mode 'service' on a preloaded server" "service" "set songmatch.inference = 'service'; select songmatch.inference_status()->>'mode'"
+# the recent results (single flight): a text asked again is answered without a model run, with its
+# run's values; songmatch.inference_reuse = off runs the model again, to the same values
+check_sql "a text asked again: the same embedding" "t" "
+create temp table once as select songmatch.embed('a text asked twice, number ' || pg_backend_pid()) e;
+select bool_and(songmatch.embed('a text asked twice, number ' || pg_backend_pid()) = e) from once"
+check_sql "inference_reuse off: the model runs again, the same embedding to batch rounding" "t" "
+set songmatch.inference_reuse = off;
+select bool_and(1 - (songmatch.embed('a text asked twice, number ' || pg_backend_pid()) <=> e) >= 0.999999) from (select songmatch.embed('a text asked twice, number ' || pg_backend_pid()) e) x"
 pass

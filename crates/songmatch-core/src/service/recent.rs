@@ -2,9 +2,9 @@
 //! model and exact text: single flight across sessions. When one track's new document is needed at
 //! once by several matchers and by the refresher, the first request runs the model and the others
 //! are answered from here; within one batch a text that several requests bring is run once too.
-//! A result is the model's output for that text under the same settings, whatever batch it was
-//! computed in (every row of a batch is computed independently of the others: attention and
-//! pooling are masked per text), so an answer from here is the one a new run would give.
+//! A result is the model's output for that text under the same settings: a new run would give
+//! the same values up to the float rounding that its batch's shape brings (attention and pooling
+//! are masked per text; the client test `service` bounds that at cosine 0.999999).
 //!
 //! Bounded by the bytes of the values it holds; the oldest entries go first.
 

@@ -523,16 +523,15 @@ fn run_union(shared: &Shared, ex: &mut Executor, group: &[Job]) -> Result<Option
     let op = req.op.expect("checked");
     let Executor { caches, recent } = ex;
     guarded(|| {
-        if recent::keeps(op) && !req.cfg.no_reuse {
+        if recent::keeps(op) {
             let texts: Vec<String> = group.iter().flat_map(|j| j.req.texts.iter().cloned()).collect();
-            return recent.answer(recent::scope(req), &texts, |todo| {
-                let m = model(shared, caches, req)?;
-                if op == Op::Embed {
-                    embed::embed_texts(m, todo, limits(req), &mut between)
-                } else {
-                    classify::classify_texts(m, todo, limits(req), &mut between)
-                }
-            });
+            if req.cfg.no_reuse {
+                let rows = run_texts(op, model(shared, caches, req)?, &texts, limits(req), &mut between)?;
+                let none = vec![false; rows.len()];
+                return Ok((rows, none));
+            }
+            return recent
+                .answer(recent::scope(req), &texts, |todo| run_texts(op, model(shared, caches, req)?, todo, limits(req), &mut between));
         }
         let m = model(shared, caches, req)?;
         let rows = match op {
@@ -552,6 +551,15 @@ fn run_union(shared: &Shared, ex: &mut Executor, group: &[Job]) -> Result<Option
         let none = vec![false; rows.len()];
         Ok((rows, none))
     })
+}
+
+/// A text model's rows for `texts` (embeddings or classification logits), in order.
+fn run_texts(op: Op, m: &mut LoadedModel, texts: &[String], lim: BatchLimits, between: &mut dyn FnMut()) -> Result<Vec<Vec<f32>>> {
+    if op == Op::Embed {
+        embed::embed_texts(m, texts, lim, between)
+    } else {
+        classify::classify_texts(m, texts, lim, between)
+    }
 }
 
 /// One request: the response to send (`Ok(None)` when its caller left).

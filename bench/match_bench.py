@@ -794,6 +794,10 @@ def bench_churn(dsn: str, pid: int, cands: list[int], seconds: float, matchers: 
             errors.append(f"backfill: {e}")
 
     log(f"churn: {matchers} matchers, {seconds:.0f} s idle, then {seconds:.0f} s with writers")
+    with connect(dsn) as c:
+        # (the synthetic load marked every track stale, with the refresher off: the bench made its
+        # vectors itself; only the churn's own changes are to be made current here)
+        c.execute("delete from songmatch.stale_items")
     idle, idle_err = phase([])
     with connect(dsn) as c:
         model = c.execute("select embedding_model from songmatch.model_bundles where is_active").fetchone()[0]

@@ -212,6 +212,7 @@ declare
     er         text;
     an         jsonb;
     h          text;
+    pj         jsonb;
 begin
     ids := array(select distinct x from unnest(ids) x where x is not null order by x);
     select * into b from songmatch.model_bundles mb where mb.bundle_hash = backfill_process.bundle_hash;
@@ -278,10 +279,13 @@ begin
         end;
         foreach v_id in array ids loop
             begin
+                pj := null;
                 if exists (select 1 from songmatch.playlists p where p.id = v_id) then
-                    perform songmatch.playlist_profile(v_id);
+                    pj := songmatch.playlist_profile(v_id);
                 end if;   -- a deleted playlist has nothing to compute
-                out_ids := out_ids || v_id; out_ok := out_ok || true; out_err := out_err || null::text;
+                -- (deferred: another session is storing the profile now; ok NULL keeps the mark)
+                out_ids := out_ids || v_id; out_err := out_err || null::text;
+                out_ok := out_ok || case when coalesce((pj ->> 'deferred')::boolean, false) then null else true end;
             exception when others then
                 out_ids := out_ids || v_id; out_ok := out_ok || false;
                 out_err := out_err || format('%s (SQLSTATE %s)', sqlerrm, sqlstate);

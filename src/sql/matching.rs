@@ -823,6 +823,9 @@ pub struct Profile {
     pub content_hash: String,
     pub signals: PlaylistSignals,
     pub recomputed: bool,
+    /// Recomputed but not stored: another session is storing this playlist's profile now
+    /// (src/sql/flight.rs).
+    pub deferred: bool,
 }
 
 /// The profile of a playlist under a bundle: persisted, recomputed only when its content hash
@@ -880,7 +883,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
             counters.add("profile_hits", 1.0);
             let query = q.as_ref().map(|v| v.0.clone());
             let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue };
-            return Ok(Profile { content_hash: hash, signals, recomputed: false });
+            return Ok(Profile { content_hash: hash, signals, recomputed: false, deferred: false });
         }
     }
     // recompute: the playlist's own query text is embedded once per text (its members' changes,
@@ -970,7 +973,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     })?;
     pgrx::debug1!("songmatch: profile of playlist {} recomputed in {:?}", p.id, started.elapsed());
     let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue };
-    Ok(Profile { content_hash: hash, signals, recomputed: true })
+    Ok(Profile { content_hash: hash, signals, recomputed: true, deferred: !leads })
 }
 
 /// The members' `[id, content hash]` pairs, vectors and signals, read from the feature store when
@@ -996,7 +999,8 @@ fn members_from_store(p: &PlaylistInfo, model: &(String, String)) -> Result<Opti
 }
 
 /// `songmatch.playlist_profile(playlist_id)`: the playlist's persisted profile under the active
-/// bundle (computed if missing or stale), as jsonb.
+/// bundle (computed if missing or stale), as jsonb; `deferred`: recomputed but left to the session
+/// that is storing it now.
 #[pg_extern(volatile, strict, name = "playlist_profile")]
 fn playlist_profile_info(playlist_id: i64) -> JsonB {
     let bundle = active_bundle().or_report();
@@ -1010,6 +1014,7 @@ fn playlist_profile_info(playlist_id: i64) -> JsonB {
         "bundle_hash": bundle.hash,
         "content_hash": prof.content_hash,
         "recomputed": prof.recomputed,
+        "deferred": prof.deferred,
         "member_count": p.members.len(),
         "embedded_members": prof.signals.members.len(),
         "audio_centroid": audio_mean,

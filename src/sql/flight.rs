@@ -10,7 +10,8 @@
 //!   ran recently from its result, `core::service::recent`); a refresher or backfill, which needs
 //!   no value, leaves the item marked for a later round (status `deferred`);
 //! * a playlist profile is computed for the call and not stored (no inference: its query
-//!   embedding is reused while the playlist's text is unchanged);
+//!   embedding is reused while the playlist's text is unchanged), and reported `deferred`, so that
+//!   a refresher or backfill keeps its stale mark: the writer's snapshot may predate the change;
 //! * a match context is awaited ([`await_context`]): the leader's commit makes it visible and the
 //!   call is then a cache hit (`single_flight_waits`), so concurrent misses of one context compute
 //!   it once. Only when the leader's transaction outlasts `songmatch.single_flight_wait_ms` does the

@@ -150,6 +150,16 @@ setup_db() {
     sql "select songmatch.register_bundle('default', true)" >/dev/null
 }
 
+# api_roles: the roles of the Supabase contract (anon, authenticated, service_role), cluster-wide,
+# created when missing
+api_roles() {
+    sql_admin "do \$\$ begin
+        if not exists (select 1 from pg_roles where rolname = 'anon') then create role anon nologin noinherit; end if;
+        if not exists (select 1 from pg_roles where rolname = 'authenticated') then create role authenticated nologin noinherit; end if;
+        if not exists (select 1 from pg_roles where rolname = 'service_role') then create role service_role nologin noinherit bypassrls; end if;
+    end \$\$" >/dev/null
+}
+
 # private_model_dir DEST: a model directory of the test's own, readable by the server: links to the
 # installed models and copies of the installed bundle files (which the test may then change)
 INSTALLED_MODELS="$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --sharedir)/songmatch/models"

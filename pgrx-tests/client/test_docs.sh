@@ -69,11 +69,7 @@ sql "set client_min_messages = warning; create extension ${SONGMATCH_TEST_EXTENS
 check_sql "demo catalogue loaded (tracks)" "106" "select count(*) from songmatch.tracks"
 
 # the roles of the Supabase contract, as test_security.sh / test_upgrade.sh make them
-sql_admin "do \$\$ begin
-    if not exists (select 1 from pg_roles where rolname = 'anon') then create role anon nologin noinherit; end if;
-    if not exists (select 1 from pg_roles where rolname = 'authenticated') then create role authenticated nologin noinherit; end if;
-    if not exists (select 1 from pg_roles where rolname = 'service_role') then create role service_role nologin noinherit bypassrls; end if;
-end \$\$" >/dev/null
+api_roles
 sql "select songmatch.grant_access('authenticated'), songmatch.grant_management('service_role')" >/dev/null
 
 # --- docs/reference.md against the catalog -------------------------------------------------------

@@ -16,11 +16,7 @@ B=00000000-0000-4000-8000-000000000002 # owns the odd playlists
 claims() { printf '{"sub": "%s", "role": "authenticated"}' "$1"; }
 
 setup_db 120 6
-sql_admin "do \$\$ begin
-    if not exists (select 1 from pg_roles where rolname = 'anon') then create role anon nologin noinherit; end if;
-    if not exists (select 1 from pg_roles where rolname = 'authenticated') then create role authenticated nologin noinherit; end if;
-    if not exists (select 1 from pg_roles where rolname = 'service_role') then create role service_role nologin noinherit bypassrls; end if;
-end \$\$" >/dev/null
+api_roles
 sql "select songmatch.grant_access('anon'), songmatch.grant_access('authenticated'), songmatch.grant_management('service_role')" >/dev/null
 sql "select songmatch.enable_row_level_security()" >/dev/null
 sql "insert into songmatch.liked_tracks (user_id, track_id) select '${B}', g from generate_series(2, 120, 5) g" >/dev/null

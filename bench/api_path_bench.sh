@@ -15,10 +15,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REF_LIB=${1:?usage: api_path_bench.sh REFERENCE_LIB VERSION}
 REF_VERSION=${2:?usage: api_path_bench.sh REFERENCE_LIB VERSION}
-PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
+source "${ROOT}/scripts/pg-env.sh"
 BIN="$("${PG_CONFIG}" --bindir)"
 PGBENCH="${BIN}/pgbench"
-DSN_BASE="${BENCH_DSN_BASE:-host=127.0.0.1 port=${PG_PORT:-54315} user=postgres}"
+DSN_BASE="${BENCH_DSN_BASE:-host=127.0.0.1 port=${PG_PORT} user=postgres}"
 CALLS="${BENCH_API_CALLS:-400}"
 EXT="$("${PG_CONFIG}" --sharedir)/extension"
 LIB="$("${PG_CONFIG}" --pkglibdir)"

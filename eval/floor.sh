@@ -37,5 +37,5 @@ if [[ "${FLOOR_RECORD:-0}" == 1 ]]; then
 fi
 python3 eval/floor.py check --spec "${SPEC}" --report "${OUT}/report.json"
 echo "quality floor passed ($((SECONDS - t0)) s)"
-"$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)/psql" "$(scripts/db.sh dsn | sed -E 's/(^| )dbname=[^ ]*//') dbname=postgres" \
+"$("${PG_CONFIG:-$(scripts/pg-env.sh PG_CONFIG)}" --bindir)/psql" "$(scripts/db.sh dsn | sed -E 's/(^| )dbname=[^ ]*//') dbname=postgres" \
     -X -q -c "drop database if exists songmatch_floor with (force)" >/dev/null 2>&1 || true

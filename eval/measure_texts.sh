@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DB=songmatch_eval
 [[ "${1:-}" == "--db" ]] && DB="$2"
-PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
+source "${ROOT}/scripts/pg-env.sh"
 DSN="$("${ROOT}/scripts/db.sh" dsn | sed -E 's/(^| )dbname=[^ ]*//') dbname=${DB}"
 psql_db() { "$("${PG_CONFIG}" --bindir)/psql" "${DSN}" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 

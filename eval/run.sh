@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE=1
 
 DATA="" HOLDOUT=0.2 NEGATIVES=100 MIN_TRACKS=10 SEED=42 K=10 DB=songmatch_eval TUNE=1 REUSE=0
 OUT="${ROOT}/target/eval"
-PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
+source "${ROOT}/scripts/pg-env.sh"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'eval: ERROR: %s\n' "$*" >&2; exit 1; }

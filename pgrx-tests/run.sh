@@ -4,9 +4,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "${HERE}/.." && pwd)"
-source "${ROOT}/scripts/versions.env"
-PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config}"
-PG_PORT="${PG_PORT:-54315}"
+source "${ROOT}/scripts/pg-env.sh"
 PG_REGRESS="$("${PG_CONFIG}" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 OUT="${ROOT}/target/regress"
 mkdir -p "${OUT}"

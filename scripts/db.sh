@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The local PostgreSQL cluster that the Makefile owns.
+# The local PostgreSQL cluster that the Makefile owns, one per major (PG_MAJOR, scripts/pg-env.sh).
 #   scripts/db.sh start | stop | status | dsn | dir
-# The cluster lives under target/pg (PGDATA target/pg/data, socket and log in target/pg) and runs
+# The cluster lives under target/pg (target/pg17 for PostgreSQL 17) (PGDATA target/pg/data, socket and log in target/pg) and runs
 # as an unprivileged OS user (PostgreSQL refuses to run as root), on a fixed non-default port.
 # When that user cannot reach target/ (a checkout under /root, say), the cluster goes to
 # /var/tmp/songmatch-<hash of the checkout path> instead, and target/pg links there.
@@ -9,10 +9,8 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "${SCRIPT_DIR}/.." && pwd)"
-source "${SCRIPT_DIR}/versions.env"
-
-PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config}"
-PG_PORT="${PG_PORT:-54315}"
+# shellcheck source=pg-env.sh
+source "${SCRIPT_DIR}/pg-env.sh"
 PG_OS_USER="${PG_OS_USER:-postgres}"
 PG_DB="${PG_DB:-songmatch}"
 
@@ -23,9 +21,11 @@ as_pg() {
     if [[ "$(id -un)" == "${PG_OS_USER}" ]]; then "$@"; else sudo -u "${PG_OS_USER}" -- "$@"; fi
 }
 
-# The directory holding data/, the socket and the log.
+# The directory holding data/, the socket and the log: target/pg for the default major,
+# target/pgNN for another (each major has its own cluster and port).
+if [[ "${PG_MAJOR}" == "${PG_MAJOR_DEFAULT}" ]]; then PG_SUBDIR=pg; else PG_SUBDIR="pg${PG_MAJOR}"; fi
 pg_dir() {
-    local link="${REPO_ROOT}/target/pg"
+    local link="${REPO_ROOT}/target/${PG_SUBDIR}"
     if [[ -L "${link}" || -d "${link}" ]]; then
         readlink -f "${link}"
         return
@@ -38,7 +38,7 @@ pg_dir() {
         echo "${link}"
     else
         local alt
-        alt="/var/tmp/songmatch-$(printf '%s' "${REPO_ROOT}" | sha256sum | cut -c1-12)"
+        alt="/var/tmp/songmatch-$(printf '%s' "${REPO_ROOT}/${PG_SUBDIR}" | sha256sum | cut -c1-12)"
         mkdir -p "${alt}"
         chown "${PG_OS_USER}:" "${alt}"
         chmod 0700 "${alt}"

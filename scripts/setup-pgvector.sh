@@ -7,25 +7,23 @@
 #   c) build from Debian's own pgvector source package (suite PGVECTOR_SRC_SUITE),
 #      using a deb-src entry derived from this machine's existing Debian apt sources.
 #
-# Env overrides: PG_CONFIG (default /usr/lib/postgresql/$PG_MAJOR/bin/pg_config),
+# Env overrides: PG_MAJOR, PG_CONFIG (defaults: scripts/pg-env.sh),
 #                BUILD_DIR (default target/build, relative to the repo root).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "${SCRIPT_DIR}/.." && pwd)"
-# shellcheck source=versions.env
-source "${SCRIPT_DIR}/versions.env"
+# shellcheck source=pg-env.sh
+source "${SCRIPT_DIR}/pg-env.sh"
 
 export DEBIAN_FRONTEND=noninteractive
 
-PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config}"
 BUILD_DIR="${BUILD_DIR:-target/build}"
 case "${BUILD_DIR}" in
     /*) ;;
     *) BUILD_DIR="${REPO_ROOT}/${BUILD_DIR}" ;;
 esac
 SRC_SUITE="${PGVECTOR_SRC_SUITE:-trixie}"
-SRC_LIST=/etc/apt/sources.list.d/songmatch-src.sources
 APT_PKG="postgresql-${PG_MAJOR}-pgvector"
 
 log() { printf '==> %s\n' "$*"; }
@@ -99,103 +97,14 @@ log "no suitable apt binary package (${APT_PKG} candidate: ${cand:-(none)}); bui
 command -v dpkg-source >/dev/null 2>&1 || die "dpkg-source missing (install dpkg-dev: scripts/setup-system.sh)"
 command -v make >/dev/null 2>&1 || die "make missing"
 
-# Find the URIs (and Signed-By) of this machine's Debian "main" archive entry.
-# Prints "URI<TAB>SIGNED_BY" lines; Signed-By may be empty.
-find_debian_uris() {
-    local f
-    # deb822 files first (debian.sources is the Debian 12+ default).
-    for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list.d/*.sources; do
-        [[ -f "${f}" && "${f}" != "${SRC_LIST}" ]] || continue
-        awk -v RS='' '
-            {
-                types = ""; uris = ""; suites = ""; comps = ""; signed = ""; enabled = "yes"
-                n = split($0, lines, "\n")
-                for (i = 1; i <= n; i++) {
-                    line = lines[i]
-                    if (line ~ /^[[:space:]]*#/) continue
-                    if (match(line, /^[A-Za-z-]+:/)) {
-                        key = tolower(substr(line, 1, RLENGTH - 1))
-                        val = substr(line, RLENGTH + 1)
-                        gsub(/^[[:space:]]+|[[:space:]]+$/, "", val)
-                        if (key == "types") types = val
-                        else if (key == "uris") uris = val
-                        else if (key == "suites") suites = val
-                        else if (key == "components") comps = val
-                        else if (key == "signed-by") signed = val
-                        else if (key == "enabled") enabled = tolower(val)
-                    }
-                }
-                if (enabled == "no") next
-                if ((" " types " ") !~ / deb /) next
-                if ((" " comps " ") !~ / main /) next
-                # the main archive, not -security / -updates / -backports
-                ok = 0; ns = split(suites, s, /[[:space:]]+/)
-                for (j = 1; j <= ns; j++) if (s[j] !~ /-/ && s[j] !~ /\//) ok = 1
-                if (!ok) next
-                nu = split(uris, u, /[[:space:]]+/)
-                for (j = 1; j <= nu; j++) if (u[j] ~ /\/debian\/?$/) print u[j] "\t" signed
-            }' "${f}"
-    done
-    # one-line format
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -f "${f}" ]] || continue
-        awk '
-            /^[[:space:]]*deb[[:space:]]/ {
-                signed = ""; i = 2
-                if ($2 ~ /^\[/) {
-                    while (i <= NF) {
-                        if ($i ~ /^\[?signed-by=/) { signed = $i; sub(/^\[?signed-by=/, "", signed); sub(/\]$/, "", signed) }
-                        if ($i ~ /\]$/) { i++; break }
-                        i++
-                    }
-                }
-                uri = $i; suite = $(i + 1)
-                main = 0; for (k = i + 2; k <= NF; k++) if ($k == "main") main = 1
-                if (main && suite !~ /-/ && uri ~ /\/debian\/?$/) print uri "\t" signed
-            }' "${f}"
-    done
-}
+bash "${SCRIPT_DIR}/deb-src.sh" pgvector
 
-if [[ -f "${SRC_LIST}" ]] && grep -qE "^Suites:[[:space:]]*${SRC_SUITE}([[:space:]]|$)" "${SRC_LIST}"; then
-    log "deb-src entry ${SRC_LIST} already present"
-else
-    mapfile -t entries < <(find_debian_uris | awk -F'\t' '!seen[$1]++')
-    ((${#entries[@]} > 0)) || die "could not find a Debian 'main' archive entry in /etc/apt/sources.list{,.d/} to derive a deb-src entry from.
-       Install pgvector >= ${PGVECTOR_MIN} for PostgreSQL ${PG_MAJOR} another way (e.g. the PGDG apt repository), then re-run."
-    uri="${entries[0]%%$'\t'*}"
-    signed="${entries[0]#*$'\t'}"
-    [[ "${signed}" != "${entries[0]}" ]] || signed=""
-    # Only keyring *paths* are carried over (an inline key block is not).
-    [[ "${signed}" == /* ]] || signed=""
-    if [[ -z "${signed}" && -f /usr/share/keyrings/debian-archive-keyring.gpg ]]; then
-        signed=/usr/share/keyrings/debian-archive-keyring.gpg
-    fi
-    log "writing ${SRC_LIST} (deb-src ${SRC_SUITE} main, from this machine's Debian entry)"
-    tmp="$(mktemp)"
-    {
-        echo "# Written by songmatch scripts/setup-pgvector.sh: source packages only"
-        echo "# (used to build pgvector >= ${PGVECTOR_MIN}); binary installs are unaffected."
-        echo "Types: deb-src"
-        echo "URIs: ${uri}"
-        echo "Suites: ${SRC_SUITE}"
-        echo "Components: main"
-        [[ -z "${signed}" ]] || echo "Signed-By: ${signed}"
-    } >"${tmp}"
-    "${SUDO[@]}" install -m 0644 "${tmp}" "${SRC_LIST}"
-    rm -f "${tmp}"
-fi
-
-# Make sure the source index for the suite is present (apt-get update only if needed).
-if ! apt-cache showsrc pgvector 2>/dev/null | grep -qE '^Version:'; then
-    log "apt-get update (to fetch ${SRC_SUITE} source index)"
-    "${SUDO[@]}" apt-get update -q
-fi
 src_version="$(apt-cache showsrc pgvector 2>/dev/null | awk '/^Version:/ {print $2}' | sort -V | tail -n1)"
-[[ -n "${src_version}" ]] || die "apt has no source package 'pgvector' after adding ${SRC_LIST}"
+[[ -n "${src_version}" ]] || die "apt has no source package 'pgvector' (scripts/deb-src.sh)"
 version_ge "${src_version}" "${PGVECTOR_MIN}" || die "newest pgvector source package is ${src_version}, need >= ${PGVECTOR_MIN}"
 log "pgvector source package version ${src_version}"
 
-WORK="${BUILD_DIR}/pgvector"
+WORK="${BUILD_DIR}/pgvector-pg${PG_MAJOR}"
 mkdir -p "${WORK}"
 upstream="${src_version#*:}"
 upstream="${upstream%-*}"

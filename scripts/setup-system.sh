@@ -6,8 +6,8 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=versions.env
-source "${SCRIPT_DIR}/versions.env"
+# shellcheck source=pg-env.sh
+source "${SCRIPT_DIR}/pg-env.sh"
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -28,16 +28,24 @@ is_installed() {
     [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
 }
 
+# The server packages of PG_MAJOR, unless the distribution has none (PostgreSQL 17 on Debian 12:
+# scripts/setup-pg-source.sh builds it) and a server of that major is not installed already.
+PG_PACKAGES=("postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}" "postgresql-client-${PG_MAJOR}")
+if [[ "${PG_MAJOR}" != "${PG_MAJOR_DEFAULT}" && -z "$(apt-cache policy "postgresql-${PG_MAJOR}" 2>/dev/null \
+        | awk '/Candidate:/ && $2 != "(none)" {print $2}')" ]]; then
+    log "the distribution has no postgresql-${PG_MAJOR}: scripts/setup-pg-source.sh builds it"
+    PG_PACKAGES=()
+fi
 PACKAGES=(
-    "postgresql-${PG_MAJOR}"
-    "postgresql-server-dev-${PG_MAJOR}"
-    "postgresql-client-${PG_MAJOR}"
+    "${PG_PACKAGES[@]}"
     clang
     libclang-dev
     pkg-config
     libssl-dev
     sudo
     dpkg-dev
+    patchelf
+    binutils
     ca-certificates
 )
 
@@ -100,6 +108,9 @@ else
     id -u postgres >/dev/null 2>&1 || die "failed to create OS user postgres"
 fi
 
-PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config}"
-[[ -x "${PG_CONFIG}" ]] || die "${PG_CONFIG} not found after install"
-log "system setup complete ($("${PG_CONFIG}" --version), pg_config ${PG_CONFIG})"
+if ((${#PG_PACKAGES[@]})); then
+    [[ -x "${PG_CONFIG}" ]] || die "${PG_CONFIG} not found after install"
+    log "system setup complete ($("${PG_CONFIG}" --version), pg_config ${PG_CONFIG})"
+else
+    log "system setup complete (PostgreSQL ${PG_MAJOR}: built from source by scripts/setup-pg-source.sh)"
+fi

@@ -10,8 +10,10 @@ set -euo pipefail
 
 CLIENT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "${CLIENT_DIR}/../.." && pwd)"
-DSN_BASE="${SONGMATCH_DSN_BASE:-host=127.0.0.1 port=54315 user=postgres}"
-PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
+# PG_MAJOR, PG_CONFIG, PG_PORT: the server under test (scripts/pg-env.sh; make test sets them)
+source "${REPO_ROOT}/scripts/pg-env.sh"
+DSN_BASE="${SONGMATCH_DSN_BASE:-host=127.0.0.1 port=${PG_PORT} user=postgres}"
+PG_BINDIR="${PG_BINDIR:-$("${PG_CONFIG}" --bindir)}"
 PSQL="${PG_BINDIR}/psql"
 [[ -x "${PSQL}" ]] || PSQL="psql"
 TEST_NAME="${TEST_NAME:-$(basename "$0" .sh)}"
@@ -162,7 +164,7 @@ api_roles() {
 
 # private_model_dir DEST: a model directory of the test's own, readable by the server: links to the
 # installed models and copies of the installed bundle files (which the test may then change)
-INSTALLED_MODELS="$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --sharedir)/songmatch/models"
+INSTALLED_MODELS="$("${PG_CONFIG}" --sharedir)/songmatch/models"
 private_model_dir() {
     local d
     mkdir -p "$1/bundles"

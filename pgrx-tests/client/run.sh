@@ -18,9 +18,10 @@
 # skipped without being allowed to.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-export SONGMATCH_DSN_BASE="${SONGMATCH_DSN_BASE:-host=127.0.0.1 port=${PG_PORT:-54315} user=postgres}"
+source "${HERE}/../../scripts/pg-env.sh"
+export SONGMATCH_DSN_BASE="${SONGMATCH_DSN_BASE:-host=127.0.0.1 port=${PG_PORT} user=postgres}"
 
-TESTS=(docs security upgrade dump_restore drop_guard train_ranker service no_preload refresh churn kill_resume crash_resume concurrent poison stale genres_emotions control citus)
+TESTS=(docs security extensions_schema upgrade dump_restore drop_guard train_ranker service no_preload refresh churn kill_resume crash_resume concurrent poison stale genres_emotions control citus)
 if [[ $# -gt 0 ]]; then TESTS=("$@"); fi
 
 ALLOW_SKIP=" ${SONGMATCH_ALLOW_SKIP:-} "

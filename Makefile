@@ -5,13 +5,29 @@ SHELL := /bin/bash
 
 include scripts/versions.env
 
-PG_CONFIG   ?= /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config
+# PG_MAJOR=15|17 picks the server every target works on (scripts/pg-env.sh): its pg_config (the
+# distribution's, or the private build of scripts/setup-pg-source.sh), its port 543NN, its cluster
+# (target/pg for 15, target/pgNN otherwise) and its cargo features and build directory.
+PG_MAJOR    ?= $(PG_MAJOR_DEFAULT)
+ifeq ($(strip $(PG_CONFIG)),)
+override PG_CONFIG := $(shell PG_MAJOR=$(PG_MAJOR) PG_CONFIG= bash scripts/pg-env.sh PG_CONFIG)
+endif
 PG_OS_USER  ?= postgres
-PG_PORT     ?= 54315
+PG_PORT     ?= 543$(PG_MAJOR)
 BUNDLE      ?= default
 CARGO       ?= cargo
 PYTHON      ?= python3
-export PG_CONFIG PG_OS_USER PG_PORT
+export PG_MAJOR PG_CONFIG PG_OS_USER PG_PORT
+comma := ,
+ALL_MAJORS  := $(subst $(comma), ,$(PG_MAJORS))
+ifeq ($(PG_MAJOR),$(PG_MAJOR_DEFAULT))
+PGRX_FEATURES :=
+else
+# another major builds without the default pg15 feature, in its own cargo target directory (so the
+# two builds do not undo each other)
+PGRX_FEATURES := --no-default-features --features pg$(PG_MAJOR)
+export CARGO_TARGET_DIR := $(CURDIR)/target/cargo-pg$(PG_MAJOR)
+endif
 
 ROOT        := $(CURDIR)
 PGBIN        = $(shell $(PG_CONFIG) --bindir)
@@ -23,7 +39,7 @@ DSN          = $(shell scripts/db.sh dsn)
 PSQL         = $(PGBIN)/psql "$(DSN)" -X -v ON_ERROR_STOP=1
 
 
-.PHONY: test-quality bench-citus help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
+.PHONY: test-quality bench-citus package test-package test-major pg-server help setup system pgvector cargo-pgrx pgrx-init onnxruntime models install-models \
         build install db-start db-stop dsn psql demo test test-core test-pg test-regress test-tools \
         bench clean-db install-fixtures test-client eval ranker-venv lint
 
@@ -39,12 +55,16 @@ help:
 # ---------------------------------------------------------------------------------------------
 # setup: idempotent; a second run only reports that everything is present
 # ---------------------------------------------------------------------------------------------
-setup: system pgvector cargo-pgrx pgrx-init onnxruntime install-models
+setup: system pg-server pgvector cargo-pgrx pgrx-init onnxruntime install-models
 
 system:
 	@bash scripts/setup-system.sh
 
-pgvector: system
+# the server itself when the distribution has no package of PG_MAJOR (PostgreSQL 17 on Debian 12)
+pg-server: system
+	@bash scripts/setup-pg-source.sh
+
+pgvector: system pg-server
 	@bash scripts/setup-pgvector.sh
 
 cargo-pgrx:
@@ -55,11 +75,17 @@ cargo-pgrx:
 	    $(CARGO) install cargo-pgrx --version $(CARGO_PGRX_VERSION) --locked; \
 	fi
 
-pgrx-init: cargo-pgrx system
+# `cargo pgrx init` rewrites its whole config: it is given every major whose server is installed
+pgrx-init: cargo-pgrx system pg-server
 	@if grep -qs '^pg$(PG_MAJOR) = "$(PG_CONFIG)"' $${PGRX_HOME:-$$HOME/.pgrx}/config.toml; then \
 	    echo "==> pgrx knows pg$(PG_MAJOR) at $(PG_CONFIG)"; \
 	else \
-	    $(CARGO) pgrx init --pg$(PG_MAJOR) $(PG_CONFIG); \
+	    args=(); for m in $(ALL_MAJORS); do \
+	        c="$$(PG_MAJOR=$$m PG_CONFIG= bash scripts/pg-env.sh PG_CONFIG)"; \
+	        if [[ $$m == $(PG_MAJOR) ]]; then c="$(PG_CONFIG)"; fi; \
+	        if [[ -x "$$c" ]]; then args+=(--pg$$m "$$c"); fi; \
+	    done; \
+	    $(CARGO) pgrx init "$${args[@]}"; \
 	fi
 
 onnxruntime: system
@@ -99,7 +125,7 @@ install-fixtures: system
 # build, install, local server
 # ---------------------------------------------------------------------------------------------
 build: pgrx-init
-	$(CARGO) build --release
+	$(CARGO) build --release $(PGRX_FEATURES)
 
 # The library is unlinked first: cargo-pgrx copies over the old file in place, which would crash
 # backends that have it mapped; unlinked, they keep the old inode and new backends load the new one.
@@ -107,7 +133,7 @@ build: pgrx-init
 # database can be created at an old version and upgraded (pgrx-tests/client/test_upgrade.sh).
 install: setup
 	rm -f "$(PKGLIBDIR)/songmatch.so"
-	$(CARGO) pgrx install --release --pg-config $(PG_CONFIG)
+	$(CARGO) pgrx install --release --pg-config $(PG_CONFIG) $(PGRX_FEATURES)
 	install -m 0644 sql/releases/songmatch--*.sql "$(SHAREDIR)/extension/"
 
 db-start: system
@@ -133,13 +159,32 @@ demo: install db-start
 # A client test that skips fails the run unless SONGMATCH_ALLOW_SKIP names it (pgrx-tests/client/run.sh);
 # the summary names the skips that were allowed, so a green line never hides an untested tier.
 CLIENT_SKIPS = target/client-tests-allowed-skips
+# The default major runs every tier; each other major of PG_MAJORS (17) runs test-major: its
+# pg_tests, the regress suite and the client tests of MAJOR_CLIENT_TESTS. Then each major's
+# package is built and installed from the package alone (test-package).
+OTHER_MAJORS = $(filter-out $(PG_MAJOR_DEFAULT),$(ALL_MAJORS))
+MAJOR_CLIENT_TESTS = security extensions_schema upgrade service refresh
 test: setup test-core test-tools test-pg test-regress test-client test-quality
+	@for m in $(OTHER_MAJORS); do \
+	    echo "==> PostgreSQL $$m: pg_test, regress, client tests ($(MAJOR_CLIENT_TESTS))"; \
+	    $(MAKE) --no-print-directory PG_MAJOR=$$m PG_CONFIG= PG_PORT=543$$m test-major || exit 1; \
+	done
+	@for m in $(ALL_MAJORS); do \
+	    echo "==> PostgreSQL $$m: make package, then the install test from the package alone"; \
+	    $(MAKE) --no-print-directory PG_MAJOR=$$m PG_CONFIG= PG_PORT=543$$m test-package || exit 1; \
+	done
 	@skips="$$(cat $(CLIENT_SKIPS) 2>/dev/null)"; \
+	tiers="core, tools, pg_test, regress, client, quality on PostgreSQL $(PG_MAJOR_DEFAULT); pg_test, regress, client ($(MAJOR_CLIENT_TESTS)) on $(OTHER_MAJORS); package install on $(ALL_MAJORS)"; \
 	if [ -n "$$skips" ]; then \
-	    echo "make test: all tiers passed (core, tools, pg_test, regress, client, quality) EXCEPT the skipped tests: $$skips (allowed by SONGMATCH_ALLOW_SKIP)"; \
+	    echo "make test: all tiers passed ($$tiers) EXCEPT the skipped tests: $$skips (allowed by SONGMATCH_ALLOW_SKIP)"; \
 	else \
-	    echo "make test: all tiers passed (core, tools, pg_test, regress, client, quality), no test skipped"; \
+	    echo "make test: all tiers passed ($$tiers), no test skipped"; \
 	fi
+
+# another major's tiers (make test runs it for each of OTHER_MAJORS)
+test-major: setup test-pg test-regress
+	@$(MAKE) --no-print-directory test-client CLIENT_TESTS="$(MAJOR_CLIENT_TESTS)" CLIENT_SKIPS=$(CLIENT_SKIPS).pg$(PG_MAJOR)
+	@if [ -s $(CLIENT_SKIPS).pg$(PG_MAJOR) ]; then cat $(CLIENT_SKIPS).pg$(PG_MAJOR) >> $(CLIENT_SKIPS); fi
 
 # formatting (rustfmt.toml) and clippy with warnings as errors; .ci/run runs it after make test
 lint: pgrx-init
@@ -157,7 +202,7 @@ test-tools:
 # tier 2: #[pg_test] functions inside a throw-away server that pgrx runs as $(PG_OS_USER)
 test-pg: setup install-fixtures
 	rm -f "$(PKGLIBDIR)/songmatch.so"
-	$(CARGO) pgrx test pg$(PG_MAJOR) --runas $(PG_OS_USER) --pgdata "$$(scripts/db.sh testdir)"
+	$(CARGO) pgrx test pg$(PG_MAJOR) $(PGRX_FEATURES) --runas $(PG_OS_USER) --pgdata "$$(scripts/db.sh testdir)"
 
 # tier 3: SQL-level tests (pg_regress) against the Makefile's server with the release build
 test-regress: install db-start
@@ -189,7 +234,7 @@ ranker-venv:
 test-client: install db-start install-fixtures ranker-venv
 	@mkdir -p target && rm -f $(CLIENT_SKIPS)
 	@SONGMATCH_DSN_BASE="host=127.0.0.1 port=$(PG_PORT) user=postgres" SONGMATCH_SKIP_REPORT=$(CLIENT_SKIPS) \
-	    bash pgrx-tests/client/run.sh
+	    bash pgrx-tests/client/run.sh $(CLIENT_TESTS)
 
 # tier 5: the ranking-quality floor (eval/floor.sh): a pinned subset of the dev playlists through
 # make eval's path; fails when NDCG@10 falls more than 0.02 below eval/floor.json's figure
@@ -206,6 +251,20 @@ bench: install db-start install-fixtures
 # songmatch on Citus: delegation's overhead and throughput with 1 and 2 workers (a throw-away cluster)
 bench-citus: install
 	@bash bench/citus_bench.sh
+
+# ---------------------------------------------------------------------------------------------
+# packages (packaging/): per major, under target/package/
+# ---------------------------------------------------------------------------------------------
+# postgresql-NN-songmatch_<ver>_amd64.deb and .tar.gz (with install.sh), built on this machine
+package: setup
+	@PGRX_FEATURES="$(PGRX_FEATURES)" bash packaging/build.sh
+
+# install the package alone into a fresh cluster and use it, remove it, then reinstall the source
+# build (packaging/test-install.sh); the local cluster of this major is stopped first
+test-package: package
+	@scripts/db.sh stop
+	@rc=0; bash packaging/test-install.sh || rc=$$?; \
+	$(MAKE) --no-print-directory install install-fixtures >/dev/null || rc=1; exit $$rc
 
 clean-db: db-stop
 	rm -rf "$$(scripts/db.sh dir)"/data

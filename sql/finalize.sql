@@ -85,6 +85,23 @@ end
 $$;
 alter schema songmatch owner to songmatch_owner;
 
+-- songmatch_owner reaches pgvector's functions and types by name (its writes run
+-- vector_dims, its searches pgvector's operators), and a schema the role has no USAGE on drops out
+-- of its search_path without an error. Where pgvector lives in a schema of its own (Supabase's
+-- `extensions`), songmatch_owner gets USAGE on it (pgrx-tests/client/test_extensions_schema.sh).
+do $$
+declare
+    vschema name;
+begin
+    select n.nspname into strict vschema
+      from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
+     where e.extname = 'vector';
+    if not pg_catalog.has_schema_privilege('songmatch_owner', vschema, 'USAGE') then
+        execute format('grant usage on schema %I to songmatch_owner', vschema);
+    end if;
+end
+$$;
+
 -- Functions are created with PUBLIC execute; songmatch's API is granted per role instead, with
 -- songmatch.grant_access(role) and songmatch.grant_management(role) (sql/security.sql, README).
 revoke execute on all routines in schema songmatch from public;

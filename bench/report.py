@@ -346,6 +346,7 @@ def main() -> None:
     ap.add_argument("--pg", required=True)
     ap.add_argument("--ort", required=True)
     ap.add_argument("--http", required=True)
+    ap.add_argument("--server", default="unknown", help="the PostgreSQL server (version, and the major songmatch was built for)")
     ap.add_argument("--match", help="match_bench.py's JSON (matching latency); optional")
     ap.add_argument("--models", help="models_bench.py's JSON (emotions, rerankers); optional")
     ap.add_argument("--backfill", help="backfill_bench.py's JSON; optional")
@@ -415,6 +416,7 @@ def main() -> None:
         rows += match_rows(match, goal)
     cpu = cpu_info()
     summary["cpu"] = cpu
+    summary["postgresql"] = args.server
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     w[0] = max(w[0], len("measure"))
     w[2] = max(w[2], len("goal"))
@@ -425,6 +427,7 @@ def main() -> None:
           + " / ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs")
     # (results differ by CPU: compare within one run, and name the CPU beside any figure)
     print(f"  CPU: {cpu['model']}, AVX-512 {'yes' if cpu['avx512'] else 'no'}")
+    print(f"  PostgreSQL: {args.server}")
     print(f"  {'measure':<{w[0]}}  {'value':>{w[1]}}  {'goal':<{w[2]}}  notes")
     print(f"  {'-' * w[0]}  {'-' * w[1]}  {'-' * w[2]}  -----")
     for a, b, c, d in rows:

@@ -44,7 +44,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"
 export PYTHONDONTWRITEBYTECODE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=1
 
-PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
+source "${ROOT}/scripts/pg-env.sh"
 N="${BENCH_N:-512}"
 SEED="${BENCH_SEED:-20240615}"
 RUNS="${BENCH_RUNS:-3}"
@@ -259,5 +259,9 @@ extra_args=()
 [[ -f "${OUT}/backfill.json" ]] && extra_args+=(--backfill "${OUT}/backfill.json")
 [[ -f "${OUT}/refresh.json" ]] && extra_args+=(--refresh "${OUT}/refresh.json")
 [[ -f "${OUT}/match.json" ]] && extra_args+=(--match "${OUT}/match.json")
+# the server the bench ran on, and the major songmatch was built for (songmatch.versions())
+server="$("$("${PG_CONFIG}" --bindir)/psql" "${DSN}" -X -q -At -c \
+    "select current_setting('server_version') || ' (songmatch built for ' || (songmatch.versions()->>'postgresql') || ')'" 2>/dev/null || echo unknown)"
+extra_args+=(--server "${server}")
 "${PY}" bench/report.py --pg "${OUT}/pg.json" --ort "${OUT}/ort.json" --http "${OUT}/http.json" \
     "${extra_args[@]}" --threads "${THREADS}" --batch "${BATCH}" | tee "${OUT}/report.txt"

@@ -64,6 +64,9 @@ mod tests {
         let v = Spi::get_one::<pgrx::JsonB>("select songmatch.versions()").unwrap().unwrap();
         assert_eq!(v.0["extractor_version"], "1");
         assert_eq!(v.0["extension"], env!("CARGO_PKG_VERSION"));
+        // the major the library was built for is the running server's
+        let server_major = Spi::get_one::<i32>("select current_setting('server_version_num')::int / 10000").unwrap().unwrap();
+        assert_eq!(v.0["postgresql"], server_major.to_string());
     }
 }
 

@@ -8,7 +8,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CURRENT=$(sed -n 's/^version = "\(.*\)"$/\1/p' "${REPO_ROOT}/Cargo.toml" | head -1)
-EXTDIR="$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --sharedir)/extension"
+EXTDIR="$("${PG_CONFIG}" --sharedir)/extension"
 A=00000000-0000-4000-8000-000000000001
 
 # the chain of upgrade scripts from a version to the current one
@@ -114,7 +114,7 @@ fingerprints() {
                                              then array['content_hash'] else '{}' end as cols) d
           where c.relnamespace = 'songmatch'::regnamespace and c.relkind = 'r' and c.relpersistence = 'p'"
 }
-# the artifacts computed from their track's current content (the release's own key) / document
+# the artifacts computed from their track's current content (the key before 0.8.0) / document
 CURRENT_OLD="select (select count(*) from songmatch.track_embeddings e join songmatch.track_content tc on tc.track_id = e.track_id and e.content_hash = tc.content_hash)
                  || ' ' || (select count(*) from songmatch.track_genres e join songmatch.track_content tc on tc.track_id = e.track_id and e.content_hash = tc.content_hash)"
 CURRENT_NEW="select (select count(*) from songmatch.track_embeddings e join songmatch.track_content tc on tc.track_id = e.track_id and e.content_hash = tc.document_hash)
@@ -156,7 +156,12 @@ for r in ${RELEASES}; do
     [[ "${M2}" =~ ^[0-9]+: ]] || fail "matching at ${r}: ${M2}"
     sql "select songmatch.stats_reset()" >/dev/null
     BEFORE=$(fingerprints)
-    CURRENT_BEFORE=$(sql "${CURRENT_OLD}")
+    # (a release from 0.8.0 on keys artifacts by their document already)
+    if [[ "$(sql "select count(*) from pg_attribute where attrelid = 'songmatch.track_content'::regclass and attname = 'document_hash'")" == 1 ]]; then
+        CURRENT_BEFORE=$(sql "${CURRENT_NEW}")
+    else
+        CURRENT_BEFORE=$(sql "${CURRENT_OLD}")
+    fi
     [[ "${CURRENT_BEFORE}" =~ ^[1-9][0-9]*\  ]] || fail "no current embedding before the update: ${CURRENT_BEFORE}"
     # (the catalogue's generation counter of a release that has one: the update leaves it as it is)
     GEN=0

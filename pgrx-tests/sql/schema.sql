@@ -25,8 +25,9 @@ select indexrelid::regclass is not null as present, pg_get_indexdef(indexrelid) 
        pg_get_indexdef(indexrelid) ~ 'vector\(1024\)' as d1024
   from pg_index where indrelid = 'songmatch.track_embeddings'::regclass and pg_get_indexdef(indexrelid) ~ 'hnsw'
  order by 2, 3;
--- versions
-select songmatch.versions();
+-- versions (and the PostgreSQL major the library was built for: the server's own)
+select songmatch.versions() - 'postgresql' as versions;
+select songmatch.versions()->>'postgresql' = (current_setting('server_version_num')::int / 10000)::text as built_for_this_server;
 -- settings exist, and those naming files are superuser-only
 select name, context from pg_settings where name like 'songmatch.%' order by 1;
 -- only one active bundle

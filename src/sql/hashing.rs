@@ -28,10 +28,12 @@ fn canonical_json(value: JsonB) -> String {
     hash::canonical_json(&value.0)
 }
 
-/// `songmatch.versions()`: the version constants of this build.
+/// `songmatch.versions()`: the version constants of this build, and the PostgreSQL major it was
+/// built for (`postgresql`: the server refuses a library of another major, so it is the server's).
 #[pg_extern(immutable, parallel_safe)]
 fn versions() -> JsonB {
-    let map: serde_json::Map<String, Value> = versions::all().iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+    let mut map: serde_json::Map<String, Value> = versions::all().iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+    map.insert("postgresql".into(), Value::from((pg_sys::PG_VERSION_NUM / 10000).to_string()));
     JsonB(Value::Object(map))
 }
 

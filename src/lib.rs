@@ -31,10 +31,10 @@ pgrx::extension_sql_file!(
     requires = [
         "schema",
         "owners",
-        sql::matching::match_context,
-        sql::matching::match_user_context,
-        sql::matching::recommend_context,
-        sql::matching::match_songs_contexts
+        sql::matching::api::match_context,
+        sql::matching::api::match_user_context,
+        sql::matching::api::recommend_context,
+        sql::matching::api::match_songs_contexts
     ]
 );
 pgrx::extension_sql_file!(

@@ -139,7 +139,7 @@ fn generation() -> Result<Option<(String, i64)>> {
         static COUNTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
     // (a schema before 0.5.0, not yet updated, has no counter: no store)
-    let counted = super::matching::once_true(
+    let counted = super::matching::schema_facts::once_true(
         &COUNTER,
         "select pg_catalog.to_regclass('songmatch.catalogue_generation') is not null",
         "cannot read songmatch's schema",
@@ -194,7 +194,7 @@ pub fn current(single_node: bool) -> Result<Option<Arc<Mapped>>> {
 /// refresher's settings), Citus absent, and the store is not of that generation or not of the
 /// active bundle's model (None: nothing to build, or it cannot tell).
 pub fn stale_generation() -> Option<i64> {
-    if !guc::FEATURE_STORE.get() || !super::matching::citus_absent().ok()? {
+    if !guc::FEATURE_STORE.get() || !super::matching::schema_facts::citus_absent().ok()? {
         return None;
     }
     let (epoch, gen) = generation().ok()??;
@@ -285,7 +285,7 @@ pub fn build(force: bool) -> Result<serde_json::Value> {
         let mut last: Option<i64> = None;
         // (an embedding of the track's current document; of its content before 0.8.0)
         plans::select_batches(
-            if super::matching::document_keys()? {
+            if super::matching::schema_facts::document_keys()? {
                 "select c.track_id, c.content_hash, c.signals, e.embedding, e.embedding_half, g.epoch, g.gen
                    from songmatch.track_content c
                   cross join (select min(epoch::text) as epoch, sum(gen)::bigint as gen from songmatch.catalogue_generation) g
@@ -365,7 +365,7 @@ fn summary(h: &StoreHeader, built: bool, t0: Instant) -> serde_json::Value {
 #[pg_extern(volatile)]
 pub fn build_feature_store(force: default!(bool, false)) -> JsonB {
     use super::OrReport;
-    if !super::matching::citus_absent().or_report() {
+    if !super::matching::schema_facts::citus_absent().or_report() {
         super::raise(Error::Unsupported("the feature store is not used on Citus (the catalogue lives on the workers)".into()));
     }
     JsonB(build(force).or_report())
@@ -378,7 +378,7 @@ pub fn build_feature_store(force: default!(bool, false)) -> JsonB {
 #[pg_extern(volatile)]
 pub fn feature_store_status() -> JsonB {
     use super::OrReport;
-    let single = super::matching::citus_absent().or_report();
+    let single = super::matching::schema_facts::citus_absent().or_report();
     let gen = if single { generation().or_report() } else { None };
     let bundle = super::bundle::active_bundle().or_report();
     let mut out = json!({

@@ -1,0 +1,305 @@
+//! The match cache: a call's stamp and the fast path that answers it from a stored context; the
+//! full path on a miss, which stamps the context it finds or computes; a context's use refreshed.
+
+use super::candidates::candidates_of;
+use super::counters::Counters;
+use super::pipeline::match_candidates;
+use super::profile::Profile;
+use super::reads::{load_playlist, read_results, resolve_config, MatchRow};
+use super::schema_facts::citus_absent;
+use super::writes::write_returning_i64;
+use super::{spi_err, MATCH_SETTINGS};
+use crate::core::hash::{match_stamp, MatchStampInputs};
+use crate::core::scoring::Config;
+use crate::core::{versions, Result};
+use crate::sql::bundle::{active_bundle, Bundle};
+use crate::sql::guc;
+use crate::sql::privilege::as_owner;
+use pgrx::Uuid;
+use serde_json::Value;
+use std::time::Instant;
+
+/// Match one playlist: the context is looked up first; on a miss, stage 1 (+ stage 2) runs
+/// and the results are stored under the context. Returns the context's id and, when `rows` is
+/// set, its results (best first).
+#[allow(clippy::too_many_arguments)]
+pub fn match_one(
+    playlist_id: i64,
+    user: Option<Uuid>,
+    given: Option<Vec<Option<i64>>>,
+    top_k: i32,
+    config: Option<&Value>,
+    counters: &mut Counters,
+    rows: bool,
+) -> Result<(i64, Vec<MatchRow>)> {
+    let started = Instant::now();
+    // (anything wrong with the call is left to the full path, which reports it as before)
+    let stamp = if top_k >= 1 { call_stamp(playlist_id, user, given.as_deref(), top_k, config).ok().flatten() } else { None };
+    let owner = stamp.as_ref().map(|(o, _)| *o);
+    match cache_lookup(playlist_id, stamp, counters, started)? {
+        Lookup::Hit(ctx) => {
+            let rows = match (rows, owner) {
+                (true, Some(o)) => read_results(ctx, playlist_id, o)?,
+                _ => Vec::new(),
+            };
+            Ok((ctx, rows))
+        }
+        Lookup::Miss(stamp) => match_miss(playlist_id, user, given, top_k, config, counters, rows, stamp, started),
+    }
+}
+
+/// What the match cache's fast path found for a call: the context that answers it, or none (with
+/// the call's stamp, when it has one, for the context the full path finds or computes).
+pub(super) enum Lookup {
+    Hit(i64),
+    Miss(Option<String>),
+}
+
+/// The fast path: a call whose stamp (arguments, bundle, config, generation counters) is stored
+/// with a context of the playlist's owner is answered by it, without reading or hashing its
+/// inputs (None: a call without a stamp, which the full path answers).
+pub(super) fn cache_lookup(playlist_id: i64, stamp: Option<(Uuid, String)>, counters: &mut Counters, started: Instant) -> Result<Lookup> {
+    let t_stamp = started.elapsed();
+    let Some((owner, stamp)) = stamp else { return Ok(Lookup::Miss(None)) };
+    // (with the context's number of candidates: a call over more than this session's
+    // max_candidates takes the full path, which refuses it, cached or not)
+    let found: Option<(i64, bool, i64)> = crate::sql::plans::select(
+        "select id, last_used_at < pg_catalog.now() - interval '1 minute', coalesce((inputs ->> 'candidates')::bigint, 0)
+           from songmatch.match_contexts where user_id = $2 and fast_key = $1 limit 1",
+        &[stamp.as_str().into(), owner.into()],
+        |mut t| match t.next() {
+            Some(r) => Ok(r
+                .get::<i64>(1)?
+                .map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false), r.get::<i64>(3).ok().flatten().unwrap_or(0)))),
+            None => Ok(None),
+        },
+    )
+    .map_err(spi_err("cannot read the match cache"))?;
+    let Some((id, stale, n)) = found else { return Ok(Lookup::Miss(Some(stamp))) };
+    if guc::limits().check_candidates("the candidate set", usize::try_from(n).unwrap_or(usize::MAX)).is_err() {
+        return Ok(Lookup::Miss(Some(stamp)));
+    }
+    let ctx = touch_context((id, stale), owner)?;
+    counters.add("context_hits", 1.0);
+    counters.add("context_stamp_hits", 1.0);
+    pgrx::debug1!(
+        "songmatch: match_playlist({playlist_id}) stamp {stamp} computed in {t_stamp:?}; served from cache in {:?}",
+        started.elapsed()
+    );
+    Ok(Lookup::Hit(ctx))
+}
+
+/// The full path of a call the fast path did not answer: the context found by its content hash,
+/// or computed and stored; then stamped.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn match_miss(
+    playlist_id: i64,
+    user: Option<Uuid>,
+    given: Option<Vec<Option<i64>>>,
+    top_k: i32,
+    config: Option<&Value>,
+    counters: &mut Counters,
+    rows: bool,
+    stamp: Option<String>,
+    started: Instant,
+) -> Result<(i64, Vec<MatchRow>)> {
+    let t0 = started.elapsed();
+    let (p, ctx, out) = crate::sql::plans::with_settings(MATCH_SETTINGS, spi_err("cannot change a setting for the match"), || {
+        let p = load_playlist(playlist_id, user)?;
+        let cands = candidates_of(&p, given)?;
+        pgrx::debug1!("songmatch: read the playlist and {} candidates' content hashes in {:?}", cands.ids.len(), started.elapsed() - t0);
+        let (ctx, out) = match_candidates(&p, cands, top_k, Resolved::Config(config), counters, rows, None, started)?;
+        Ok((p, ctx, out))
+    })?;
+    // (a context row that another session is updating keeps its stamp: a later call stamps it)
+    if let Some(stamp) = stamp.filter(|_| crate::sql::flight::try_lead_one(&context_row(ctx)).unwrap_or(false)) {
+        // (the counters were read before the inputs: a change that commits in between leaves a
+        // stamp of the old counters, which no later call computes)
+        as_owner(|| {
+            crate::sql::plans::update(
+                "update songmatch.match_contexts set fast_key = $2 where user_id = $3 and id = $1 and fast_key is distinct from $2",
+                &[ctx.into(), stamp.as_str().into(), p.owner.into()],
+                |_| Ok(()),
+            )
+            .map_err(spi_err("cannot stamp the match context"))
+        })?;
+    }
+    Ok((ctx, out))
+}
+
+/// The playlist's owner and the stamp of a `match_playlist` call ([`match_stamp`]); None when the
+/// playlist cannot be read by the caller (or is not `user`'s) or a candidate id is NULL (the full
+/// path reports those).
+pub(super) fn call_stamp(
+    playlist_id: i64,
+    user: Option<Uuid>,
+    given: Option<&[Option<i64>]>,
+    top_k: i32,
+    config: Option<&Value>,
+) -> Result<Option<(Uuid, String)>> {
+    // the owner, read with the caller's rights (row-level security applies as on the full path),
+    // and whether the schema has the counters (a database not yet updated to 0.5.0 has not)
+    let (sql, args): (&'static str, Vec<pgrx::datum::DatumWithOid<'_>>) = match user {
+        Some(u) => (
+            "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
+               from songmatch.playlists where owner_id = $2 and id = $1",
+            vec![playlist_id.into(), u.into()],
+        ),
+        None => (
+            "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
+               from songmatch.playlists where id = $1",
+            vec![playlist_id.into()],
+        ),
+    };
+    let owner: Option<(Option<Uuid>, bool)> = crate::sql::plans::select(sql, &args, |mut t| match t.next() {
+        Some(r) => Ok(Some((r.get::<Uuid>(1)?, r.get::<bool>(2)?.unwrap_or(false)))),
+        None => Ok(None),
+    })
+    .map_err(spi_err("cannot read the playlist"))?;
+    let Some((Some(owner), true)) = owner else { return Ok(None) };
+    let candidates: Option<Vec<i64>> = match given {
+        None => None,
+        Some(list) => {
+            let Some(mut ids) = list.iter().copied().collect::<Option<Vec<i64>>>() else { return Ok(None) };
+            ids.sort_unstable();
+            ids.dedup();
+            Some(ids)
+        }
+    };
+    Ok(StampBasis::read(owner, config)?.map(|b| (owner, b.stamp(playlist_id, candidates.as_deref(), top_k))))
+}
+
+/// What the stamps of one owner's calls share: the owner, the active bundle and config, and the
+/// generation counters (read once for all of a call's playlists; the schema has the counters).
+pub(super) struct StampBasis {
+    user: String,
+    bundle: String,
+    config: String,
+    epoch: String,
+    catalogue_generation: i64,
+    user_generation: i64,
+}
+
+impl StampBasis {
+    fn read(owner: Uuid, config: Option<&Value>) -> Result<Option<StampBasis>> {
+        let bundle = active_bundle()?;
+        let cfg = resolve_config(config, &bundle)?;
+        // (one read on a single node; two on Citus, where the user's counter and the catalogue's
+        // live apart, see load_playlist)
+        let single = citus_absent()?;
+        let (user_generation, catalogue_generation, epoch) = as_owner(|| {
+            if single {
+                return crate::sql::plans::select(
+                    "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint,
+                            sum(gen)::bigint, min(epoch::text)
+                       from songmatch.catalogue_generation",
+                    &[owner.into()],
+                    |mut t| match t.next() {
+                        Some(r) => Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?, r.get::<String>(3)?)),
+                        None => Ok((0, None, None)),
+                    },
+                )
+                .map_err(spi_err("cannot read the generation counters"));
+            }
+            let user_generation = crate::sql::plans::select(
+                "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint",
+                &[owner.into()],
+                |mut t| Ok(t.next().map(|r| r.get::<i64>(1)).transpose()?.flatten().unwrap_or(0)),
+            )
+            .map_err(spi_err("cannot read the user's generation counter"))?;
+            let (catalogue_generation, epoch) =
+                crate::sql::plans::select("select sum(gen)::bigint, min(epoch::text) from songmatch.catalogue_generation", &[], |mut t| {
+                    match t.next() {
+                        Some(r) => Ok((r.get::<i64>(1)?, r.get::<String>(2)?)),
+                        None => Ok((None, None)),
+                    }
+                })
+                .map_err(spi_err("cannot read the catalogue's generation counter"))?;
+            Ok((user_generation, catalogue_generation, epoch))
+        })?;
+        let (Some(catalogue_generation), Some(epoch)) = (catalogue_generation, epoch) else { return Ok(None) };
+        Ok(Some(StampBasis {
+            user: owner.to_string(),
+            bundle: bundle.hash,
+            config: cfg.hash(),
+            epoch,
+            catalogue_generation,
+            user_generation,
+        }))
+    }
+
+    /// The stamp of a call (`candidates` sorted and without duplicates; None: the liked songs).
+    pub(super) fn stamp(&self, playlist_id: i64, candidates: Option<&[i64]>, top_k: i32) -> String {
+        match_stamp(&MatchStampInputs {
+            user: &self.user,
+            playlist_id,
+            candidates,
+            top_k,
+            config: &self.config,
+            bundle: &self.bundle,
+            algorithm_version: versions::MATCHING_ALGO_VERSION,
+            epoch: &self.epoch,
+            catalogue_generation: self.catalogue_generation,
+            user_generation: self.user_generation,
+        })
+    }
+}
+
+/// The caller's context of this hash, if one is stored: its id, and whether its use was last
+/// refreshed more than a minute ago.
+pub(super) fn find_context(context_hash: &str, owner: Uuid) -> Result<Option<(i64, bool)>> {
+    crate::sql::plans::select(
+        "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts
+          where user_id = $2 and context_hash = $1",
+        &[context_hash.into(), owner.into()],
+        |mut t| match t.next() {
+            Some(r) => Ok(r.get::<i64>(1)?.map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false)))),
+            None => Ok(None),
+        },
+    )
+    .map_err(spi_err("cannot read the match cache"))
+}
+
+/// The name under which a stored context's row is updated (its use, its stamp): one session at a
+/// time, the others leave it (src/sql/flight.rs).
+pub(super) fn context_row(id: i64) -> String {
+    format!("context-row/{id}")
+}
+
+/// A context found in the cache: its `last_used_at` and `hit_count` are refreshed at most once a
+/// minute (`stale`: more than a minute since), by songmatch's own write, so that a repeated call
+/// does not rewrite the row every time (every hit is counted in songmatch.stats as context_hits).
+/// A row another session is updating right now is left to it.
+pub(super) fn touch_context((id, stale): (i64, bool), owner: Uuid) -> Result<i64> {
+    if !stale || !crate::sql::flight::try_lead_one(&context_row(id))? {
+        return Ok(id);
+    }
+    Ok(as_owner(|| {
+        write_returning_i64(
+            "update songmatch.match_contexts set hit_count = hit_count + 1, last_used_at = pg_catalog.now()
+              where user_id = $2 and id = $1 returning id",
+            &[id.into(), owner.into()],
+        )
+        .map_err(spi_err("cannot refresh the match cache"))
+    })?
+    .unwrap_or(id))
+}
+
+/// What a call has already resolved: only the config it was given, or (discovery) the bundle,
+/// the config and the playlist's profile.
+pub(super) enum Resolved<'a> {
+    Config(Option<&'a Value>),
+    All(Box<(Bundle, Config, Profile)>),
+}
+
+/// The stamp basis of `user`'s calls ([`StampBasis`]), when the schema has the counters.
+pub(super) fn stamp_basis_of(user: Uuid, config: Option<&Value>) -> Option<StampBasis> {
+    let has = crate::sql::plans::select("select pg_catalog.to_regclass('songmatch.catalogue_generation') is not null", &[], |mut t| {
+        t.next().map(|r| r.get::<bool>(1)).transpose().map(|b| b.flatten().unwrap_or(false))
+    })
+    .ok()?;
+    if !has {
+        return None;
+    }
+    StampBasis::read(user, config).ok().flatten()
+}

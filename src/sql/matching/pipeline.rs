@@ -1,0 +1,199 @@
+//! One playlist's match over chosen candidates: the context's identity (its hash), a stored
+//! context of that hash, else the profile, the screen, the ranking and the stored results.
+
+use super::cache::{find_context, touch_context, Resolved};
+use super::candidates::{fill_hashes, read_candidates, screen_candidates, Candidates};
+use super::counters::Counters;
+use super::profile::playlist_profile;
+use super::rank::{rank_candidates, Scoring};
+use super::reads::{read_results, resolve_config, MatchRow, PlaylistInfo};
+use super::spi_err;
+use super::writes::write_returning_i64;
+use crate::core::hash::{id_set_hash, match_context_hash, IdSetKind, MatchContextInputs};
+use crate::core::profile::round6;
+use crate::core::{versions, Error, Result};
+use crate::sql::bundle::active_bundle;
+use crate::sql::guc;
+use crate::sql::privilege::as_owner;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// [`match_one`] over candidates already chosen (by id, with their content hashes); `extra`
+/// goes into every result's components (how the candidates were found); `started`: when the
+/// call began (the timings in the debug lines count from there).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn match_candidates(
+    p: &PlaylistInfo,
+    cands: Candidates,
+    top_k: i32,
+    resolved: Resolved<'_>,
+    counters: &mut Counters,
+    want_rows: bool,
+    extra: Option<(&str, Value)>,
+    started: Instant,
+) -> Result<(i64, Vec<MatchRow>)> {
+    if top_k < 1 {
+        return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
+    }
+    let (bundle, cfg, mut profile) = match resolved {
+        Resolved::Config(config) => {
+            let bundle = active_bundle()?;
+            let cfg = resolve_config(config, &bundle)?;
+            (bundle, cfg, None)
+        }
+        Resolved::All(all) => {
+            let (bundle, cfg, profile) = *all;
+            (bundle, cfg, Some(profile))
+        }
+    };
+    let n_cands = cands.ids.len();
+    guc::limits().check_candidates("the candidate set", n_cands)?;
+    let member_hashes = fill_hashes(&p.members, p.member_hashes.clone())?;
+    let config_hash = cfg.hash();
+    let ps = id_set_hash(IdSetKind::PlaylistSet, &[Some(p.id)])?;
+    let cs = id_set_hash(IdSetKind::CandidateSet, &cands.ids.iter().map(|i| Some(*i)).collect::<Vec<_>>())?;
+    let mr: Vec<(i64, &str)> = p.members.iter().copied().zip(member_hashes.iter().map(String::as_str)).collect();
+    let cr: Vec<(i64, &str)> = cands.ids.iter().copied().zip(cands.hashes.iter().map(String::as_str)).collect();
+    // what found the candidates (discovery) is part of the identity, beside the analysis
+    let extra_hash = extra.as_ref().map(|(k, v)| json!({"analysis": p.analysis, *k: v}));
+    let owner = p.owner.to_string();
+    let context_hash = match_context_hash(&MatchContextInputs {
+        user: &owner,
+        bundle: &bundle.hash,
+        algorithm_version: versions::MATCHING_ALGO_VERSION,
+        config: &config_hash,
+        playlist_set: &ps,
+        candidate_set: &cs,
+        top_k,
+        playlist_row: &p.playlist,
+        playlist_analysis: extra_hash.as_ref().unwrap_or(&p.analysis),
+        members: &mr,
+        candidates: &cr,
+    });
+    let t_hash = started.elapsed();
+
+    // the caller's own context (the hash includes the playlist's owner, whose playlist the caller
+    // could read above): a read, and a refresh of its use at most once a minute (touch_context)
+    let mut found = find_context(&context_hash, p.owner)?;
+    if found.is_none() {
+        // single flight (src/sql/flight.rs): this call computes the context unless another session
+        // is computing it now; then its commit is awaited and the call is a hit
+        let name = crate::sql::flight::context_name(&owner, &context_hash);
+        if !crate::sql::flight::try_lead_one(&name)? {
+            if let crate::sql::flight::Awaited::Found(f) =
+                crate::sql::flight::await_context(&name, counters, || find_context(&context_hash, p.owner))?
+            {
+                found = Some(f);
+            }
+        }
+    }
+    let cached: Option<i64> = match found {
+        Some(f) => Some(touch_context(f, p.owner)?),
+        None => None,
+    };
+    if let Some(ctx) = cached {
+        counters.add("context_hits", 1.0);
+        let rows = if want_rows { read_results(ctx, p.id, p.owner)? } else { Vec::new() };
+        pgrx::debug1!(
+            "songmatch: match_playlist({}) context {context_hash} computed in {t_hash:?}; served from cache in {:?}",
+            p.id,
+            started.elapsed()
+        );
+        return Ok((ctx, rows));
+    }
+    counters.add("context_misses", 1.0);
+
+    // stage 0: artifacts (persisted; only misses run a model)
+    let prof = match profile.take() {
+        Some(prof) => prof,
+        None => playlist_profile(p, &bundle, counters)?,
+    };
+    pgrx::debug1!("songmatch: profile of playlist {} read in {:?}", p.id, started.elapsed() - t_hash);
+    drop(cr);
+    let cands = screen_candidates(cands, &prof.signals, &cfg, &bundle, top_k as usize, counters);
+    let cands = read_candidates(cands, &bundle.embedding, counters)?;
+    let t_artifacts = started.elapsed();
+    let scoring = Scoring { bundle: &bundle, signals: &prof.signals, p, cfg: &cfg };
+    let finals = rank_candidates(scoring, cands, top_k as usize, counters)?;
+    let t_ranked = started.elapsed();
+    let rows: Vec<MatchRow> = finals
+        .into_iter()
+        .take(top_k as usize)
+        .enumerate()
+        .map(|(i, (id, score, mut comp))| {
+            comp.insert("score".into(), json!(round6(score)));
+            if let Some((k, v)) = &extra {
+                comp.insert(k.to_string(), v.clone());
+            }
+            MatchRow { track_id: id, score: round6(score), rank: i as i32 + 1, components: Value::Object(comp) }
+        })
+        .collect();
+
+    // store the context and its results
+    let ctx: i64 = as_owner(|| {
+        let ctx = write_returning_i64(
+            if p.owner_columns {
+                // (excluded's time: Citus evaluates no function in DO UPDATE on a distributed table)
+                "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
+                 playlist_set_hash, candidate_set_hash, inputs, last_used_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, pg_catalog.now())
+                 on conflict (user_id, context_hash) do update set last_used_at = excluded.last_used_at
+                 returning id"
+            } else {
+                "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
+                 playlist_set_hash, candidate_set_hash, inputs)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8)
+                 on conflict (context_hash) do update set last_used_at = pg_catalog.now()
+                 returning id"
+            },
+            &[
+                context_hash.as_str().into(),
+                p.owner.into(),
+                bundle.hash.as_str().into(),
+                versions::MATCHING_ALGO_VERSION.into(),
+                config_hash.as_str().into(),
+                ps.as_str().into(),
+                cs.as_str().into(),
+                JsonB(json!({"profile": prof.content_hash, "config": cfg.to_json(), "top_k": top_k, "candidates": n_cands})).into(),
+            ],
+        )
+        .map_err(spi_err("cannot store the match context"))?
+        .ok_or_else(|| Error::Runtime("no context id returned".into()))?;
+        if !rows.is_empty() {
+            let ids: Vec<i64> = rows.iter().map(|r| r.track_id).collect();
+            let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
+            let ranks: Vec<i32> = rows.iter().map(|r| r.rank).collect();
+            let comps: Vec<JsonB> = rows.iter().map(|r| JsonB(r.components.clone())).collect();
+            Spi::run_with_args(
+                if p.owner_columns {
+                    "insert into songmatch.match_results (context_id, playlist_id, track_id, score, rank, components, user_id)
+                     select $1, $2, t.track_id, t.score, t.rank, t.components, $7
+                       from unnest($3::bigint[], $4::float8[], $5::int[], $6::jsonb[]) as t(track_id, score, rank, components)
+                     on conflict do nothing"
+                } else {
+                    "insert into songmatch.match_results (context_id, playlist_id, track_id, score, rank, components)
+                     select $1, $2, t.track_id, t.score, t.rank, t.components
+                       from unnest($3::bigint[], $4::float8[], $5::int[], $6::jsonb[]) as t(track_id, score, rank, components)
+                      where $7::uuid is not null
+                     on conflict do nothing"
+                },
+                &[ctx.into(), p.id.into(), ids.into(), scores.into(), ranks.into(), comps.into(), p.owner.into()],
+            )
+            .map_err(spi_err("cannot store match results"))?;
+        }
+        Ok(ctx)
+    })?;
+    pgrx::debug2!("songmatch: match_playlist({}) stored as context {ctx}", p.id);
+    pgrx::debug1!(
+        "songmatch: match_playlist({}): {} candidates; context {:?}, artifacts {:?}, stage 1 + 2 {:?}, stored {:?}",
+        p.id,
+        n_cands,
+        t_hash,
+        t_artifacts - t_hash,
+        t_ranked - t_artifacts,
+        started.elapsed() - t_ranked
+    );
+    Ok((ctx, rows))
+}

@@ -1,0 +1,207 @@
+//! Playlist profiles: persisted per playlist and bundle, recomputed only when their content hash
+//! changes; the members read from the feature store when it has them all.
+
+use super::artifacts::ensure_embeddings;
+use super::counters::Counters;
+use super::reads::{load_tracks, PlaylistInfo};
+use super::schema_facts::citus_absent;
+use super::spi_err;
+use crate::core::hash::{content_hash, ContentKind};
+use crate::core::models::embed;
+use crate::core::models::embed::Role;
+use crate::core::scoring::PlaylistSignals;
+use crate::core::signals::TrackSignals;
+use crate::core::{catalogue, profile, text, versions, Result};
+use crate::sql::bundle::Bundle;
+use crate::sql::infer;
+use crate::sql::privilege::as_owner;
+use crate::sql::vector::Vector;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+pub const PROFILE_KIND: &str = "default";
+
+pub struct Profile {
+    pub content_hash: String,
+    pub signals: PlaylistSignals,
+    pub recomputed: bool,
+    /// Recomputed but not stored: another session is storing this playlist's profile now
+    /// (src/sql/flight.rs).
+    pub deferred: bool,
+}
+
+/// The profile of a playlist under a bundle: persisted, recomputed only when its content hash
+/// (playlist, analysis, members and their content hashes, bundle) changes.
+pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counters) -> Result<Profile> {
+    // the members' content hashes, vectors and signals: from the feature store when it has them
+    // all, else from their rows (embedding any that has no current vector)
+    let (member_hashes, members, tracks) = match members_from_store(p, &bundle.embedding)? {
+        Some(m) => m,
+        None => {
+            let rows = load_tracks(&p.members)?;
+            let embs = ensure_embeddings(&rows, &bundle.embedding, counters)?;
+            let member_hashes: Vec<Value> = rows.iter().map(|r| json!([r.id, r.content_hash()])).collect();
+            let members: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
+            (member_hashes, members, rows.iter().map(|r| TrackSignals::of(&r.track, &r.analysis)).collect())
+        }
+    };
+    let hash = content_hash(
+        ContentKind::PlaylistProfile,
+        &json!({"playlist": p.playlist, "analysis": p.analysis, "members": member_hashes, "bundle": bundle.hash}),
+    );
+    let refs: Vec<&[f32]> = members.iter().map(|v| v.as_slice()).collect();
+    let centroid = profile::centroid(&refs);
+    let audio = profile::audio_stats(&tracks.iter().map(|t| t.audio).collect::<Vec<_>>());
+    let genres = profile::genre_distribution(&tracks.iter().map(|t| t.genres.clone()).collect::<Vec<_>>());
+    let catalogue = catalogue::profile(&tracks.iter().map(|t| t.catalogue.clone()).collect::<Vec<_>>());
+
+    // (the stored hash, query embedding, the hash of the query text it embeds and the members it
+    // was computed with)
+    let stored: Option<(String, Option<Vector>, Option<String>, Value)> = Spi::connect(|c| {
+        let mut t = c.select(
+            if p.owner_columns {
+                "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
+                  where owner_id = $4 and playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3"
+            } else {
+                "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
+                  where playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3 and $4::uuid is not null"
+            },
+            None,
+            &[p.id.into(), PROFILE_KIND.into(), bundle.hash.as_str().into(), p.owner.into()],
+        )?;
+        Ok::<_, pgrx::spi::SpiError>(match t.next() {
+            Some(r) => Some((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<Vector>(2)?,
+                r.get::<String>(3)?,
+                r.get::<JsonB>(4)?.map(|j| j.0).unwrap_or(Value::Null),
+            )),
+            None => None,
+        })
+    })
+    .map_err(spi_err("cannot read the playlist profile"))?;
+    if let Some((h, q, _, _)) = &stored {
+        if *h == hash {
+            counters.add("profile_hits", 1.0);
+            let query = q.as_ref().map(|v| v.0.clone());
+            let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue };
+            return Ok(Profile { content_hash: hash, signals, recomputed: false, deferred: false });
+        }
+    }
+    // recompute: the playlist's own query text is embedded once per text (its members' changes,
+    // a popularity among them, reuse the stored query embedding)
+    let started = Instant::now();
+    let query_text = text::playlist_query(&p.playlist, &p.analysis)?;
+    let query_hash = text::query_hash(&query_text);
+    let reused = stored.and_then(|(h, q, qh, old_members)| {
+        let same_text = match qh {
+            Some(qh) => qh == query_hash,
+            // (stored before its query hash was: the same playlist and analysis as then, i.e. its
+            // hash recomputed with the members it was computed with)
+            None => {
+                h == content_hash(
+                    ContentKind::PlaylistProfile,
+                    &json!({"playlist": p.playlist, "analysis": p.analysis, "members": old_members, "bundle": bundle.hash}),
+                )
+            }
+        };
+        if same_text {
+            q.map(|v| v.0)
+        } else {
+            None
+        }
+    });
+    let query = match reused {
+        Some(q) => Some(q),
+        None => {
+            let t = embed::format_text(&infer::manifest(&bundle.embedding.0)?, Role::Query, None, &query_text);
+            infer::take_shared();
+            let q = infer::embed(&bundle.embedding.0, &[t])?.pop();
+            infer::count(counters, &bundle.embedding.0, 1);
+            q
+        }
+    };
+    counters.add("profile_recomputes", 1.0);
+    let (audio_mean, audio_std) = audio.to_json();
+    let dims = query.as_ref().map(|q| q.len()).or(centroid.as_ref().map(|c| c.len())).unwrap_or(0) as i32;
+    // (stored by the session that leads the row: src/sql/flight.rs)
+    let leads = crate::sql::flight::try_lead_one(&crate::sql::flight::profile_name(p.id, &bundle.hash))?;
+    if !leads {
+        counters.add("artifact_writes_deferred", 1.0);
+    }
+    as_owner(|| {
+        if !leads {
+            return Ok(());
+        }
+        Spi::run_with_args(
+            if p.owner_columns {
+                "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
+                 member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details, owner_id)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 on conflict (owner_id, playlist_id, profile_kind, model_bundle_hash) do update
+                    set dims = excluded.dims, content_hash = excluded.content_hash, member_count = excluded.member_count,
+                        centroid = excluded.centroid, query_embedding = excluded.query_embedding,
+                        audio_centroid = excluded.audio_centroid, audio_spread = excluded.audio_spread,
+                        genre_distribution = excluded.genre_distribution, details = excluded.details"
+            } else {
+                // (a database not yet updated to 0.6.0)
+                "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
+                 member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details)
+                 select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 where $13::uuid is not null
+                 on conflict (playlist_id, profile_kind, model_bundle_hash) do update
+                    set dims = excluded.dims, content_hash = excluded.content_hash, member_count = excluded.member_count,
+                        centroid = excluded.centroid, query_embedding = excluded.query_embedding,
+                        audio_centroid = excluded.audio_centroid, audio_spread = excluded.audio_spread,
+                        genre_distribution = excluded.genre_distribution, details = excluded.details"
+            },
+            &[
+                p.id.into(),
+                PROFILE_KIND.into(),
+                bundle.hash.as_str().into(),
+                dims.max(1).into(),
+                hash.as_str().into(),
+                (members.len() as i32).into(),
+                centroid.clone().map(Vector).into(),
+                query.clone().map(Vector).into(),
+                JsonB(audio_mean).into(),
+                JsonB(audio_std).into(),
+                JsonB(json!(genres)).into(),
+                JsonB(json!({"members": member_hashes, "profile_version": versions::PLAYLIST_PROFILE_VERSION, "query_hash": query_hash}))
+                    .into(),
+                p.owner.into(),
+            ],
+        )
+        .map_err(spi_err("cannot store the playlist profile"))
+    })?;
+    pgrx::debug1!("songmatch: profile of playlist {} recomputed in {:?}", p.id, started.elapsed());
+    let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue };
+    Ok(Profile { content_hash: hash, signals, recomputed: true, deferred: !leads })
+}
+
+/// The members' `[id, content hash]` pairs, vectors and signals, read from the feature store when
+/// it is current, of this model, and has every member's current content (its hash in
+/// `track_content`) with a vector and signals; None otherwise. The same values as their rows give
+/// (the store holds what the rows' triggers derived, of the generation it is current at).
+#[allow(clippy::type_complexity)]
+pub(super) fn members_from_store(
+    p: &PlaylistInfo,
+    model: &(String, String),
+) -> Result<Option<(Vec<Value>, Vec<Vec<f32>>, Vec<TrackSignals>)>> {
+    if p.members.is_empty() || p.member_hashes.iter().any(Option::is_none) {
+        return Ok(None);
+    }
+    let Some(m) = crate::sql::store::current(citus_absent()?)?.filter(|m| m.header.of_model(model)) else { return Ok(None) };
+    let Some(st) = m.store() else { return Ok(None) };
+    let (mut pairs, mut vectors, mut tracks) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, hash) in p.members.iter().zip(&p.member_hashes) {
+        let Some(e) = st.entry(*id).filter(|e| e.has_embedding && Some(e.content_hash) == hash.as_deref()) else { return Ok(None) };
+        let Some(signals) = e.signals.and_then(|b| TrackSignals::decode(b).ok()) else { return Ok(None) };
+        pairs.push(json!([id, e.content_hash]));
+        vectors.push(st.embedding_at(e.at));
+        tracks.push(signals);
+    }
+    Ok(Some((pairs, vectors, tracks)))
+}

@@ -1,0 +1,137 @@
+//! `match_songs_to_playlists`: for each song, the best of a user's playlists, from one match
+//! context per playlist (the fast path first; the misses embedded in one batch).
+
+use super::artifacts::ensure_embeddings;
+use super::cache::{cache_lookup, match_miss, stamp_basis_of, Lookup};
+use super::counters::Counters;
+use super::reads::{load_tracks, user_playlists};
+use super::schema_facts::{document_keys, owner_columns};
+use super::spi_err;
+use crate::sql::bundle::active_bundle;
+use crate::sql::{guc, OrReport};
+use pgrx::prelude::*;
+use pgrx::{JsonB, Uuid};
+use std::time::Instant;
+
+/// The contexts of [`match_songs_contexts`], as (context id, playlist id) in playlist order.
+pub(super) fn songs_contexts(
+    user_id: Option<Uuid>,
+    track_ids: Option<Vec<Option<i64>>>,
+    top_k: Option<i32>,
+    config: Option<JsonB>,
+) -> Vec<(i64, i64)> {
+    let user_id = crate::sql::required(user_id, "user_id");
+    let top_k = crate::sql::required(top_k, "top_k");
+    let lim = guc::limits();
+    lim.check_top_k(top_k.into()).or_report();
+    if let Some(t) = &track_ids {
+        lim.check_candidates("track_ids", t.len()).or_report();
+    }
+    // (another user's playlists do not exist for the caller: nothing to match)
+    if !crate::sql::privilege::caller_sees_user(user_id).or_report() {
+        return Vec::new();
+    }
+    let config = config.as_ref().map(|j| &j.0);
+    // the user's playlists with their members, in one read (under the caller's row-level security)
+    let playlists: Vec<(i64, Vec<i64>)> = if owner_columns().or_report() {
+        user_playlists(user_id).or_report()
+    } else {
+        // (a database not yet updated to 0.6.0)
+        crate::sql::plans::select(
+            "select p.id, array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id)
+               from songmatch.playlists p where p.owner_id = $1 order by p.id",
+            &[user_id.into()],
+            |t| {
+                let mut out = Vec::new();
+                for r in t {
+                    out.push((r.get::<i64>(1)?.unwrap_or_default(), r.get::<Vec<i64>>(2)?.unwrap_or_default()));
+                }
+                Ok(out)
+            },
+        )
+        .map_err(spi_err("cannot read playlists"))
+        .or_report()
+    };
+    let songs: Vec<i64> = match track_ids {
+        Some(t) => {
+            let mut v: Vec<i64> = t.into_iter().flatten().collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        None => Spi::get_one_with_args::<Vec<i64>>(
+            "select coalesce(array_agg(track_id order by track_id), '{}') from songmatch.liked_tracks where user_id = $1",
+            &[user_id.into()],
+        )
+        .map_err(spi_err("cannot read liked tracks"))
+        .or_report()
+        .unwrap_or_default(),
+    };
+    lim.check_candidates("the user's liked songs", songs.len()).or_report();
+    let mut counters = Counters::default();
+    // each playlist's candidates: the songs not in it; contexts the fast path finds first
+    let mut found: Vec<(i64, i64)> = Vec::new();
+    // (playlist, its candidates, top_k, the call's stamp)
+    type Missed = (i64, Vec<Option<i64>>, i32, Option<String>);
+    let mut missed: Vec<Missed> = Vec::new();
+    // (the playlists are the user's: one basis for every stamp; none on a schema without the
+    // counters, or when the bundle or config cannot be resolved: the full path reports that)
+    let basis = if playlists.is_empty() { None } else { stamp_basis_of(user_id, config) };
+    for (pid, members) in &playlists {
+        let ids: Vec<i64> = songs.iter().filter(|s| members.binary_search(s).is_err()).copied().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let n = (ids.len() as i32).clamp(1, 10_000);
+        let started = Instant::now();
+        let stamp = basis.as_ref().map(|b| (user_id, b.stamp(*pid, Some(&ids), n)));
+        let cands: Vec<Option<i64>> = ids.into_iter().map(Some).collect();
+        match cache_lookup(*pid, stamp, &mut counters, started).or_report() {
+            Lookup::Hit(ctx) => found.push((ctx, *pid)),
+            Lookup::Miss(stamp) => missed.push((*pid, cands, n, stamp)),
+        }
+    }
+    if !missed.is_empty() {
+        // embed every song and member that lacks a current embedding in one batched pass, so that
+        // the per-playlist matches below only read
+        let mut all: Vec<i64> = songs.clone();
+        for (pid, members) in &playlists {
+            if missed.iter().any(|m| m.0 == *pid) {
+                all.extend(members);
+            }
+        }
+        all.sort_unstable();
+        all.dedup();
+        let bundle = active_bundle().or_report();
+        // only the tracks whose stored embedding is missing or stale (one indexed query)
+        let stale: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
+            if document_keys().or_report() {
+                "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
+                   left join songmatch.track_content tc on tc.track_id = t.id
+                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
+                         and te.model_name = $2 and te.model_version = $3
+                  where t.id = any($1) and (tc.document_hash is null or te.content_hash is distinct from tc.document_hash)"
+            } else {
+                "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
+                   left join songmatch.track_content tc on tc.track_id = t.id
+                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
+                         and te.model_name = $2 and te.model_version = $3
+                  where t.id = any($1) and (tc.content_hash is null or te.content_hash is distinct from tc.content_hash)"
+            },
+            &[all.into(), bundle.embedding.0.as_str().into(), bundle.embedding.1.as_str().into()],
+        )
+        .map_err(spi_err("cannot find tracks to embed"))
+        .or_report()
+        .unwrap_or_default();
+        if !stale.is_empty() {
+            ensure_embeddings(&load_tracks(&stale).or_report(), &bundle.embedding, &mut counters).or_report();
+        }
+        for (pid, cands, n, stamp) in missed {
+            let (ctx, _) = match_miss(pid, Some(user_id), Some(cands), n, config, &mut counters, false, stamp, Instant::now()).or_report();
+            found.push((ctx, pid));
+        }
+        found.sort_by_key(|(_, pid)| *pid);
+    }
+    counters.flush().or_report();
+    found
+}

@@ -27,22 +27,17 @@ use crate::core::Error;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
-/// The pgrx error code for a core error.
+/// The pgrx error code for a core error: its SQLSTATE from [`Error::sqlstate`] (the one table of
+/// songmatch's SQLSTATEs, in the core crate), encoded as PostgreSQL's `MAKE_SQLSTATE` does. (A
+/// SQLSTATE that pgrx's `PgSqlErrorCode` does not list would become XX000: every one the core
+/// names is listed.)
 pub fn error_code(e: &Error) -> PgSqlErrorCode {
-    match e {
-        Error::InvalidParameter(_) | Error::UnknownModel { .. } => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        Error::Data(_) | Error::DimensionMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-        Error::NullValue(_) => PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-        Error::LimitExceeded(_) => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-        Error::PermissionDenied(_) => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-        Error::MissingFile { .. } => PgSqlErrorCode::ERRCODE_UNDEFINED_FILE,
-        Error::ChecksumMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-        Error::Config(_) => PgSqlErrorCode::ERRCODE_CONFIG_FILE_ERROR,
-        Error::Unsupported(_) => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-        Error::Runtime(_) => PgSqlErrorCode::ERRCODE_SYSTEM_ERROR,
-        Error::Unavailable(_) => PgSqlErrorCode::ERRCODE_CANNOT_CONNECT_NOW,
-        Error::Io { .. } => PgSqlErrorCode::ERRCODE_IO_ERROR,
-    }
+    PgSqlErrorCode::from(make_sqlstate(e.sqlstate()))
+}
+
+/// PostgreSQL's `MAKE_SQLSTATE` (utils/elog.h): the five characters of a SQLSTATE, six bits each.
+fn make_sqlstate(code: &str) -> i32 {
+    code.bytes().take(5).enumerate().fold(0, |acc, (i, c)| acc + (((i32::from(c) - i32::from(b'0')) & 0x3F) << (6 * i)))
 }
 
 /// Raise `e` as a PostgreSQL ERROR. Does not return.
@@ -65,6 +60,11 @@ impl<T> OrReport<T> for Result<T, Error> {
             Err(e) => raise(e),
         }
     }
+}
+
+/// `.map_err(spi_err("cannot read …"))`: an SPI error as a core error (58000, "what: error").
+pub fn spi_err(what: &'static str) -> impl Fn(pgrx::spi::SpiError) -> Error {
+    move |e| Error::Runtime(format!("{what}: {e}"))
 }
 
 /// A required argument: NULL is an error (22004) naming the parameter.

@@ -16,6 +16,7 @@
 use super::guc;
 use super::plans;
 use super::privilege::as_owner;
+use super::spi_err;
 use super::vector::{HalfVec, Vector};
 use crate::core::scoring::FloatSource;
 use crate::core::store::{Store, StoreHeader, StoreWriter};
@@ -32,10 +33,6 @@ use std::time::Instant;
 
 /// Advisory lock (class, key) under which one builder writes a database's store at a time.
 const BUILD_LOCK: (i32, i32) = (1_397_572_169, 1);
-
-fn spi_err(what: &'static str) -> impl Fn(pgrx::spi::SpiError) -> Error {
-    move |e| Error::Runtime(format!("{what}: {e}"))
-}
 
 fn store_dir() -> PathBuf {
     // SAFETY: DataDir is set once at startup, before any backend runs songmatch's code

@@ -4,7 +4,6 @@
 use super::counters::Counters;
 use super::reads::TrackRow;
 use super::schema_facts::document_keys;
-use super::spi_err;
 use crate::core::models::embed;
 use crate::core::models::embed::Role;
 use crate::core::models::manifest::Storage;
@@ -12,6 +11,7 @@ use crate::core::{Error, Result};
 use crate::sql::bundle::Bundle;
 use crate::sql::infer;
 use crate::sql::privilege::as_owner;
+use crate::sql::spi_err;
 use crate::sql::vector::Vector;
 use pgrx::prelude::*;
 use pgrx::JsonB;

@@ -1,8 +1,8 @@
 //! Usage counters: the deltas of one call, written to `songmatch.stats_deltas` in one statement.
 
-use super::spi_err;
 use crate::core::Result;
 use crate::sql::privilege::as_owner;
+use crate::sql::spi_err;
 use std::collections::BTreeMap;
 
 /// Counter deltas of one call, written to songmatch.stats_deltas in one statement.

@@ -25,7 +25,6 @@
 //! * [`songs`]: `match_songs_to_playlists`: the best of a user's playlists for each song.
 //! * [`offline`]: the evaluation's read-only scoring (`score_tracks`, `ranker_features`).
 
-use crate::core::Error;
 #[cfg(any(test, feature = "pg_test"))]
 use pgrx::prelude::*;
 
@@ -45,10 +44,6 @@ pub mod songs;
 pub mod writes;
 
 pub use counters::Counters;
-
-fn spi_err(what: &'static str) -> impl Fn(pgrx::spi::SpiError) -> Error {
-    move |e| Error::Runtime(format!("{what}: {e}"))
-}
 
 /// The settings of a match's queries (restored after it, see plans::with_settings): no JIT (it
 /// would compile songmatch's queries for ~150 ms, which run in a few).

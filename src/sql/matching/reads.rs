@@ -2,12 +2,13 @@
 //! stored signals, the active config, a context's stored results, a user's playlists.
 
 use super::schema_facts::{citus_absent, owner_columns, stored_signals};
-use super::{spi_err, GENERIC_PLAN};
+use super::GENERIC_PLAN;
 use crate::core::hash::{content_hash, ContentKind};
 use crate::core::scoring::{Config, FloatSource};
 use crate::core::signals::Encoded;
 use crate::core::{text, Error, Result};
 use crate::sql::bundle::Bundle;
+use crate::sql::spi_err;
 use pgrx::prelude::*;
 use pgrx::{JsonB, Uuid};
 use serde_json::{json, Value};

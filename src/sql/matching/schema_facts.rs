@@ -2,8 +2,8 @@
 //! update adds (a database whose extension is not updated yet lacks them) and Citus. A fact that
 //! only an update or `CREATE EXTENSION citus` can change is kept for the backend once it holds.
 
-use super::spi_err;
 use crate::core::{Error, Result};
+use crate::sql::spi_err;
 use pgrx::prelude::*;
 
 /// A fact about this database's schema that, once true, stays true for the backend (an update

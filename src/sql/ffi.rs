@@ -1,8 +1,22 @@
-//! Every `unsafe` of the SQL layer that touches raw server state, each behind a safe function:
-//! the user switch of songmatch's writes (`privilege.rs`), pgvector's binary layout
-//! (`vector.rs`), the server's own paths, reserving the `songmatch.` settings prefix, and the
-//! process management of the inference supervisor (fork, wait, signals: `service.rs`).
-//! All of it runs on the backend's main thread (worker threads never call into PostgreSQL).
+//! Most of the SQL layer's `unsafe`, each behind a safe function: the user switch of songmatch's
+//! writes (`privilege.rs`), pgvector's binary layout (`vector.rs`), the server's own paths,
+//! reserving the `songmatch.` settings prefix, and the process management of the inference
+//! supervisor (fork, wait, signals: `service.rs`). All of it runs on the backend's main thread
+//! (worker threads never call into PostgreSQL).
+//!
+//! The rest stays beside the code it serves, each block with its `SAFETY:` note
+//! (`clippy::undocumented_unsafe_blocks`, in `make lint`):
+//! * `store.rs`: the feature store's read-only file mapping: `mmap` / `munmap`, the slices read
+//!   from it, and `Mapped`'s `Send`, `Sync` and `FloatSource` impls (stage 1's worker threads
+//!   read the mapping in place); and four reads of backend state: `DataDir` (the store's
+//!   directory), `MyDatabaseId` (its file name), `MyProcPid` (a builder's temporary file) and
+//!   `TransactionIdIsCurrentTransactionId` (whether this transaction changed the catalogue).
+//! * `plans.rs`: `select_batches` frees each batch's SPI tuple table (`SPI_tuptable`,
+//!   `SPI_freetuptable`) once it is read, so that a large read does not hold every row.
+//! * `vector.rs`: pgrx's datum traits for `vector` and `halfvec` (`FromDatum`, `ArgAbi`,
+//!   `BoxRet`), unsafe by their signatures, which call [`vector_elems`] here.
+//! * `refresh.rs`, `service.rs`: `#[unsafe(no_mangle)]` on the background workers' entry points,
+//!   which PostgreSQL finds by name.
 
 use pgrx::pg_sys;
 use std::ffi::CStr;

@@ -5,6 +5,9 @@
 //! a table it uses changes (ALTER, DROP, new index) and replans it for another role under
 //! row-level security, so a kept plan never answers with stale semantics. Only fixed SQL texts
 //! (`&'static str`) are kept, so the cache cannot grow without bound.
+//!
+//! Unsafe code: [`select_batches`] frees each batch's SPI tuple table itself (`SPI_tuptable`,
+//! `SPI_freetuptable`; see the `SAFETY:` notes there).
 
 use pgrx::datum::DatumWithOid;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult, SpiTupleTable};

@@ -13,7 +13,8 @@
 //! caller's own rights: e.g. `match_playlist` loads the playlist under row-level security and only
 //! then stores its profile and results.
 //!
-//! The FFI calls of the switch live in `ffi.rs` with the layer's other unsafe code.
+//! The FFI calls of the switch live in `ffi.rs`, whose module docs say where the layer's other
+//! unsafe code is.
 
 use crate::core::{Error, Result};
 use pgrx::pg_sys;

@@ -12,6 +12,11 @@
 //!   store was taken at (and the store's model is the bundle's, for the vectors); a candidate the
 //!   store lacks is read from the tables as before. So the answers are the same with or without it.
 //! * Not on Citus (the catalogue's rows live on the workers).
+//!
+//! Unsafe code (each block with its `SAFETY:` note): the file's read-only mapping (`mmap`,
+//! `munmap`, the slices read from it, and [`Mapped`]'s `Send`, `Sync` and `FloatSource` impls:
+//! stage 1's worker threads read it in place), and reads of backend state (`DataDir`,
+//! `MyDatabaseId`, `MyProcPid`, `TransactionIdIsCurrentTransactionId`).
 
 use super::guc;
 use super::plans;

@@ -1,5 +1,11 @@
-//! Every `unsafe` of the core, each behind a safe function: the AVX2 and AVX-512 dot products, the worker
-//! threads' signal mask, and one ONNX Runtime C-API call the `ort` crate does not wrap.
+//! Most of the core's `unsafe`, each behind a safe function: the AVX2 and AVX-512 dot products, the
+//! worker threads' signal mask, and one ONNX Runtime C-API call the `ort` crate does not wrap.
+//!
+//! The rest stays beside the code it serves, each with its `SAFETY:` note: the `FloatSource` trait
+//! (`scoring.rs`: unsafe to implement, its contract is that the memory stays unchanged), reading
+//! the store's embeddings as f32s in place (`store.rs`, `align_to`), and a string of a signals
+//! encoding that its layout's parse checked as UTF-8 (`signals.rs`, `from_utf8_unchecked`); the
+//! tests of `signals.rs` and `store.rs` have one each too.
 
 use ort::session::builder::SessionBuilder;
 use ort::AsPointer;

@@ -7,9 +7,9 @@ use super::counters::Counters;
 use super::discovery::recommend_one;
 use super::offline::{features, score};
 use super::profile::playlist_profile;
-use super::reads::{load_playlist, load_tracks, read_results, MatchRow, TrackRow};
+use super::reads::{load_playlist, load_tracks, MatchRow, TrackRow};
 use super::schema_facts::refuse_on_cluster;
-use super::songs::songs_contexts;
+use super::songs::{best_playlists, songs_contexts};
 use crate::core::ranker::FEATURES;
 use crate::core::signals::TrackSignals;
 use crate::core::{text, Error};
@@ -19,7 +19,7 @@ use crate::sql::{guc, OrReport};
 use pgrx::prelude::*;
 use pgrx::{JsonB, Uuid};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// `songmatch.embed_tracks(track_ids, model => NULL)`: make sure every track has a current
 /// document embedding for the model (default: the active bundle's); one row per distinct id:
@@ -254,20 +254,7 @@ fn match_songs_to_playlists(
 {
     let top_k_n = crate::sql::required(top_k, "top_k");
     let contexts = songs_contexts(user_id, track_ids, top_k, config);
-    let mut per_song: BTreeMap<i64, Vec<(i64, f64, Value)>> = BTreeMap::new();
-    for (ctx, pid) in contexts {
-        for r in read_results(ctx, pid, crate::sql::required(user_id, "user_id")).or_report() {
-            per_song.entry(r.track_id).or_default().push((pid, r.score, r.components));
-        }
-    }
-    let mut out = Vec::new();
-    for (song, mut list) in per_song {
-        list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (i, (pid, score, comp)) in list.into_iter().take(top_k_n as usize).enumerate() {
-            out.push((song, pid, score, i as i32 + 1, JsonB(comp)));
-        }
-    }
-    TableIterator::new(out)
+    TableIterator::new(best_playlists(contexts, user_id, top_k_n))
 }
 
 /// `songmatch.match_songs_contexts(user_id, track_ids => NULL, top_k => 3, config => NULL)`: for

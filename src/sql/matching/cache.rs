@@ -7,15 +7,14 @@ use super::pipeline::match_candidates;
 use super::profile::Profile;
 use super::reads::{load_playlist, read_results, resolve_config, MatchRow};
 use super::schema_facts::citus_absent;
-use super::writes::write_returning_i64;
+use super::writes::{refresh_context_use, stamp_context};
 use super::MATCH_SETTINGS;
 use crate::core::hash::{match_stamp, MatchStampInputs};
 use crate::core::scoring::Config;
 use crate::core::{versions, Result};
 use crate::sql::bundle::{active_bundle, Bundle};
-use crate::sql::guc;
 use crate::sql::privilege::as_owner;
-use crate::sql::spi_err;
+use crate::sql::{guc, spi_err};
 use pgrx::Uuid;
 use serde_json::Value;
 use std::time::Instant;
@@ -116,14 +115,7 @@ pub(super) fn match_miss(
     if let Some(stamp) = stamp.filter(|_| crate::sql::flight::try_lead_one(&context_row(ctx)).unwrap_or(false)) {
         // (the counters were read before the inputs: a change that commits in between leaves a
         // stamp of the old counters, which no later call computes)
-        as_owner(|| {
-            crate::sql::plans::update(
-                "update songmatch.match_contexts set fast_key = $2 where user_id = $3 and id = $1 and fast_key is distinct from $2",
-                &[ctx.into(), stamp.as_str().into(), p.owner.into()],
-                |_| Ok(()),
-            )
-            .map_err(spi_err("cannot stamp the match context"))
-        })?;
+        stamp_context(ctx, &stamp, p.owner)?;
     }
     Ok((ctx, out))
 }
@@ -275,15 +267,7 @@ pub(super) fn touch_context((id, stale): (i64, bool), owner: Uuid) -> Result<i64
     if !stale || !crate::sql::flight::try_lead_one(&context_row(id))? {
         return Ok(id);
     }
-    Ok(as_owner(|| {
-        write_returning_i64(
-            "update songmatch.match_contexts set hit_count = hit_count + 1, last_used_at = pg_catalog.now()
-              where user_id = $2 and id = $1 returning id",
-            &[id.into(), owner.into()],
-        )
-        .map_err(spi_err("cannot refresh the match cache"))
-    })?
-    .unwrap_or(id))
+    Ok(refresh_context_use(id, owner)?.unwrap_or(id))
 }
 
 /// What a call has already resolved: only the config it was given, or (discovery) the bundle,

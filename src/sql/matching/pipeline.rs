@@ -7,16 +7,12 @@ use super::counters::Counters;
 use super::profile::playlist_profile;
 use super::rank::{rank_candidates, Scoring};
 use super::reads::{read_results, resolve_config, MatchRow, PlaylistInfo};
-use super::writes::write_returning_i64;
+use super::writes::{store_context, NewContext};
 use crate::core::hash::{id_set_hash, match_context_hash, IdSetKind, MatchContextInputs};
 use crate::core::profile::round6;
 use crate::core::{versions, Error, Result};
 use crate::sql::bundle::active_bundle;
 use crate::sql::guc;
-use crate::sql::privilege::as_owner;
-use crate::sql::spi_err;
-use pgrx::prelude::*;
-use pgrx::JsonB;
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -132,59 +128,16 @@ pub(super) fn match_candidates(
         .collect();
 
     // store the context and its results
-    let ctx: i64 = as_owner(|| {
-        let ctx = write_returning_i64(
-            if p.owner_columns {
-                // (excluded's time: Citus evaluates no function in DO UPDATE on a distributed table)
-                "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
-                 playlist_set_hash, candidate_set_hash, inputs, last_used_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, pg_catalog.now())
-                 on conflict (user_id, context_hash) do update set last_used_at = excluded.last_used_at
-                 returning id"
-            } else {
-                "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
-                 playlist_set_hash, candidate_set_hash, inputs)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8)
-                 on conflict (context_hash) do update set last_used_at = pg_catalog.now()
-                 returning id"
-            },
-            &[
-                context_hash.as_str().into(),
-                p.owner.into(),
-                bundle.hash.as_str().into(),
-                versions::MATCHING_ALGO_VERSION.into(),
-                config_hash.as_str().into(),
-                ps.as_str().into(),
-                cs.as_str().into(),
-                JsonB(json!({"profile": prof.content_hash, "config": cfg.to_json(), "top_k": top_k, "candidates": n_cands})).into(),
-            ],
-        )
-        .map_err(spi_err("cannot store the match context"))?
-        .ok_or_else(|| Error::Runtime("no context id returned".into()))?;
-        if !rows.is_empty() {
-            let ids: Vec<i64> = rows.iter().map(|r| r.track_id).collect();
-            let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
-            let ranks: Vec<i32> = rows.iter().map(|r| r.rank).collect();
-            let comps: Vec<JsonB> = rows.iter().map(|r| JsonB(r.components.clone())).collect();
-            Spi::run_with_args(
-                if p.owner_columns {
-                    "insert into songmatch.match_results (context_id, playlist_id, track_id, score, rank, components, user_id)
-                     select $1, $2, t.track_id, t.score, t.rank, t.components, $7
-                       from unnest($3::bigint[], $4::float8[], $5::int[], $6::jsonb[]) as t(track_id, score, rank, components)
-                     on conflict do nothing"
-                } else {
-                    "insert into songmatch.match_results (context_id, playlist_id, track_id, score, rank, components)
-                     select $1, $2, t.track_id, t.score, t.rank, t.components
-                       from unnest($3::bigint[], $4::float8[], $5::int[], $6::jsonb[]) as t(track_id, score, rank, components)
-                      where $7::uuid is not null
-                     on conflict do nothing"
-                },
-                &[ctx.into(), p.id.into(), ids.into(), scores.into(), ranks.into(), comps.into(), p.owner.into()],
-            )
-            .map_err(spi_err("cannot store match results"))?;
-        }
-        Ok(ctx)
-    })?;
+    let inputs = json!({"profile": prof.content_hash, "config": cfg.to_json(), "top_k": top_k, "candidates": n_cands});
+    let new = NewContext {
+        context_hash: &context_hash,
+        bundle_hash: &bundle.hash,
+        config_hash: &config_hash,
+        playlist_set: &ps,
+        candidate_set: &cs,
+        inputs,
+    };
+    let ctx = store_context(p, new, &rows)?;
     pgrx::debug2!("songmatch: match_playlist({}) stored as context {ctx}", p.id);
     pgrx::debug1!(
         "songmatch: match_playlist({}): {} candidates; context {:?}, artifacts {:?}, stage 1 + 2 {:?}, stored {:?}",

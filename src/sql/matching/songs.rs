@@ -4,13 +4,14 @@
 use super::artifacts::ensure_embeddings;
 use super::cache::{cache_lookup, match_miss, stamp_basis_of, Lookup};
 use super::counters::Counters;
-use super::reads::{load_tracks, user_playlists};
+use super::reads::{load_tracks, read_results, user_playlists};
 use super::schema_facts::{document_keys, owner_columns};
 use crate::sql::bundle::active_bundle;
-use crate::sql::spi_err;
-use crate::sql::{guc, OrReport};
+use crate::sql::{guc, spi_err, OrReport};
 use pgrx::prelude::*;
 use pgrx::{JsonB, Uuid};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// The contexts of [`match_songs_contexts`], as (context id, playlist id) in playlist order.
@@ -134,4 +135,23 @@ pub(super) fn songs_contexts(
     }
     counters.flush().or_report();
     found
+}
+
+/// `match_songs_to_playlists`' rows from the contexts of [`songs_contexts`]: for each song, its
+/// best `top_k` playlists (by score, then playlist id), ranked from 1.
+pub(super) fn best_playlists(contexts: Vec<(i64, i64)>, user_id: Option<Uuid>, top_k: i32) -> Vec<(i64, i64, f64, i32, JsonB)> {
+    let mut per_song: BTreeMap<i64, Vec<(i64, f64, Value)>> = BTreeMap::new();
+    for (ctx, pid) in contexts {
+        for r in read_results(ctx, pid, crate::sql::required(user_id, "user_id")).or_report() {
+            per_song.entry(r.track_id).or_default().push((pid, r.score, r.components));
+        }
+    }
+    let mut out = Vec::new();
+    for (song, mut list) in per_song {
+        list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (i, (pid, score, comp)) in list.into_iter().take(top_k as usize).enumerate() {
+            out.push((song, pid, score, i as i32 + 1, JsonB(comp)));
+        }
+    }
+    out
 }

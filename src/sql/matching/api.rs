@@ -274,7 +274,7 @@ fn match_songs_contexts(
 
 /// `songmatch.score_tracks(member_track_ids, candidate_track_ids, playlist_id => NULL,
 /// top_k => NULL, config => NULL)`: the offline, read-only form of match_playlist used by the
-/// evaluation (see [`offline`]): nothing is written to the profile or match tables (track
+/// evaluation (see [`offline`](super::offline::offline)): nothing is written to the profile or match tables (track
 /// embeddings are still computed and stored on a miss).
 #[pg_extern(volatile)]
 fn score_tracks(

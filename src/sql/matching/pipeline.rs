@@ -16,7 +16,7 @@ use crate::sql::guc;
 use serde_json::{json, Value};
 use std::time::Instant;
 
-/// [`match_one`] over candidates already chosen (by id, with their content hashes); `extra`
+/// [`match_one`](super::cache::match_one) over candidates already chosen (by id, with their content hashes); `extra`
 /// goes into every result's components (how the candidates were found); `started`: when the
 /// call began (the timings in the debug lines count from there).
 #[allow(clippy::too_many_arguments)]

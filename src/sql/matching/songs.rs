@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// The contexts of [`match_songs_contexts`], as (context id, playlist id) in playlist order.
+/// The contexts of `songmatch.match_songs_contexts`, as (context id, playlist id) in playlist order.
 pub(super) fn songs_contexts(
     user_id: Option<Uuid>,
     track_ids: Option<Vec<Option<i64>>>,

@@ -75,3 +75,39 @@ pub fn required<T>(v: Option<T>, name: &str) -> T {
         None => raise(Error::NullValue(format!("{name} must not be NULL"))),
     }
 }
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    use super::error_code;
+    use crate::core::Error;
+    use pgrx::prelude::*;
+    use pgrx::PgSqlErrorCode as C;
+    use std::path::PathBuf;
+
+    /// Every core error reaches PostgreSQL with the SQLSTATE the core names (the one table), as
+    /// the pgrx code of that name.
+    #[pg_test]
+    fn error_codes_are_the_core_sqlstates() {
+        let path = PathBuf::from("/x");
+        let cases = [
+            (Error::InvalidParameter("x".into()), C::ERRCODE_INVALID_PARAMETER_VALUE),
+            (Error::UnknownModel { name: "m".into(), available: vec![] }, C::ERRCODE_INVALID_PARAMETER_VALUE),
+            (Error::Data("x".into()), C::ERRCODE_DATA_EXCEPTION),
+            (Error::DimensionMismatch { expected: 1, actual: 2 }, C::ERRCODE_DATA_EXCEPTION),
+            (Error::NullValue("x".into()), C::ERRCODE_NULL_VALUE_NOT_ALLOWED),
+            (Error::LimitExceeded("x".into()), C::ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+            (Error::PermissionDenied("x".into()), C::ERRCODE_INSUFFICIENT_PRIVILEGE),
+            (Error::MissingFile { path: path.clone() }, C::ERRCODE_UNDEFINED_FILE),
+            (Error::ChecksumMismatch { path: path.clone(), expected: "a".into(), actual: "b".into() }, C::ERRCODE_DATA_CORRUPTED),
+            (Error::Config("x".into()), C::ERRCODE_CONFIG_FILE_ERROR),
+            (Error::Unsupported("x".into()), C::ERRCODE_FEATURE_NOT_SUPPORTED),
+            (Error::Runtime("x".into()), C::ERRCODE_SYSTEM_ERROR),
+            (Error::Unavailable("x".into()), C::ERRCODE_CANNOT_CONNECT_NOW),
+            (Error::Io { path, source: std::io::Error::other("x") }, C::ERRCODE_IO_ERROR),
+        ];
+        for (e, want) in cases {
+            assert_eq!(error_code(&e), want, "{e:?} ({})", e.sqlstate());
+        }
+    }
+}

@@ -99,8 +99,12 @@ log "configuring PostgreSQL ${UPSTREAM}: --prefix=${PREFIX} --libdir=${PKGLIBDIR
 ./configure "${CONFIGURE[@]}" >"${WORK}/configure.log" 2>&1 \
     || { tail -30 "${WORK}/configure.log" >&2; die "configure failed (${WORK}/configure.log)"; }
 log "building PostgreSQL ${UPSTREAM} (several minutes; log ${WORK}/build.log)"
-make -j"$(nproc)" >"${WORK}/build.log" 2>&1 || { tail -30 "${WORK}/build.log" >&2; die "build failed"; }
-"${SUDO[@]}" make install >"${WORK}/install.log" 2>&1 || { tail -30 "${WORK}/install.log" >&2; die "install failed"; }
+# (as a top-level make: PostgreSQL's build generates its headers only when MAKELEVEL is 0, and
+# this script may run under the project's make, whose MAKEFLAGS must not reach it either)
+pg_make() { env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS make "$@"; }
+pg_make -j"$(nproc)" >"${WORK}/build.log" 2>&1 || { tail -30 "${WORK}/build.log" >&2; die "build failed"; }
+"${SUDO[@]}" env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS make install >"${WORK}/install.log" 2>&1 \
+    || { tail -30 "${WORK}/install.log" >&2; die "install failed"; }
 [[ "$("${PREFIX}/bin/pg_config" --pkglibdir)" == "${PKGLIBDIR}" && "$("${PREFIX}/bin/pg_config" --sharedir)" == "${SHAREDIR}" ]] \
     || die "the build's pg_config does not name ${PKGLIBDIR} and ${SHAREDIR}"
 printf '%s\n' "${WANT}" | "${SUDO[@]}" tee "${STAMP}" >/dev/null

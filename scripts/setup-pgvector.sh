@@ -135,9 +135,10 @@ if [[ -f "${pgxs_global}" ]] && grep -qE '^with_llvm[[:space:]]*=[[:space:]]*yes
 fi
 
 log "building pgvector ${built_version} (make ${make_args[*]})"
-make -C "${srcdir}" -j"$(nproc)" "${make_args[@]}"
+# (env -u: a make of its own, not a sub-make of the project's Makefile and its command-line variables)
+env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS make -C "${srcdir}" -j"$(nproc)" "${make_args[@]}"
 log "installing pgvector ${built_version} into ${PKGLIBDIR} / ${SHAREDIR}/extension"
-"${SUDO[@]}" make -C "${srcdir}" "${make_args[@]}" install
+"${SUDO[@]}" env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS make -C "${srcdir}" "${make_args[@]}" install
 
 pgvector_ok || die "pgvector install did not produce ${CONTROL} (>= ${PGVECTOR_MIN}) and ${SO}"
 log "pgvector ${INSTALLED_VERSION} installed for PostgreSQL ${PG_MAJOR} (built from Debian source ${src_version})"

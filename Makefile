@@ -195,9 +195,11 @@ lint: pgrx-init
 test-core:
 	$(CARGO) test -p songmatch-core
 
-# tier 1b: the Python tooling (model fetcher) on local data
-test-tools:
+# tier 1b: the Python tooling (model fetcher) on local data, and the evaluation protocol of eval/cv.py
+# (folds, what a fold trains on, the leakage guards) in the ranker venv
+test-tools: ranker-venv
 	$(PYTHON) -m unittest discover -s models/reference -p 'test_*.py'
+	PYTHONDONTWRITEBYTECODE=1 $(RANKER_VENV)/bin/python -m unittest discover -s eval -p 'test_*.py'
 
 # tier 2: #[pg_test] functions inside a throw-away server that pgrx runs as $(PG_OS_USER)
 test-pg: setup install-fixtures
@@ -214,7 +216,7 @@ MIN_TRACKS ?= 10
 SEED       ?= 42
 K          ?= 10
 # offline evaluation on a Spotify-songs CSV (eval/README.md); last line: one JSON object
-eval: install db-start
+eval: install db-start ranker-venv
 	@test -n "$(DATA)" || { echo "usage: make eval DATA=path/to/spotify_songs.csv.gz" >&2; exit 1; }
 	@bash eval/run.sh --data "$(DATA)" --holdout $(HOLDOUT) --negatives $(NEGATIVES) --min-tracks $(MIN_TRACKS) --seed $(SEED) --k $(K)
 

@@ -264,6 +264,24 @@ def ablation(db, ds, k):
     return out
 
 
+def cross_validate(a):
+    """eval/cv.py in the ranker's venv: k-fold cross-validation by playlist of stage 1 + the learned
+    ranker trained as the shipped one is (its last stdout line is {"cv": {...}})."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    cmd = [a.cv_python, os.path.join(here, "cv.py"), "--dsn", a.dsn, "--psql", a.psql, "--folds", str(a.cv_folds),
+           "--seed", str(a.seed), "--k", str(a.k), "--holdout", str(a.holdout), "--negatives", str(a.negatives),
+           "--min-tracks", str(a.min_tracks), "--json-out", os.path.join(a.out, "cv.json")]
+    log(f"cross-validation by playlist ({a.cv_folds} folds): {' '.join(cmd[1:2])}")
+    t = time.time()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"eval: cv.py failed ({p.returncode})")
+    cv = json.loads(p.stdout.strip().splitlines()[-1])["cv"]
+    log(f"cv: NDCG@{a.k} {cv['full']['ndcg']:.4f} ± {cv['full']['ndcg_sd']:.4f} over {cv['folds']} folds "
+        f"(stage 1 alone {cv['stage1']['ndcg']:.4f}) in {round(time.time() - t)} s")
+    return cv
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dsn", required=True)
@@ -278,6 +296,9 @@ def main():
     ap.add_argument("--embed-seconds", type=float, default=None)
     ap.add_argument("--started", type=float, default=None)
     ap.add_argument("--no-tune", action="store_true")
+    ap.add_argument("--cv-python", default=None,
+                    help="the ranker venv's python: runs eval/cv.py (k-fold CV by playlist) and reports it as `cv`")
+    ap.add_argument("--cv-folds", type=int, default=5)
     a = ap.parse_args()
     started = a.started or time.time()
     db = DB(a.psql, a.dsn)
@@ -328,6 +349,8 @@ def main():
         tuning["emulation_check"] = {"eval_run_default_tune_ndcg": d, "emulated": e,
                                      "abs_diff": None if e is None else round(abs(d - e), 6)}
 
+    cv = cross_validate(a) if a.cv_python else None
+
     pick = lambda r: {m: r[m] for m in ("ndcg", "recall", "mrr")}
     result = {
         "dataset_hash": ds,
@@ -342,6 +365,10 @@ def main():
         result["tuned"] = {"config": tuning["chosen"], "tune": pick(halves["tuned"]["tune"]),
                            "test": pick(halves["tuned"]["test"])}
         result["test_half"] = {label: pick(halves[label]["test"]) for label in runs}
+    if cv is not None:
+        result["cv"] = {"full": {k: cv["full"][k] for k in ("ndcg", "ndcg_sd", "per_fold")},
+                        "stage1": {k: cv["stage1"][k] for k in ("ndcg", "ndcg_sd")},
+                        "folds": cv["folds"]}
     result["seconds"] = round(time.time() - started)
 
     full = {
@@ -355,6 +382,7 @@ def main():
         "tuning": tuning,
         "ablation": abl,
         "bundle_hash": runs["full"]["bundle_hash"],
+        "cv": cv,
     }
     with open(os.path.join(a.out, "report.json"), "w") as f:
         json.dump(full, f, indent=2, sort_keys=True)

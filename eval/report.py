@@ -41,6 +41,22 @@ def markdown(rep):
     out.append(f"{s['playlists']} playlists ({s['tune']} tune / {s['test']} test), {s['profile']} profile tracks, "
                f"{s['heldout']} held out, {s['negative']} negatives. Each playlist's held-out tracks are ranked among "
                f"its negatives from its profile tracks (and its name); bundle `{rep['bundle_hash']}`.\n")
+    cv = rep.get("cv")
+    if cv:
+        out.append(f"\n## Cross-validation by playlist ({cv['folds']} folds)\n")
+        out.append(f"The ranker is trained as the shipped one (models/ranker/train.py) on the other folds' playlists "
+                   f"only, β is chosen there, and each fold's playlists are ranked as songmatch ranks them "
+                   f"(eval/cv.py). Mean of the fold means ± their standard deviation:\n")
+        out.append(f"| | NDCG@{k} | sd | per fold |")
+        out.append("|---|---:|---:|---|")
+        for key, what in (("full", "stage 1 + ranker (β chosen in the training folds)"),
+                          ("full_default_beta", "stage 1 + ranker, β 0.8"), ("stage1", "stage 1 alone")):
+            m = cv[key]
+            out.append(f"| {what} | {fmt(m['ndcg'])} | {fmt(m['ndcg_sd'])} | "
+                       f"{', '.join(fmt(x) for x in m['per_fold'])} |")
+        out.append("\nChosen in each fold: " + "; ".join(
+            f"{c['fold']}: {c['point']['learning_rate']}/{c['point']['num_leaves']}/{c['point']['min_data_in_leaf']}, "
+            f"{c['trees']} trees, β {c['beta']}" for c in cv["chosen"]) + "\n")
     for half, title in (("all", "All playlists"), ("tune", "Tune half (where the weights were chosen)"),
                         ("test", "Test half (held out from tuning: the honest figures)")):
         out.append(f"\n## {title}\n")

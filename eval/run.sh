@@ -3,14 +3,17 @@
 #
 #   bash eval/run.sh --data PATH.csv.gz [--holdout 0.2] [--negatives 100] [--min-tracks 10]
 #                    [--seed 42] [--k 10] [--db songmatch_eval] [--no-tune] [--reuse-db]
+#                    [--folds 5] [--no-cv]
 #
 # --reuse-db keeps an already loaded database (development: skips the load, embeds only what
-# is missing); by default the database is dropped and created again.
+# is missing); by default the database is dropped and created again. --no-cv skips the k-fold
+# cross-validation by playlist (eval/cv.py, in target/venv-ranker), which is the honest figure.
 # Needs the extension installed and the Makefile's server running (make install db-start).
 # (Re)creates the database songmatch_eval, loads the CSV (eval/load.sql), embeds every track,
 # builds the dataset, runs the baselines (random, popularity, audio, embedding) and the full
 # matcher, tunes the weights on one half of the playlists and reports on the other
-# (eval/evaluate.py), and writes target/eval/report.md, report.json and metrics.svg.
+# (eval/evaluate.py), cross-validates by playlist (eval/cv.py), and writes target/eval/report.md,
+# report.json, cv.json and metrics.svg.
 # Progress goes to stderr; the LAST line of stdout is one JSON object.
 # The data file is read where it is: nothing of it is copied into the repository.
 set -euo pipefail
@@ -19,7 +22,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"
 export PYTHONDONTWRITEBYTECODE=1
 
-DATA="" HOLDOUT=0.2 NEGATIVES=100 MIN_TRACKS=10 SEED=42 K=10 DB=songmatch_eval TUNE=1 REUSE=0
+DATA="" HOLDOUT=0.2 NEGATIVES=100 MIN_TRACKS=10 SEED=42 K=10 DB=songmatch_eval TUNE=1 REUSE=0 CV=1 FOLDS=5
 OUT="${ROOT}/target/eval"
 source "${ROOT}/scripts/pg-env.sh"
 
@@ -37,15 +40,17 @@ while [[ $# -gt 0 ]]; do
         --db) DB="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --no-tune) TUNE=0; shift ;;
+        --no-cv) CV=0; shift ;;
+        --folds) FOLDS="$2"; shift 2 ;;
         --reuse-db) REUSE=1; shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
 done
 [[ -n "${DATA}" ]] || die "no data file: make eval DATA=path/to/spotify_songs.csv.gz"
 [[ -r "${DATA}" ]] || die "cannot read ${DATA}"
 [[ "${DB}" =~ ^[a-z_][a-z0-9_]*$ ]] || die "--db must be a plain lower-case identifier"
-for v in "${HOLDOUT}" "${NEGATIVES}" "${MIN_TRACKS}" "${SEED}" "${K}"; do
+for v in "${HOLDOUT}" "${NEGATIVES}" "${MIN_TRACKS}" "${SEED}" "${K}" "${FOLDS}"; do
     [[ "${v}" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "not a number: ${v}"
 done
 command -v python3 >/dev/null || die "python3 is needed"
@@ -153,8 +158,15 @@ embedded="$(psql_eval -At -c "select count(distinct track_id) from songmatch.tra
 log "embedded ${embedded} tracks in ${embed_s} s"
 
 # --- dataset, runs, tuning, report ---------------------------------------------------------------
+# k-fold cross-validation by playlist (eval/cv.py) needs the ranker's venv (make ranker-venv)
+cv_flag=()
+if [[ "${CV}" == 1 ]]; then
+    [[ -x "${ROOT}/target/venv-ranker/bin/python" ]] || die "no target/venv-ranker (make ranker-venv), or --no-cv"
+    cv_flag=(--cv-python "${ROOT}/target/venv-ranker/bin/python" --cv-folds "${FOLDS}")
+fi
 tune_flag=()
 [[ "${TUNE}" == 1 ]] || tune_flag=(--no-tune)
 python3 eval/evaluate.py --dsn "${DSN}" --psql "${PSQL}" --out "${OUT}" \
     --seed "${SEED}" --holdout "${HOLDOUT}" --negatives "${NEGATIVES}" --min-tracks "${MIN_TRACKS}" --k "${K}" \
-    --data-name "$(basename -- "${DATA}")" --embed-seconds "${embed_s}" --started "${started}" "${tune_flag[@]}"
+    --data-name "$(basename -- "${DATA}")" --embed-seconds "${embed_s}" --started "${started}" "${tune_flag[@]}" \
+    "${cv_flag[@]}"

@@ -189,9 +189,9 @@ def meta_features(db, groups_by_dataset):
     """Cosines of the candidate to the members with embeddings of a metadata-only text ("title by
     artist, from the album X (year)"), read from public.cv_meta_emb (made for this experiment):
     the best, the mean of the best 3, and the cosine to the members' mean."""
-    if db.value("select count(*) from songmatch.tracks t where not exists "
-                "(select 1 from pg_tables where schemaname = 'public' and tablename = 'cv_meta_emb') "
-                "or not exists (select 1 from public.cv_meta_emb e where e.id = t.id)") != "0":
+    if (db.value("select to_regclass('public.cv_meta_emb') is null") == "t"
+            or db.value("select count(*) from songmatch.tracks t "
+                        "where not exists (select 1 from public.cv_meta_emb e where e.id = t.id)") != "0"):
         log("meta: embedding every track's metadata-only text into public.cv_meta_emb")
         db.value(META_SQL)
     emb = {}
@@ -251,7 +251,8 @@ def knn_features(db, groups_by_dataset):
     distance to the nearest member and the mean of the 3 nearest; the smallest year difference."""
     cols = ", ".join(f"(analysis -> 'audio' ->> '{k}')::float8" for k in KNN_AUDIO)
     audio, year = {}, {}
-    for row in db.rows(f"select id, nullif(left(release_date::text, 4), '')::int, {cols} from songmatch.tracks"):
+    for row in db.rows(f"select t.id, nullif(left(t.release_date, 4), '')::int, {cols} from songmatch.tracks t "
+                       f"left join songmatch.track_analyses a on a.track_id = t.id"):
         audio[int(row[0])] = np.array([float(x) if x != "" else np.nan for x in row[2:]])
         year[int(row[0])] = float(row[1]) if row[1] != "" else np.nan
     A = np.stack(list(audio.values()))
@@ -391,14 +392,21 @@ def main():
     ap.add_argument("--negatives", type=int, default=T.DATASET_PARAMS["negatives"])
     ap.add_argument("--min-tracks", type=int, default=T.DATASET_PARAMS["min_tracks"])
     ap.add_argument("--extra-seeds", default=",".join(map(str, T.EXTRA_SEEDS)))
-    ap.add_argument("--experiment", default="", help="cooc, artistcooc, meta, knn, groupnorm (comma-separated)")
+    ap.add_argument("--experiment", default="", help="cooc, artistcooc, meta, metareplace, knn, groupnorm (comma-separated)")
     ap.add_argument("--grid", default="full", choices=["full", "one"],
                     help="one: only the shipped model's point (development)")
+    ap.add_argument("--param", action="append", default=[],
+                    help="KEY=VALUE: override one of train.py's LightGBM base parameters (experiments)")
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--json-out", default=None)
     a = ap.parse_args()
     if a.folds < 2:
         raise SystemExit("--folds must be at least 2")
+    for kv in a.param:
+        k, _, v = kv.partition("=")
+        if k not in T.BASE_PARAMS:
+            raise SystemExit(f"--param: {k} is not one of train.py's base parameters")
+        T.BASE_PARAMS[k] = type(T.BASE_PARAMS[k])(v) if not isinstance(T.BASE_PARAMS[k], list) else json.loads(v)
     t_start = time.time()
     db = T.DB(a.psql, a.dsn)
     T.EVAL_SEED = a.seed
@@ -429,6 +437,15 @@ def main():
             extra_names += knn_features(db, data)
         elif e == "meta":
             extra_names += meta_features(db, data)
+        elif e == "metareplace":
+            # extractor v2 as the ranker would see it: the metadata-only cosines in place of the
+            # stored documents' (stage 1 keeps the stored ones)
+            meta_features(db, data)
+            cols = [names.index(n) for n in ("members_top1", "members_top3", "centroid")]
+            for gs in data:
+                for g in gs:
+                    g["X"] = g["X"].copy()
+                    g["X"][:, cols] = g["extra"].pop()
         elif e == "groupnorm":
             which = ["members_top1", "members_top3", "centroid", "audio", "year_closeness", "popularity_closeness"]
             for gs in data:
@@ -473,6 +490,7 @@ def main():
         "datasets": hashes,
         "features": all_names,
         "experiments": exps,
+        "params": a.param,
         "chosen": [{"fold": r["fold"], "point": r["point"], "trees": r["trees"], "beta": r["beta"],
                     "val_ndcg": round(r["val_ndcg"], 6)} for r in results],
         "parity": par,

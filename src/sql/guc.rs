@@ -57,6 +57,16 @@ pub static REFRESH_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(1);
 
 pub fn init() {
     define_limits();
+    define_inference_service();
+    define_refresher();
+    define_call_behaviour();
+    define_model_runtime();
+    // songmatch.* is ours: a misspelt setting (songmatch.max_candidate) is an error, not a placeholder
+    super::ffi::reserve_guc_prefix(c"songmatch");
+}
+
+/// Where models run, and the inference service's threads.
+fn define_inference_service() {
     GucRegistry::define_enum_guc(
         c"songmatch.inference",
         c"Where models run: auto (the inference service when songmatch is preloaded, else this backend), service or backend (superuser only).",
@@ -75,6 +85,10 @@ pub fn init() {
         GucContext::Sighup,
         GucFlags::default(),
     );
+}
+
+/// The background refresher (per database).
+fn define_refresher() {
     GucRegistry::define_bool_guc(
         c"songmatch.auto_refresh",
         c"Let the background refresher make stale artifacts current (with songmatch preloaded).",
@@ -113,6 +127,11 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
+}
+
+/// How a call behaves: batching and reuse of inference, the feature store, discovery, single
+/// flight, and the guard on dropping the catalogue.
+fn define_call_behaviour() {
     GucRegistry::define_int_guc(
         c"songmatch.inference_batch_wait_us",
         c"How long (microseconds) the inference service may wait for other sessions' requests to batch with a request (superuser only).",
@@ -167,6 +186,11 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+}
+
+/// ONNX Runtime and the model files: optimisation, where models and the library are, threads and
+/// batch sizes.
+fn define_model_runtime() {
     GucRegistry::define_enum_guc(
         c"songmatch.graph_optimization",
         c"ONNX Runtime graph optimisation for new sessions: all, extended, basic or none (superuser only).",
@@ -221,8 +245,6 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
-    // songmatch.* is ours: a misspelt setting (songmatch.max_candidate) is an error, not a placeholder
-    super::ffi::reserve_guc_prefix(c"songmatch");
 }
 
 /// The request limits (superuser-only settings; a DBA may set them per role with

@@ -2,7 +2,7 @@
 //! sibling modules and maps a core error to its SQLSTATE. Nothing else lives here.
 
 use super::artifacts::{ensure_embeddings_for, ensure_emotions, Artifact, Need};
-use super::cache::match_one;
+use super::cache::{match_one, MatchCall};
 use super::counters::Counters;
 use super::discovery::recommend_one;
 use super::offline::{features, score};
@@ -194,7 +194,8 @@ fn match_call(
         refuse_on_cluster("match_playlist(playlist_id, ...)", "match_playlist(user_id, playlist_id, ...)").or_report();
     }
     let mut counters = Counters::default();
-    let out = match_one(playlist_id, user, candidate_track_ids, top_k, config.as_ref().map(|j| &j.0), &mut counters, rows).or_report();
+    let call = MatchCall { playlist_id, user, given: candidate_track_ids, top_k, config: config.as_ref().map(|j| &j.0), rows };
+    let out = match_one(call, &mut counters).or_report();
     counters.flush().or_report();
     out
 }

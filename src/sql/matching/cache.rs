@@ -3,7 +3,7 @@
 
 use super::candidates::candidates_of;
 use super::counters::Counters;
-use super::pipeline::match_candidates;
+use super::pipeline::{match_candidates, CandidateMatch};
 use super::profile::Profile;
 use super::reads::{load_playlist, read_results, resolve_config, MatchRow};
 use super::schema_facts::citus_absent;
@@ -19,22 +19,26 @@ use pgrx::Uuid;
 use serde_json::Value;
 use std::time::Instant;
 
+/// One `match_playlist` call's arguments: the playlist, the caller (None: any owner the caller
+/// may read), the given candidates (None: the owner's liked tracks), how many results, the config,
+/// and whether the results are wanted back (`rows`) or only the context.
+pub struct MatchCall<'a> {
+    pub playlist_id: i64,
+    pub user: Option<Uuid>,
+    pub given: Option<Vec<Option<i64>>>,
+    pub top_k: i32,
+    pub config: Option<&'a Value>,
+    pub rows: bool,
+}
+
 /// Match one playlist: the context is looked up first; on a miss, stage 1 (+ stage 2) runs
 /// and the results are stored under the context. Returns the context's id and, when `rows` is
 /// set, its results (best first).
-#[allow(clippy::too_many_arguments)]
-pub fn match_one(
-    playlist_id: i64,
-    user: Option<Uuid>,
-    given: Option<Vec<Option<i64>>>,
-    top_k: i32,
-    config: Option<&Value>,
-    counters: &mut Counters,
-    rows: bool,
-) -> Result<(i64, Vec<MatchRow>)> {
+pub fn match_one(call: MatchCall<'_>, counters: &mut Counters) -> Result<(i64, Vec<MatchRow>)> {
     let started = Instant::now();
+    let MatchCall { playlist_id, user, top_k, config, rows, .. } = call;
     // (anything wrong with the call is left to the full path, which reports it as before)
-    let stamp = if top_k >= 1 { call_stamp(playlist_id, user, given.as_deref(), top_k, config).ok().flatten() } else { None };
+    let stamp = if top_k >= 1 { call_stamp(playlist_id, user, call.given.as_deref(), top_k, config).ok().flatten() } else { None };
     let owner = stamp.as_ref().map(|(o, _)| *o);
     match cache_lookup(playlist_id, stamp, counters, started)? {
         Lookup::Hit(ctx) => {
@@ -44,7 +48,7 @@ pub fn match_one(
             };
             Ok((ctx, rows))
         }
-        Lookup::Miss(stamp) => match_miss(playlist_id, user, given, top_k, config, counters, rows, stamp, started),
+        Lookup::Miss(stamp) => match_miss(call, stamp, counters, started),
     }
 }
 
@@ -91,24 +95,20 @@ pub(super) fn cache_lookup(playlist_id: i64, stamp: Option<(Uuid, String)>, coun
 
 /// The full path of a call the fast path did not answer: the context found by its content hash,
 /// or computed and stored; then stamped.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn match_miss(
-    playlist_id: i64,
-    user: Option<Uuid>,
-    given: Option<Vec<Option<i64>>>,
-    top_k: i32,
-    config: Option<&Value>,
-    counters: &mut Counters,
-    rows: bool,
+    call: MatchCall<'_>,
     stamp: Option<String>,
+    counters: &mut Counters,
     started: Instant,
 ) -> Result<(i64, Vec<MatchRow>)> {
+    let MatchCall { playlist_id, user, given, top_k, config, rows } = call;
     let t0 = started.elapsed();
     let (p, ctx, out) = crate::sql::plans::with_settings(MATCH_SETTINGS, spi_err("cannot change a setting for the match"), || {
         let p = load_playlist(playlist_id, user)?;
         let cands = candidates_of(&p, given)?;
         pgrx::debug1!("songmatch: read the playlist and {} candidates' content hashes in {:?}", cands.ids.len(), started.elapsed() - t0);
-        let (ctx, out) = match_candidates(&p, cands, top_k, Resolved::Config(config), counters, rows, None, started)?;
+        let over = CandidateMatch { p: &p, cands, top_k, resolved: Resolved::Config(config), want_rows: rows, extra: None };
+        let (ctx, out) = match_candidates(over, counters, started)?;
         Ok((p, ctx, out))
     })?;
     // (a context row that another session is updating keeps its stamp: a later call stamps it)

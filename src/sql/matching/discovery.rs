@@ -5,7 +5,7 @@
 use super::cache::Resolved;
 use super::candidates::{fill_hashes, Candidates};
 use super::counters::Counters;
-use super::pipeline::match_candidates;
+use super::pipeline::{match_candidates, CandidateMatch};
 use super::profile::playlist_profile;
 use super::reads::{load_playlist, resolve_config};
 use super::schema_facts::citus_absent;
@@ -335,6 +335,7 @@ pub(super) fn recommend_searched(
     );
     let resolved = Resolved::All(Box::new((bundle, cfg, prof)));
     // (their embeddings from the feature store where it has their content)
-    let (ctx, _) = match_candidates(&p, cands, top_k, resolved, counters, false, Some(("discovery", info)), Instant::now())?;
+    let over = CandidateMatch { p: &p, cands, top_k, resolved, want_rows: false, extra: Some(("discovery", info)) };
+    let (ctx, _) = match_candidates(over, counters, Instant::now())?;
     Ok(ctx)
 }

@@ -2,7 +2,7 @@
 //! context per playlist (the fast path first; the misses embedded in one batch).
 
 use super::artifacts::ensure_embeddings;
-use super::cache::{cache_lookup, match_miss, stamp_basis_of, Lookup};
+use super::cache::{cache_lookup, match_miss, stamp_basis_of, Lookup, MatchCall};
 use super::counters::Counters;
 use super::reads::{load_tracks, read_results, user_playlists};
 use super::schema_facts::{document_keys, owner_columns};
@@ -128,7 +128,8 @@ pub(super) fn songs_contexts(
             ensure_embeddings(&load_tracks(&stale).or_report(), &bundle.embedding, &mut counters).or_report();
         }
         for (pid, cands, n, stamp) in missed {
-            let (ctx, _) = match_miss(pid, Some(user_id), Some(cands), n, config, &mut counters, false, stamp, Instant::now()).or_report();
+            let call = MatchCall { playlist_id: pid, user: Some(user_id), given: Some(cands), top_k: n, config, rows: false };
+            let (ctx, _) = match_miss(call, stamp, &mut counters, Instant::now()).or_report();
             found.push((ctx, pid));
         }
         found.sort_by_key(|(_, pid)| *pid);

@@ -7,11 +7,11 @@ use super::candidates::{fill_hashes, Candidates};
 use super::counters::Counters;
 use super::pipeline::{match_candidates, CandidateMatch};
 use super::profile::playlist_profile;
-use super::reads::{load_playlist, resolve_config};
+use super::reads::{load_playlist, resolve_config, FeatureStore, PlaylistInfo};
 use super::schema_facts::citus_absent;
 use super::{CUSTOM_PLAN, MATCH_SETTINGS};
 use crate::core::models::manifest::Storage;
-use crate::core::scoring::FloatSource;
+use crate::core::scoring::{Config, FloatSource, PlaylistSignals};
 use crate::core::screen::Over;
 use crate::core::signals::Encoded;
 use crate::core::{catalogue, scoring, Error, Result};
@@ -152,17 +152,7 @@ pub(super) fn recommend_searched(
     }
     let prof = playlist_profile(&p, &bundle, counters)?;
     let sig = &prof.signals;
-    // query vectors, flattened: (vector, k)
-    let mut queries: Vec<(&[f32], usize)> = Vec::new();
-    if let Some(c) = &sig.centroid {
-        queries.push((c, d.profile_k));
-    }
-    if let Some(q) = &sig.query {
-        queries.push((q, d.profile_k));
-    }
-    for m in sig.members.iter().take(d.max_members) {
-        queries.push((m, d.per_member));
-    }
+    let queries = query_vectors(sig, &d);
     let dims = queries.first().map(|(v, _)| v.len()).unwrap_or(0);
     if dims == 0 {
         return Err(Error::invalid(format!("playlist {playlist_id} has no embedded members and no query text to recommend from")));
@@ -174,109 +164,21 @@ pub(super) fn recommend_searched(
     // (the candidates the screen kept, and how many tracks it scored)
     let mut screened: Option<(Candidates, usize)> = None;
     if let Some(m) = &scan {
-        let st = m.store().ok_or_else(|| Error::Runtime("the feature store cannot be read".into()))?;
-        // every track a recommendation may hold: stage 2's window, and the one after it
-        let window = scoring::stage2_window(top_k as usize, &cfg, bundle.ranker.is_some(), bundle.reranker.is_some());
-        let mut skip: Vec<i64> = p.members.clone();
-        if exclude_liked {
-            skip.extend(
-                crate::sql::plans::select(
-                    "select coalesce(array_agg(l.track_id), '{}') from songmatch.liked_tracks l where l.user_id = $1",
-                    &[p.owner.into()],
-                    |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
-                )
-                .map_err(spi_err("cannot read the liked tracks"))?,
-            );
-        }
-        skip.sort_unstable();
-        let tg = Instant::now();
-        let dims = m.header.dims as usize;
-        if let Some(s) =
-            crate::core::screen::screen(sig, &cfg, &st, m.floats(), dims, Over::All(&|id| skip.binary_search(&id).is_ok()), window + 1)
-        {
-            pgrx::debug1!(
-                "songmatch: discovery: stage 1 screened {} of the feature store's {} tracks ({} left out by their bound) in {:?}, kept {}",
-                s.scored + s.bounded,
-                m.header.tracks,
-                s.bounded,
-                tg.elapsed(),
-                s.positions.len()
-            );
-            // the kept tracks as the store has them (their signals read in place)
-            let source: Arc<dyn FloatSource> = m.clone();
-            let n = s.positions.len();
-            let mut c = Candidates {
-                ids: Vec::with_capacity(n),
-                hashes: Vec::with_capacity(n),
-                signals: Vec::with_capacity(n),
-                store: store.clone(),
-                positions: Vec::with_capacity(n),
-            };
-            for at in s.positions {
-                let e = st.entry_at(at).ok_or_else(|| Error::Runtime("the feature store cannot be read".into()))?;
-                c.ids.push(st.id_at(at));
-                c.hashes.push(e.content_hash.to_string());
-                c.signals.push(e.signals_at.zip(e.signals.map(<[u8]>::len)).and_then(|(at, len)| Encoded::shared(&source, at, len)));
-                c.positions.push(e.has_embedding.then_some(at));
-            }
-            screened = Some((c, s.scored + s.bounded));
-        }
+        let call = DiscoveryCall { p: &p, bundle: &bundle, cfg: &cfg, top_k, exclude_liked };
+        screened = screen_store(m, &store, &call, sig)?;
     }
     let mut found: Vec<i64> = Vec::new();
     let (index, index_type) = match &scan {
         Some(_) if screened.is_some() => (json!("feature store"), "stage 1 screen"),
         Some(m) => {
-            // every vector of the store compared with each query: the exact neighbours
-            let st = m.store().ok_or_else(|| Error::Runtime("the feature store cannot be read".into()))?;
-            let tg = Instant::now();
-            for positions in crate::core::nearest::nearest(m.floats(), m.header.dims as usize, &queries) {
-                found.extend(positions.into_iter().map(|at| st.id_at(at)));
-            }
-            pgrx::debug1!(
-                "songmatch: discovery: {} exact searches over the feature store's {} tracks in {:?}",
-                queries.len(),
-                m.header.tracks,
-                tg.elapsed()
-            );
+            exact_neighbours(m, &queries, &mut found)?;
             (json!("feature store"), "exact scan")
         }
         None => (json!(search_index(&bundle, &d, sig.members.len(), &queries, dims, &mut found)?), "hnsw"),
     };
-    // and the catalogue's neighbours: tracks by the members' artists or on their albums
-    // (btree indexes on tracks.artist and tracks.album), the `catalogue_k` that fit the playlist
-    // best on the catalogue signals (shared artists and albums, year, popularity; weighted as
-    // stage 1 weighs them; ties by id), of at most CATALOGUE_SCAN times as many read
+    // and the catalogue's neighbours (the members' artists and albums)
     if d.catalogue_k > 0 && !p.members.is_empty() && screened.is_none() {
-        const CATALOGUE_SCAN: usize = 20;
-        let rows: Vec<(i64, catalogue::CatalogueTrack)> =
-            crate::sql::plans::with_settings(CUSTOM_PLAN, spi_err("cannot change a setting for the match"), || {
-                crate::sql::plans::select(
-                    "with m as (select array_agg(artist) as artists, array_agg(album) filter (where album is not null) as albums
-                              from songmatch.tracks where id = any($1))
-                 select s.id, s.artist, s.album, s.release_date, s.popularity from (
-                    select t.id, t.artist, t.album, t.release_date, t.popularity from songmatch.tracks t, m
-                     where t.artist = any(m.artists) or t.album = any(m.albums)) s
-                  order by s.id limit $2",
-                    &[p.members.clone().into(), ((d.catalogue_k * CATALOGUE_SCAN) as i64).into()],
-                    |t| {
-                        let mut out = Vec::with_capacity(t.len());
-                        for r in t {
-                            let track = catalogue::track_from(
-                                r.get::<&str>(2)?,
-                                r.get::<&str>(3)?,
-                                r.get::<&str>(4)?,
-                                r.get::<i32>(5)?.map(f64::from),
-                            );
-                            out.push((r.get::<i64>(1)?.unwrap_or_default(), track));
-                        }
-                        Ok(out)
-                    },
-                )
-                .map_err(spi_err("cannot read the members' artists and albums"))
-            })?;
-        let mut fit: Vec<(f64, i64)> = rows.iter().map(|(id, track)| (scoring::catalogue_fit(&sig.catalogue, track, &cfg), *id)).collect();
-        fit.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        found.extend(fit.into_iter().take(d.catalogue_k).map(|(_, id)| id));
+        found.extend(catalogue_neighbours(&p, &d, sig, &cfg)?);
     }
     found.sort_unstable();
     found.dedup();
@@ -285,35 +187,7 @@ pub(super) fn recommend_searched(
         Some((c, scored)) => (c, Some(scored)),
         None => {
             // minus the playlist's members (and the owner's liked tracks), with content hashes
-            let sql = if p.owner_columns {
-                "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
-                  where t.id = any($1)
-                    and not exists (select 1 from songmatch.playlist_tracks pt
-                                     where pt.owner_id = $4 and pt.playlist_id = $2 and pt.track_id = t.id)
-                    and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
-                  order by t.id"
-            } else {
-                "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
-                  where t.id = any($1)
-                    and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = t.id)
-                    and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
-                  order by t.id"
-            };
-            let (ids, hashes, signals) = Spi::connect(|c| {
-                let t = c.select(sql, None, &[found.into(), p.id.into(), exclude_liked.into(), p.owner.into()])?;
-                let mut ids = Vec::with_capacity(t.len());
-                let mut hs = Vec::with_capacity(t.len());
-                let mut ss = Vec::with_capacity(t.len());
-                for r in t {
-                    ids.push(r.get::<i64>(1)?.unwrap_or_default());
-                    hs.push(r.get::<String>(2)?);
-                    ss.push(r.get::<Vec<u8>>(3)?.map(Encoded::Owned));
-                }
-                Ok::<_, pgrx::spi::SpiError>((ids, hs, ss))
-            })
-            .map_err(spi_err("cannot read the discovered tracks"))?;
-            let hashes = fill_hashes(&ids, hashes)?;
-            (Candidates { ids, hashes, signals, store, positions: Vec::new() }, None)
+            (read_discovered(&p, found, exclude_liked, store)?, None)
         }
     };
     counters.add("discovery_calls", 1.0);
@@ -338,4 +212,176 @@ pub(super) fn recommend_searched(
     let over = CandidateMatch { p: &p, cands, top_k, resolved, want_rows: false, extra: Some(("discovery", info)) };
     let (ctx, _) = match_candidates(over, counters, Instant::now())?;
     Ok(ctx)
+}
+
+/// What a discovery call is about: the playlist, the bundle, the config, how many results, and
+/// whether the owner's liked tracks are left out.
+struct DiscoveryCall<'a> {
+    p: &'a PlaylistInfo,
+    bundle: &'a Bundle,
+    cfg: &'a Config,
+    top_k: i32,
+    exclude_liked: bool,
+}
+
+/// The query vectors of a playlist's signals, flattened: (vector, k): its centroid and query
+/// embedding (`profile_k` neighbours each), then its first `max_members` members (`per_member`).
+fn query_vectors<'s>(sig: &'s PlaylistSignals, d: &scoring::Discovery) -> Vec<(&'s [f32], usize)> {
+    let mut queries: Vec<(&[f32], usize)> = Vec::new();
+    if let Some(c) = &sig.centroid {
+        queries.push((c, d.profile_k));
+    }
+    if let Some(q) = &sig.query {
+        queries.push((q, d.profile_k));
+    }
+    for m in sig.members.iter().take(d.max_members) {
+        queries.push((m, d.per_member));
+    }
+    queries
+}
+
+/// Stage 1's screen over every track of the feature store `m` (`store`: the current store, which
+/// the candidates keep), minus the playlist's members (and the owner's liked tracks): the
+/// candidates it kept, read in place, and how many tracks it scored; None: no screen (emotions
+/// are weighed).
+fn screen_store(
+    m: &FeatureStore,
+    store: &Option<FeatureStore>,
+    call: &DiscoveryCall<'_>,
+    sig: &PlaylistSignals,
+) -> Result<Option<(Candidates, usize)>> {
+    let DiscoveryCall { p, bundle, cfg, top_k, exclude_liked } = *call;
+    let st = m.store().ok_or_else(|| Error::Runtime("the feature store cannot be read".into()))?;
+    // every track a recommendation may hold: stage 2's window, and the one after it
+    let window = scoring::stage2_window(top_k as usize, cfg, bundle.ranker.is_some(), bundle.reranker.is_some());
+    let mut skip: Vec<i64> = p.members.clone();
+    if exclude_liked {
+        skip.extend(
+            crate::sql::plans::select(
+                "select coalesce(array_agg(l.track_id), '{}') from songmatch.liked_tracks l where l.user_id = $1",
+                &[p.owner.into()],
+                |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
+            )
+            .map_err(spi_err("cannot read the liked tracks"))?,
+        );
+    }
+    skip.sort_unstable();
+    let tg = Instant::now();
+    let dims = m.header.dims as usize;
+    if let Some(s) =
+        crate::core::screen::screen(sig, cfg, &st, m.floats(), dims, Over::All(&|id| skip.binary_search(&id).is_ok()), window + 1)
+    {
+        pgrx::debug1!(
+            "songmatch: discovery: stage 1 screened {} of the feature store's {} tracks ({} left out by their bound) in {:?}, kept {}",
+            s.scored + s.bounded,
+            m.header.tracks,
+            s.bounded,
+            tg.elapsed(),
+            s.positions.len()
+        );
+        // the kept tracks as the store has them (their signals read in place)
+        let source: Arc<dyn FloatSource> = m.clone();
+        let n = s.positions.len();
+        let mut c = Candidates {
+            ids: Vec::with_capacity(n),
+            hashes: Vec::with_capacity(n),
+            signals: Vec::with_capacity(n),
+            store: store.clone(),
+            positions: Vec::with_capacity(n),
+        };
+        for at in s.positions {
+            let e = st.entry_at(at).ok_or_else(|| Error::Runtime("the feature store cannot be read".into()))?;
+            c.ids.push(st.id_at(at));
+            c.hashes.push(e.content_hash.to_string());
+            c.signals.push(e.signals_at.zip(e.signals.map(<[u8]>::len)).and_then(|(at, len)| Encoded::shared(&source, at, len)));
+            c.positions.push(e.has_embedding.then_some(at));
+        }
+        return Ok(Some((c, s.scored + s.bounded)));
+    }
+    Ok(None)
+}
+
+/// Every vector of the feature store compared with each query: the exact neighbours (appended
+/// to `found`).
+fn exact_neighbours(m: &FeatureStore, queries: &[(&[f32], usize)], found: &mut Vec<i64>) -> Result<()> {
+    let st = m.store().ok_or_else(|| Error::Runtime("the feature store cannot be read".into()))?;
+    let tg = Instant::now();
+    for positions in crate::core::nearest::nearest(m.floats(), m.header.dims as usize, queries) {
+        found.extend(positions.into_iter().map(|at| st.id_at(at)));
+    }
+    pgrx::debug1!(
+        "songmatch: discovery: {} exact searches over the feature store's {} tracks in {:?}",
+        queries.len(),
+        m.header.tracks,
+        tg.elapsed()
+    );
+    Ok(())
+}
+
+/// The catalogue's neighbours: tracks by the members' artists or on their albums (btree indexes
+/// on tracks.artist and tracks.album), the `catalogue_k` that fit the playlist best on the
+/// catalogue signals (shared artists and albums, year, popularity; weighted as stage 1 weighs
+/// them; ties by id), of at most CATALOGUE_SCAN times as many read.
+fn catalogue_neighbours(p: &PlaylistInfo, d: &scoring::Discovery, sig: &PlaylistSignals, cfg: &Config) -> Result<Vec<i64>> {
+    const CATALOGUE_SCAN: usize = 20;
+    let rows: Vec<(i64, catalogue::CatalogueTrack)> =
+        crate::sql::plans::with_settings(CUSTOM_PLAN, spi_err("cannot change a setting for the match"), || {
+            crate::sql::plans::select(
+                "with m as (select array_agg(artist) as artists, array_agg(album) filter (where album is not null) as albums
+                              from songmatch.tracks where id = any($1))
+                 select s.id, s.artist, s.album, s.release_date, s.popularity from (
+                    select t.id, t.artist, t.album, t.release_date, t.popularity from songmatch.tracks t, m
+                     where t.artist = any(m.artists) or t.album = any(m.albums)) s
+                  order by s.id limit $2",
+                &[p.members.clone().into(), ((d.catalogue_k * CATALOGUE_SCAN) as i64).into()],
+                |t| {
+                    let mut out = Vec::with_capacity(t.len());
+                    for r in t {
+                        let track =
+                            catalogue::track_from(r.get::<&str>(2)?, r.get::<&str>(3)?, r.get::<&str>(4)?, r.get::<i32>(5)?.map(f64::from));
+                        out.push((r.get::<i64>(1)?.unwrap_or_default(), track));
+                    }
+                    Ok(out)
+                },
+            )
+            .map_err(spi_err("cannot read the members' artists and albums"))
+        })?;
+    let mut fit: Vec<(f64, i64)> = rows.iter().map(|(id, track)| (scoring::catalogue_fit(&sig.catalogue, track, cfg), *id)).collect();
+    fit.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(fit.into_iter().take(d.catalogue_k).map(|(_, id)| id).collect())
+}
+
+/// The discovered tracks (`found`) minus the playlist's members (and the owner's liked tracks),
+/// with their content hashes and stored signals, as candidates (`store`: the current feature
+/// store).
+fn read_discovered(p: &PlaylistInfo, found: Vec<i64>, exclude_liked: bool, store: Option<FeatureStore>) -> Result<Candidates> {
+    let sql = if p.owner_columns {
+        "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
+                  where t.id = any($1)
+                    and not exists (select 1 from songmatch.playlist_tracks pt
+                                     where pt.owner_id = $4 and pt.playlist_id = $2 and pt.track_id = t.id)
+                    and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
+                  order by t.id"
+    } else {
+        "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
+                  where t.id = any($1)
+                    and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = t.id)
+                    and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
+                  order by t.id"
+    };
+    let (ids, hashes, signals) = Spi::connect(|c| {
+        let t = c.select(sql, None, &[found.into(), p.id.into(), exclude_liked.into(), p.owner.into()])?;
+        let mut ids = Vec::with_capacity(t.len());
+        let mut hs = Vec::with_capacity(t.len());
+        let mut ss = Vec::with_capacity(t.len());
+        for r in t {
+            ids.push(r.get::<i64>(1)?.unwrap_or_default());
+            hs.push(r.get::<String>(2)?);
+            ss.push(r.get::<Vec<u8>>(3)?.map(Encoded::Owned));
+        }
+        Ok::<_, pgrx::spi::SpiError>((ids, hs, ss))
+    })
+    .map_err(spi_err("cannot read the discovered tracks"))?;
+    let hashes = fill_hashes(&ids, hashes)?;
+    Ok(Candidates { ids, hashes, signals, store, positions: Vec::new() })
 }

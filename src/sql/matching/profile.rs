@@ -32,21 +32,18 @@ pub struct Profile {
     pub deferred: bool,
 }
 
+/// A playlist's members as its profile takes them: their `[id, content hash]` pairs, their
+/// vectors (of those that have one) and their signals, in member order.
+pub(super) struct ProfileMembers {
+    pub(super) hashes: Vec<Value>,
+    pub(super) vectors: Vec<Vec<f32>>,
+    pub(super) signals: Vec<TrackSignals>,
+}
+
 /// The profile of a playlist under a bundle: persisted, recomputed only when its content hash
 /// (playlist, analysis, members and their content hashes, bundle) changes.
 pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counters) -> Result<Profile> {
-    // the members' content hashes, vectors and signals: from the feature store when it has them
-    // all, else from their rows (embedding any that has no current vector)
-    let (member_hashes, members, tracks) = match members_from_store(p, &bundle.embedding)? {
-        Some(m) => m,
-        None => {
-            let rows = load_tracks(&p.members)?;
-            let embs = ensure_embeddings(&rows, &bundle.embedding, counters)?;
-            let member_hashes: Vec<Value> = rows.iter().map(|r| json!([r.id, r.content_hash()])).collect();
-            let members: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
-            (member_hashes, members, rows.iter().map(|r| TrackSignals::of(&r.track, &r.analysis)).collect())
-        }
-    };
+    let ProfileMembers { hashes: member_hashes, vectors: members, signals: tracks } = profile_members(p, bundle, counters)?;
     let hash = content_hash(
         ContentKind::PlaylistProfile,
         &json!({"playlist": p.playlist, "analysis": p.analysis, "members": member_hashes, "bundle": bundle.hash}),
@@ -57,32 +54,8 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     let genres = profile::genre_distribution(&tracks.iter().map(|t| t.genres.clone()).collect::<Vec<_>>());
     let catalogue = catalogue::profile(&tracks.iter().map(|t| t.catalogue.clone()).collect::<Vec<_>>());
 
-    // (the stored hash, query embedding, the hash of the query text it embeds and the members it
-    // was computed with)
-    let stored: Option<(String, Option<Vector>, Option<String>, Value)> = Spi::connect(|c| {
-        let mut t = c.select(
-            if p.owner_columns {
-                "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
-                  where owner_id = $4 and playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3"
-            } else {
-                "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
-                  where playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3 and $4::uuid is not null"
-            },
-            None,
-            &[p.id.into(), PROFILE_KIND.into(), bundle.hash.as_str().into(), p.owner.into()],
-        )?;
-        Ok::<_, pgrx::spi::SpiError>(match t.next() {
-            Some(r) => Some((
-                r.get::<String>(1)?.unwrap_or_default(),
-                r.get::<Vector>(2)?,
-                r.get::<String>(3)?,
-                r.get::<JsonB>(4)?.map(|j| j.0).unwrap_or(Value::Null),
-            )),
-            None => None,
-        })
-    })
-    .map_err(spi_err("cannot read the playlist profile"))?;
-    if let Some((h, q, _, _)) = &stored {
+    let stored = read_stored_profile(p, bundle)?;
+    if let Some(StoredProfile { content_hash: h, query_embedding: q, .. }) = &stored {
         if *h == hash {
             counters.add("profile_hits", 1.0);
             let query = q.as_ref().map(|v| v.0.clone());
@@ -95,34 +68,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     let started = Instant::now();
     let query_text = text::playlist_query(&p.playlist, &p.analysis)?;
     let query_hash = text::query_hash(&query_text);
-    let reused = stored.and_then(|(h, q, qh, old_members)| {
-        let same_text = match qh {
-            Some(qh) => qh == query_hash,
-            // (stored before its query hash was: the same playlist and analysis as then, i.e. its
-            // hash recomputed with the members it was computed with)
-            None => {
-                h == content_hash(
-                    ContentKind::PlaylistProfile,
-                    &json!({"playlist": p.playlist, "analysis": p.analysis, "members": old_members, "bundle": bundle.hash}),
-                )
-            }
-        };
-        if same_text {
-            q.map(|v| v.0)
-        } else {
-            None
-        }
-    });
-    let query = match reused {
-        Some(q) => Some(q),
-        None => {
-            let t = embed::format_text(&infer::manifest(&bundle.embedding.0)?, Role::Query, None, &query_text);
-            infer::take_shared();
-            let q = infer::embed(&bundle.embedding.0, &[t])?.pop();
-            infer::count(counters, &bundle.embedding.0, 1);
-            q
-        }
-    };
+    let query = query_embedding(p, bundle, stored, &query_text, &query_hash, counters)?;
     counters.add("profile_recomputes", 1.0);
     let (audio_mean, audio_std) = audio.to_json();
     let dims = query.as_ref().map(|q| q.len()).or(centroid.as_ref().map(|c| c.len())).unwrap_or(0) as i32;
@@ -184,11 +130,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
 /// it is current, of this model, and has every member's current content (its hash in
 /// `track_content`) with a vector and signals; None otherwise. The same values as their rows give
 /// (the store holds what the rows' triggers derived, of the generation it is current at).
-#[allow(clippy::type_complexity)]
-pub(super) fn members_from_store(
-    p: &PlaylistInfo,
-    model: &(String, String),
-) -> Result<Option<(Vec<Value>, Vec<Vec<f32>>, Vec<TrackSignals>)>> {
+pub(super) fn members_from_store(p: &PlaylistInfo, model: &(String, String)) -> Result<Option<ProfileMembers>> {
     if p.members.is_empty() || p.member_hashes.iter().any(Option::is_none) {
         return Ok(None);
     }
@@ -202,5 +144,100 @@ pub(super) fn members_from_store(
         vectors.push(st.embedding_at(e.at));
         tracks.push(signals);
     }
-    Ok(Some((pairs, vectors, tracks)))
+    Ok(Some(ProfileMembers { hashes: pairs, vectors, signals: tracks }))
+}
+
+/// The members' content hashes, vectors and signals: from the feature store when it has them
+/// all, else from their rows (embedding any that has no current vector).
+fn profile_members(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counters) -> Result<ProfileMembers> {
+    Ok(match members_from_store(p, &bundle.embedding)? {
+        Some(m) => m,
+        None => {
+            let rows = load_tracks(&p.members)?;
+            let embs = ensure_embeddings(&rows, &bundle.embedding, counters)?;
+            let member_hashes: Vec<Value> = rows.iter().map(|r| json!([r.id, r.content_hash()])).collect();
+            let members: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
+            ProfileMembers {
+                hashes: member_hashes,
+                vectors: members,
+                signals: rows.iter().map(|r| TrackSignals::of(&r.track, &r.analysis)).collect(),
+            }
+        }
+    })
+}
+
+/// A playlist's stored profile, as far as a call reads it: its content hash, its query
+/// embedding, the hash of the query text it embeds and the members it was computed with.
+struct StoredProfile {
+    content_hash: String,
+    query_embedding: Option<Vector>,
+    query_hash: Option<String>,
+    members: Value,
+}
+
+/// The playlist's stored profile under the bundle (None: there is none).
+fn read_stored_profile(p: &PlaylistInfo, bundle: &Bundle) -> Result<Option<StoredProfile>> {
+    Spi::connect(|c| {
+        let mut t = c.select(
+            if p.owner_columns {
+                "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
+                  where owner_id = $4 and playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3"
+            } else {
+                "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
+                  where playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3 and $4::uuid is not null"
+            },
+            None,
+            &[p.id.into(), PROFILE_KIND.into(), bundle.hash.as_str().into(), p.owner.into()],
+        )?;
+        Ok::<_, pgrx::spi::SpiError>(match t.next() {
+            Some(r) => Some(StoredProfile {
+                content_hash: r.get::<String>(1)?.unwrap_or_default(),
+                query_embedding: r.get::<Vector>(2)?,
+                query_hash: r.get::<String>(3)?,
+                members: r.get::<JsonB>(4)?.map(|j| j.0).unwrap_or(Value::Null),
+            }),
+            None => None,
+        })
+    })
+    .map_err(spi_err("cannot read the playlist profile"))
+}
+
+/// The playlist's query embedding: the stored one when it embeds the same query text, else the
+/// query text (`query_hash`: its hash) embedded now.
+fn query_embedding(
+    p: &PlaylistInfo,
+    bundle: &Bundle,
+    stored: Option<StoredProfile>,
+    query_text: &str,
+    query_hash: &str,
+    counters: &mut Counters,
+) -> Result<Option<Vec<f32>>> {
+    let reused = stored.and_then(|StoredProfile { content_hash: h, query_embedding: q, query_hash: qh, members: old_members }| {
+        let same_text = match qh {
+            Some(qh) => qh == query_hash,
+            // (stored before its query hash was: the same playlist and analysis as then, i.e. its
+            // hash recomputed with the members it was computed with)
+            None => {
+                h == content_hash(
+                    ContentKind::PlaylistProfile,
+                    &json!({"playlist": p.playlist, "analysis": p.analysis, "members": old_members, "bundle": bundle.hash}),
+                )
+            }
+        };
+        if same_text {
+            q.map(|v| v.0)
+        } else {
+            None
+        }
+    });
+    Ok(match reused {
+        Some(q) => Some(q),
+        None => {
+            let t = embed::format_text(&infer::manifest(&bundle.embedding.0)?, Role::Query, None, query_text);
+            infer::take_shared();
+            let q = infer::embed(&bundle.embedding.0, &[t])?.pop();
+            infer::count(counters, &bundle.embedding.0, 1);
+            q
+        }
+    })
 }

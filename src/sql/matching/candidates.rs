@@ -40,16 +40,52 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
     let Candidates { ids, hashes, signals, store, positions } = cands;
     let t0 = Instant::now();
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let (mut embeddings, from_store) = store_embeddings(store, positions, &ids, &hashes, model);
+    counters.add("feature_store_embeddings", from_store as f64);
+    let rest: Vec<i64> =
+        if from_store == 0 { ids.clone() } else { (0..ids.len()).filter(|&i| embeddings[i].is_none()).map(|i| ids[i]).collect() };
+    read_table_embeddings(rest, model, &at, &mut embeddings)?;
+    let mut decoded: Vec<Option<SignalsView>> = crate::core::signals::parse_all(signals);
+    pgrx::debug1!(
+        "songmatch: read {} candidates' embeddings ({from_store} from the feature store) and signals in {:?}",
+        ids.len(),
+        t0.elapsed()
+    );
+    // the rest from their rows: signals derived, embeddings DB-first (computed on a miss)
+    let gone = complete_from_rows(&ids, &at, model, &mut decoded, &mut embeddings, counters)?;
+    Ok(ids
+        .into_iter()
+        .zip(embeddings)
+        .zip(decoded)
+        .zip(gone)
+        .filter(|(_, gone)| !gone)
+        .map(|(((id, embedding), s), _)| CandidateSignals {
+            track_id: id,
+            embedding,
+            signals: s.unwrap_or_default(),
+            emotions: BTreeMap::new(),
+        })
+        .collect())
+}
+
+/// The candidates' embeddings from the feature store, where it has the candidate's current
+/// content under this model (a vector is the same for the same content and model), read in place
+/// (`positions`: found with the hashes, else looked up by id and hash); and how many it had.
+fn store_embeddings(
+    store: Option<FeatureStore>,
+    positions: Vec<Option<usize>>,
+    ids: &[i64],
+    hashes: &[String],
+    model: &(String, String),
+) -> (Vec<Option<Embedding>>, usize) {
     let mut embeddings: Vec<Option<Embedding>> = vec![None; ids.len()];
-    // from the store where it has the candidate's current content under this model (a vector is
-    // the same for the same content and model), read in place; else from the table
     let mut from_store = 0usize;
     if let Some(m) = store.filter(|m| m.header.of_model(model)) {
         if let Some(st) = m.store() {
             let dims = m.header.dims as usize;
             let source: Arc<dyn FloatSource> = m.clone();
             // (the positions found with the hashes, else looked up by id and hash)
-            let positions = if positions.len() == ids.len() { positions } else { st.embedding_positions(&ids, &hashes) };
+            let positions = if positions.len() == ids.len() { positions } else { st.embedding_positions(ids, hashes) };
             embeddings = if source.floats().is_empty() {
                 positions.into_iter().map(|at| Some(st.embedding_at(at?).into())).collect()
             } else {
@@ -58,9 +94,17 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
             from_store = embeddings.iter().filter(|e| e.is_some()).count();
         }
     }
-    counters.add("feature_store_embeddings", from_store as f64);
-    let rest: Vec<i64> =
-        if from_store == 0 { ids.clone() } else { (0..ids.len()).filter(|&i| embeddings[i].is_none()).map(|i| ids[i]).collect() };
+    (embeddings, from_store)
+}
+
+/// The embeddings of the candidates `rest` from the table (only an embedding of the track's
+/// current document), into `embeddings` at their places (`at`).
+fn read_table_embeddings(
+    rest: Vec<i64>,
+    model: &(String, String),
+    at: &HashMap<i64, usize>,
+    embeddings: &mut [Option<Embedding>],
+) -> Result<()> {
     crate::sql::plans::with_settings(GENERIC_PLAN, spi_err("cannot change a setting for the match"), || {
         if rest.is_empty() {
             return Ok(());
@@ -92,14 +136,20 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
             },
         )
         .map_err(spi_err("cannot read the candidates' embeddings"))
-    })?;
-    let mut decoded: Vec<Option<SignalsView>> = crate::core::signals::parse_all(signals);
-    pgrx::debug1!(
-        "songmatch: read {} candidates' embeddings ({from_store} from the feature store) and signals in {:?}",
-        ids.len(),
-        t0.elapsed()
-    );
-    // the rest from their rows: signals derived, embeddings DB-first (computed on a miss)
+    })
+}
+
+/// The candidates without current stored signals or embedding, from their rows: signals
+/// derived, embeddings DB-first (computed on a miss), written into `decoded` and `embeddings`.
+/// Returns which candidates' rows are gone by now (left out).
+fn complete_from_rows(
+    ids: &[i64],
+    at: &HashMap<i64, usize>,
+    model: &(String, String),
+    decoded: &mut [Option<SignalsView>],
+    embeddings: &mut [Option<Embedding>],
+    counters: &mut Counters,
+) -> Result<Vec<bool>> {
     let slow: Vec<usize> = (0..ids.len()).filter(|&i| decoded[i].is_none() || embeddings[i].is_none()).collect();
     counters.add("embedding_hits", (ids.len() - slow.len()) as f64);
     // (a candidate whose row is gone by now is left out)
@@ -122,19 +172,7 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
             };
         }
     }
-    Ok(ids
-        .into_iter()
-        .zip(embeddings)
-        .zip(decoded)
-        .zip(gone)
-        .filter(|(_, gone)| !gone)
-        .map(|(((id, embedding), s), _)| CandidateSignals {
-            track_id: id,
-            embedding,
-            signals: s.unwrap_or_default(),
-            emotions: BTreeMap::new(),
-        })
-        .collect())
+    Ok(gone)
 }
 
 /// The candidates of a playlist with their content hashes and stored signals, by id: the given

@@ -34,46 +34,12 @@ pub(super) fn songs_contexts(
     }
     let config = config.as_ref().map(|j| &j.0);
     // the user's playlists with their members, in one read (under the caller's row-level security)
-    let playlists: Vec<(i64, Vec<i64>)> = if owner_columns().or_report() {
-        user_playlists(user_id).or_report()
-    } else {
-        // (a database not yet updated to 0.6.0)
-        crate::sql::plans::select(
-            "select p.id, array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id)
-               from songmatch.playlists p where p.owner_id = $1 order by p.id",
-            &[user_id.into()],
-            |t| {
-                let mut out = Vec::new();
-                for r in t {
-                    out.push((r.get::<i64>(1)?.unwrap_or_default(), r.get::<Vec<i64>>(2)?.unwrap_or_default()));
-                }
-                Ok(out)
-            },
-        )
-        .map_err(spi_err("cannot read playlists"))
-        .or_report()
-    };
-    let songs: Vec<i64> = match track_ids {
-        Some(t) => {
-            let mut v: Vec<i64> = t.into_iter().flatten().collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        }
-        None => Spi::get_one_with_args::<Vec<i64>>(
-            "select coalesce(array_agg(track_id order by track_id), '{}') from songmatch.liked_tracks where user_id = $1",
-            &[user_id.into()],
-        )
-        .map_err(spi_err("cannot read liked tracks"))
-        .or_report()
-        .unwrap_or_default(),
-    };
+    let playlists = playlists_of(user_id);
+    let songs = songs_of(track_ids, user_id);
     lim.check_candidates("the user's liked songs", songs.len()).or_report();
     let mut counters = Counters::default();
     // each playlist's candidates: the songs not in it; contexts the fast path finds first
     let mut found: Vec<(i64, i64)> = Vec::new();
-    // (playlist, its candidates, top_k, the call's stamp)
-    type Missed = (i64, Vec<Option<i64>>, i32, Option<String>);
     let mut missed: Vec<Missed> = Vec::new();
     // (the playlists are the user's: one basis for every stamp; none on a schema without the
     // counters, or when the bundle or config cannot be resolved: the full path reports that)
@@ -95,38 +61,7 @@ pub(super) fn songs_contexts(
     if !missed.is_empty() {
         // embed every song and member that lacks a current embedding in one batched pass, so that
         // the per-playlist matches below only read
-        let mut all: Vec<i64> = songs.clone();
-        for (pid, members) in &playlists {
-            if missed.iter().any(|m| m.0 == *pid) {
-                all.extend(members);
-            }
-        }
-        all.sort_unstable();
-        all.dedup();
-        let bundle = active_bundle().or_report();
-        // only the tracks whose stored embedding is missing or stale (one indexed query)
-        let stale: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
-            if document_keys().or_report() {
-                "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
-                   left join songmatch.track_content tc on tc.track_id = t.id
-                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
-                         and te.model_name = $2 and te.model_version = $3
-                  where t.id = any($1) and (tc.document_hash is null or te.content_hash is distinct from tc.document_hash)"
-            } else {
-                "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
-                   left join songmatch.track_content tc on tc.track_id = t.id
-                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
-                         and te.model_name = $2 and te.model_version = $3
-                  where t.id = any($1) and (tc.content_hash is null or te.content_hash is distinct from tc.content_hash)"
-            },
-            &[all.into(), bundle.embedding.0.as_str().into(), bundle.embedding.1.as_str().into()],
-        )
-        .map_err(spi_err("cannot find tracks to embed"))
-        .or_report()
-        .unwrap_or_default();
-        if !stale.is_empty() {
-            ensure_embeddings(&load_tracks(&stale).or_report(), &bundle.embedding, &mut counters).or_report();
-        }
+        embed_missing(&songs, &playlists, &missed, &mut counters);
         for (pid, cands, n, stamp) in missed {
             let call = MatchCall { playlist_id: pid, user: Some(user_id), given: Some(cands), top_k: n, config, rows: false };
             let (ctx, _) = match_miss(call, stamp, &mut counters, Instant::now()).or_report();
@@ -136,6 +71,90 @@ pub(super) fn songs_contexts(
     }
     counters.flush().or_report();
     found
+}
+
+/// The user's playlists with their members (ascending), in playlist order, in one read (under the
+/// caller's row-level security).
+fn playlists_of(user_id: Uuid) -> Vec<(i64, Vec<i64>)> {
+    if owner_columns().or_report() {
+        user_playlists(user_id).or_report()
+    } else {
+        // (a database not yet updated to 0.6.0)
+        crate::sql::plans::select(
+            "select p.id, array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id)
+               from songmatch.playlists p where p.owner_id = $1 order by p.id",
+            &[user_id.into()],
+            |t| {
+                let mut out = Vec::new();
+                for r in t {
+                    out.push((r.get::<i64>(1)?.unwrap_or_default(), r.get::<Vec<i64>>(2)?.unwrap_or_default()));
+                }
+                Ok(out)
+            },
+        )
+        .map_err(spi_err("cannot read playlists"))
+        .or_report()
+    }
+}
+
+/// The songs to match: the given ones (distinct, ascending), else the user's liked tracks.
+fn songs_of(track_ids: Option<Vec<Option<i64>>>, user_id: Uuid) -> Vec<i64> {
+    match track_ids {
+        Some(t) => {
+            let mut v: Vec<i64> = t.into_iter().flatten().collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        None => Spi::get_one_with_args::<Vec<i64>>(
+            "select coalesce(array_agg(track_id order by track_id), '{}') from songmatch.liked_tracks where user_id = $1",
+            &[user_id.into()],
+        )
+        .map_err(spi_err("cannot read liked tracks"))
+        .or_report()
+        .unwrap_or_default(),
+    }
+}
+
+/// A playlist whose context the fast path did not find: (playlist, its candidates, top_k, the
+/// call's stamp).
+type Missed = (i64, Vec<Option<i64>>, i32, Option<String>);
+
+/// Every song, and every member of a playlist whose context was missed, that lacks a current
+/// embedding (missing or stale), embedded in one batched pass.
+fn embed_missing(songs: &[i64], playlists: &[(i64, Vec<i64>)], missed: &[Missed], counters: &mut Counters) {
+    let mut all: Vec<i64> = songs.to_vec();
+    for (pid, members) in playlists {
+        if missed.iter().any(|m| m.0 == *pid) {
+            all.extend(members);
+        }
+    }
+    all.sort_unstable();
+    all.dedup();
+    let bundle = active_bundle().or_report();
+    // only the tracks whose stored embedding is missing or stale (one indexed query)
+    let stale: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
+        if document_keys().or_report() {
+            "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
+                   left join songmatch.track_content tc on tc.track_id = t.id
+                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
+                         and te.model_name = $2 and te.model_version = $3
+                  where t.id = any($1) and (tc.document_hash is null or te.content_hash is distinct from tc.document_hash)"
+        } else {
+            "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
+                   left join songmatch.track_content tc on tc.track_id = t.id
+                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
+                         and te.model_name = $2 and te.model_version = $3
+                  where t.id = any($1) and (tc.content_hash is null or te.content_hash is distinct from tc.content_hash)"
+        },
+        &[all.into(), bundle.embedding.0.as_str().into(), bundle.embedding.1.as_str().into()],
+    )
+    .map_err(spi_err("cannot find tracks to embed"))
+    .or_report()
+    .unwrap_or_default();
+    if !stale.is_empty() {
+        ensure_embeddings(&load_tracks(&stale).or_report(), &bundle.embedding, counters).or_report();
+    }
 }
 
 /// `match_songs_to_playlists`' rows from the contexts of [`songs_contexts`]: for each song, its

@@ -253,96 +253,113 @@ pub fn build(force: bool) -> Result<serde_json::Value> {
         return Ok(summary(&m.header, false, t0));
     }
     std::fs::create_dir_all(store_dir()).map_err(|e| Error::Runtime(format!("cannot create {}: {e}", store_dir().display())))?;
-    // files a builder of this database left half-written (it was killed): none is being written now
-    let prefix = format!("{}.tmp", path.file_stem().and_then(|s| s.to_str()).unwrap_or_default());
-    for entry in std::fs::read_dir(store_dir()).into_iter().flatten().flatten() {
-        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
+    remove_half_written(&path);
     // SAFETY: MyProcPid is set at process start
     let tmp = path.with_extension(format!("tmp{}", unsafe { pg_sys::MyProcPid }));
     let mut guard = TempFile(Some(tmp.clone()));
     let file = std::fs::File::create(&tmp).map_err(|e| Error::Runtime(format!("cannot create {}: {e}", tmp.display())))?;
     let header = as_owner(|| {
         // the vectors' length (one model version has one)
-        let dims: usize = plans::select(
-            "select e.embedding, e.embedding_half from songmatch.track_embeddings e
+        let dims = embedding_dims(&model, &version)?;
+        write_store(file, dims, &model, &version, epoch, gen)
+    })?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::Runtime(format!("cannot rename {} to {}: {e}", tmp.display(), path.display())))?;
+    guard.0 = None;
+    Ok(summary(&header, true, t0))
+}
+
+/// Removes the files a builder of this database left half-written next to `path` (it was killed):
+/// none is being written now.
+fn remove_half_written(path: &std::path::Path) {
+    let prefix = format!("{}.tmp", path.file_stem().and_then(|s| s.to_str()).unwrap_or_default());
+    for entry in std::fs::read_dir(store_dir()).into_iter().flatten().flatten() {
+        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The length of the model version's vectors (one model version has one; 0: it has none).
+fn embedding_dims(model: &str, version: &str) -> Result<usize> {
+    plans::select(
+        "select e.embedding, e.embedding_half from songmatch.track_embeddings e
               where e.embedding_kind = 'document' and e.model_name = $1 and e.model_version = $2 limit 1",
-            &[model.as_str().into(), version.as_str().into()],
-            |mut t| {
-                Ok(match t.next() {
-                    Some(r) => match r.get::<Vector>(1)? {
-                        Some(v) => v.0.len(),
-                        None => r.get::<HalfVec>(2)?.map(|h| h.0.len()).unwrap_or(0),
-                    },
-                    None => 0,
-                })
-            },
-        )
-        .map_err(spi_err("cannot read the embeddings"))?;
-        let mut w = StoreWriter::new(std::io::BufWriter::with_capacity(1 << 20, file), dims)?;
-        let mut stamp: Option<(String, i64)> = None;
-        let mut failed: Option<Error> = None;
-        let mut last: Option<i64> = None;
-        // (an embedding of the track's current document; of its content before 0.8.0)
-        plans::select_batches(
-            if super::matching::schema_facts::document_keys()? {
-                "select c.track_id, c.content_hash, c.signals, e.embedding, e.embedding_half, g.epoch, g.gen
+        &[model.into(), version.into()],
+        |mut t| {
+            Ok(match t.next() {
+                Some(r) => match r.get::<Vector>(1)? {
+                    Some(v) => v.0.len(),
+                    None => r.get::<HalfVec>(2)?.map(|h| h.0.len()).unwrap_or(0),
+                },
+                None => 0,
+            })
+        },
+    )
+    .map_err(spi_err("cannot read the embeddings"))
+}
+
+/// Writes the store to `file`: every track's content hash and signals with its embedding under
+/// the model version, read in one statement, stamped with the generation the statement saw
+/// (`epoch`, `gen`: the one read before, for an empty catalogue). Returns its header.
+fn write_store(file: std::fs::File, dims: usize, model: &str, version: &str, epoch: String, gen: i64) -> Result<StoreHeader> {
+    let mut w = StoreWriter::new(std::io::BufWriter::with_capacity(1 << 20, file), dims)?;
+    let mut stamp: Option<(String, i64)> = None;
+    let mut failed: Option<Error> = None;
+    let mut last: Option<i64> = None;
+    // (an embedding of the track's current document; of its content before 0.8.0)
+    plans::select_batches(
+        if super::matching::schema_facts::document_keys()? {
+            "select c.track_id, c.content_hash, c.signals, e.embedding, e.embedding_half, g.epoch, g.gen
                    from songmatch.track_content c
                   cross join (select min(epoch::text) as epoch, sum(gen)::bigint as gen from songmatch.catalogue_generation) g
                    left join songmatch.track_embeddings e
                      on e.track_id = c.track_id and e.embedding_kind = 'document' and e.model_name = $1
                     and e.model_version = $2 and e.content_hash = c.document_hash
                   order by c.track_id"
-            } else {
-                "select c.track_id, c.content_hash, c.signals, e.embedding, e.embedding_half, g.epoch, g.gen
+        } else {
+            "select c.track_id, c.content_hash, c.signals, e.embedding, e.embedding_half, g.epoch, g.gen
                    from songmatch.track_content c
                   cross join (select min(epoch::text) as epoch, sum(gen)::bigint as gen from songmatch.catalogue_generation) g
                    left join songmatch.track_embeddings e
                      on e.track_id = c.track_id and e.embedding_kind = 'document' and e.model_name = $1
                     and e.model_version = $2 and e.content_hash = c.content_hash
                   order by c.track_id"
-            },
-            &[model.as_str().into(), version.as_str().into()],
-            4096,
-            |t| {
-                for r in t {
-                    if stamp.is_none() {
-                        stamp = r.get::<String>(6)?.zip(r.get::<i64>(7)?);
-                    }
-                    let (Some(id), Some(hash)) = (r.get::<i64>(1)?, r.get::<&str>(2)?) else { continue };
-                    // (a second embedding row of a track, which the keys do not allow, is left out)
-                    if last == Some(id) {
-                        continue;
-                    }
-                    last = Some(id);
-                    let signals = r.get::<&[u8]>(3)?;
-                    let embedding = match r.get::<Vector>(4)? {
-                        Some(v) => Some(v.0),
-                        None => r.get::<HalfVec>(5)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect()),
-                    };
-                    if failed.is_none() {
-                        failed = w.push(id, hash, signals, embedding.as_deref()).err();
-                    }
+        },
+        &[model.into(), version.into()],
+        4096,
+        |t| {
+            for r in t {
+                if stamp.is_none() {
+                    stamp = r.get::<String>(6)?.zip(r.get::<i64>(7)?);
                 }
-                pgrx::check_for_interrupts!();
-                Ok(())
-            },
-        )
-        .map_err(spi_err("cannot read the catalogue"))?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        // (an empty catalogue: the counter as read above)
-        let (epoch, gen) = stamp.unwrap_or((epoch, gen));
-        let (out, header) = w.finish(&epoch, gen, &model, &version)?;
-        out.into_inner().map_err(|e| Error::Runtime(format!("cannot write the feature store: {e}")))?;
-        Ok(header)
-    })?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::Runtime(format!("cannot rename {} to {}: {e}", tmp.display(), path.display())))?;
-    guard.0 = None;
-    Ok(summary(&header, true, t0))
+                let (Some(id), Some(hash)) = (r.get::<i64>(1)?, r.get::<&str>(2)?) else { continue };
+                // (a second embedding row of a track, which the keys do not allow, is left out)
+                if last == Some(id) {
+                    continue;
+                }
+                last = Some(id);
+                let signals = r.get::<&[u8]>(3)?;
+                let embedding = match r.get::<Vector>(4)? {
+                    Some(v) => Some(v.0),
+                    None => r.get::<HalfVec>(5)?.map(|h| h.0.iter().map(|x| x.to_f32()).collect()),
+                };
+                if failed.is_none() {
+                    failed = w.push(id, hash, signals, embedding.as_deref()).err();
+                }
+            }
+            pgrx::check_for_interrupts!();
+            Ok(())
+        },
+    )
+    .map_err(spi_err("cannot read the catalogue"))?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    // (an empty catalogue: the counter as read above)
+    let (epoch, gen) = stamp.unwrap_or((epoch, gen));
+    let (out, header) = w.finish(&epoch, gen, model, version)?;
+    out.into_inner().map_err(|e| Error::Runtime(format!("cannot write the feature store: {e}")))?;
+    Ok(header)
 }
 
 fn summary(h: &StoreHeader, built: bool, t0: Instant) -> serde_json::Value {

@@ -234,6 +234,26 @@ pub struct PlaylistSignals {
     pub catalogue: CatalogueProfile,
 }
 
+impl PlaylistSignals {
+    /// A playlist's stage-1 signals from its members: their embeddings (of those that have one)
+    /// and their track signals, and the embedding of its query text. The one builder: a match's
+    /// stored profile and the offline calls (score_tracks, ranker_features, the evaluation) both
+    /// build with it, so evaluation sees what users get. Emotions are added by the caller when
+    /// the config weighs them.
+    pub fn of_members(members: Vec<Vec<f32>>, tracks: &[crate::signals::TrackSignals], query: Option<Vec<f32>>) -> Self {
+        let centroid = profile::centroid(&members.iter().map(|v| v.as_slice()).collect::<Vec<_>>());
+        PlaylistSignals {
+            centroid,
+            audio: profile::audio_stats(&tracks.iter().map(|t| t.audio).collect::<Vec<_>>()),
+            genres: profile::genre_distribution(&tracks.iter().map(|t| t.genres.clone()).collect::<Vec<_>>()),
+            catalogue: catalogue::profile(&tracks.iter().map(|t| t.catalogue.clone()).collect::<Vec<_>>()),
+            members,
+            query,
+            emotions: BTreeMap::new(),
+        }
+    }
+}
+
 /// Floats held by something else that candidates share (the feature store's mapping), read in
 /// place; and its bytes, where candidates' signals are read in place too.
 ///
@@ -788,6 +808,36 @@ mod tests {
                 assert!((g - w).abs() < 1e-12);
             }
         }
+    }
+
+    #[test]
+    fn a_profile_from_rows_equals_one_from_stored_signals() {
+        // the offline calls build from rows (TrackSignals::of), a match from the stored
+        // encodings (the triggers' track_signals, decoded): the same playlist signals
+        let rows = [
+            (
+                json!({"name": "A", "artist": "X", "album": "L", "release_date": "2001-02-03", "popularity": 40}),
+                json!({"audio": {"energy": 0.5, "valence": 0.25, "tempo": 120.0}, "genres": ["rock"]}),
+            ),
+            (
+                json!({"name": "B", "artist": "X, Y", "release_date": "1999", "popularity": 70}),
+                json!({"audio": {"energy": 0.75, "danceability": 0.125}, "genres": {"rock": 0.5, "pop": 0.5}}),
+            ),
+            (json!({"name": "C", "artist": "Z"}), json!({})),
+        ];
+        let from_rows: Vec<crate::signals::TrackSignals> = rows.iter().map(|(t, a)| crate::signals::TrackSignals::of(t, a)).collect();
+        let stored: Vec<crate::signals::TrackSignals> =
+            from_rows.iter().map(|t| crate::signals::TrackSignals::decode(&t.encode()).expect("decodes")).collect();
+        let v = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
+        let a = PlaylistSignals::of_members(v.clone(), &from_rows, Some(vec![0.5, 0.5]));
+        let b = PlaylistSignals::of_members(v, &stored, Some(vec![0.5, 0.5]));
+        assert_eq!(
+            (&a.members, &a.centroid, &a.query, &a.audio, &a.genres, &a.catalogue),
+            (&b.members, &b.centroid, &b.query, &b.audio, &b.genres, &b.catalogue)
+        );
+        assert_eq!(a.catalogue.members, 3);
+        assert!(a.centroid.is_some());
+        assert!(!a.genres.is_empty());
     }
 
     #[test]

@@ -12,17 +12,13 @@ use crate::core::models::embed::Role;
 use crate::core::profile::round6;
 use crate::core::ranker as ranker_features;
 use crate::core::scoring::{Config, PlaylistSignals};
-use crate::core::{catalogue, profile, text, Error, Result};
+use crate::core::signals::TrackSignals;
+use crate::core::{text, Error, Result};
 use crate::sql::bundle::{active_bundle, Bundle};
 use crate::sql::{guc, infer};
 use pgrx::Uuid;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
-
-/// The members' catalogue profile (artists, albums, years, popularity) from their rows.
-pub(super) fn catalogue_profile(rows: &[TrackRow]) -> catalogue::CatalogueProfile {
-    catalogue::profile(&rows.iter().map(|r| catalogue::track_of(&r.track)).collect::<Vec<_>>())
-}
+use std::collections::HashMap;
 
 /// What an offline call (score_tracks, ranker_features) scores: the playlist's signals built
 /// from the given member tracks only, and the candidates' rows and embeddings.
@@ -78,7 +74,6 @@ pub(super) fn offline(
     let member_rows = load_tracks(&members)?;
     let member_embs = ensure_embeddings(&member_rows, &bundle.embedding, counters)?;
     let mvecs: Vec<Vec<f32>> = member_embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
-    let refs: Vec<&[f32]> = mvecs.iter().map(|v| v.as_slice()).collect();
     let query = if p.playlist.is_null() {
         None
     } else {
@@ -87,15 +82,8 @@ pub(super) fn offline(
         let t = embed::format_text(&infer::manifest(&bundle.embedding.0)?, Role::Query, None, &q);
         infer::embed(&bundle.embedding.0, &[t])?.pop()
     };
-    let signals = PlaylistSignals {
-        centroid: profile::centroid(&refs),
-        members: mvecs.clone(),
-        query,
-        audio: profile::audio_stats(&member_rows.iter().map(|r| profile::audio_of(&r.analysis)).collect::<Vec<_>>()),
-        genres: profile::genre_distribution(&member_rows.iter().map(|r| profile::genres_of(&r.analysis)).collect::<Vec<_>>()),
-        emotions: BTreeMap::new(),
-        catalogue: catalogue_profile(&member_rows),
-    };
+    let tracks: Vec<TrackSignals> = member_rows.iter().map(|r| TrackSignals::of(&r.track, &r.analysis)).collect();
+    let signals = PlaylistSignals::of_members(mvecs, &tracks, query);
     let cand_rows = load_tracks(&cands)?;
     if cand_rows.len() != cands.len() {
         return Err(Error::invalid("candidate_track_ids contains ids that do not exist"));

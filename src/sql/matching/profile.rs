@@ -10,7 +10,7 @@ use crate::core::models::embed;
 use crate::core::models::embed::Role;
 use crate::core::scoring::PlaylistSignals;
 use crate::core::signals::TrackSignals;
-use crate::core::{catalogue, profile, text, versions, Result};
+use crate::core::{text, versions, Result};
 use crate::sql::bundle::Bundle;
 use crate::sql::privilege::as_owner;
 use crate::sql::vector::Vector;
@@ -18,7 +18,6 @@ use crate::sql::{infer, spi_err};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 pub const PROFILE_KIND: &str = "default";
@@ -48,18 +47,13 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
         ContentKind::PlaylistProfile,
         &json!({"playlist": p.playlist, "analysis": p.analysis, "members": member_hashes, "bundle": bundle.hash}),
     );
-    let refs: Vec<&[f32]> = members.iter().map(|v| v.as_slice()).collect();
-    let centroid = profile::centroid(&refs);
-    let audio = profile::audio_stats(&tracks.iter().map(|t| t.audio).collect::<Vec<_>>());
-    let genres = profile::genre_distribution(&tracks.iter().map(|t| t.genres.clone()).collect::<Vec<_>>());
-    let catalogue = catalogue::profile(&tracks.iter().map(|t| t.catalogue.clone()).collect::<Vec<_>>());
+    let mut signals = PlaylistSignals::of_members(members, &tracks, None);
 
     let stored = read_stored_profile(p, bundle)?;
     if let Some(StoredProfile { content_hash: h, query_embedding: q, .. }) = &stored {
         if *h == hash {
             counters.add("profile_hits", 1.0);
-            let query = q.as_ref().map(|v| v.0.clone());
-            let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue };
+            signals.query = q.as_ref().map(|v| v.0.clone());
             return Ok(Profile { content_hash: hash, signals, recomputed: false, deferred: false });
         }
     }
@@ -70,8 +64,8 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     let query_hash = text::query_hash(&query_text);
     let query = query_embedding(p, bundle, stored, &query_text, &query_hash, counters)?;
     counters.add("profile_recomputes", 1.0);
-    let (audio_mean, audio_std) = audio.to_json();
-    let dims = query.as_ref().map(|q| q.len()).or(centroid.as_ref().map(|c| c.len())).unwrap_or(0) as i32;
+    let (audio_mean, audio_std) = signals.audio.to_json();
+    let dims = query.as_ref().map(|q| q.len()).or(signals.centroid.as_ref().map(|c| c.len())).unwrap_or(0) as i32;
     // (stored by the session that leads the row: src/sql/flight.rs)
     let leads = crate::sql::flight::try_lead_one(&crate::sql::flight::profile_name(p.id, &bundle.hash))?;
     if !leads {
@@ -108,12 +102,12 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
                 bundle.hash.as_str().into(),
                 dims.max(1).into(),
                 hash.as_str().into(),
-                (members.len() as i32).into(),
-                centroid.clone().map(Vector).into(),
+                (signals.members.len() as i32).into(),
+                signals.centroid.clone().map(Vector).into(),
                 query.clone().map(Vector).into(),
                 JsonB(audio_mean).into(),
                 JsonB(audio_std).into(),
-                JsonB(json!(genres)).into(),
+                JsonB(json!(signals.genres)).into(),
                 JsonB(json!({"members": member_hashes, "profile_version": versions::PLAYLIST_PROFILE_VERSION, "query_hash": query_hash}))
                     .into(),
                 p.owner.into(),
@@ -122,7 +116,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
         .map_err(spi_err("cannot store the playlist profile"))
     })?;
     pgrx::debug1!("songmatch: profile of playlist {} recomputed in {:?}", p.id, started.elapsed());
-    let signals = PlaylistSignals { members, centroid, query, audio, genres, emotions: BTreeMap::new(), catalogue };
+    signals.query = query;
     Ok(Profile { content_hash: hash, signals, recomputed: true, deferred: !leads })
 }
 

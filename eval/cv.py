@@ -79,24 +79,21 @@ def read_dataset(db, h, stage1):
             members.setdefault(pid, []).append(tid)
         else:
             labels.setdefault(pid, {})[tid] = 1 if role == "heldout" else 0
+    # per playlist: its members (profile items) and candidates (held-out and negative items)
+    groups_sql = (f"with g as (select i.playlist_id, "
+                  f"  coalesce(array_agg(i.track_id order by i.track_id) filter (where i.role = 'profile'), '{{}}') as m, "
+                  f"  array_agg(i.track_id order by i.track_id) filter (where i.role in ('heldout', 'negative')) as c "
+                  f"  from songmatch.eval_items i where i.dataset_hash = {lit} group by i.playlist_id) ")
     feats = {}
     for pid, tid, arr in db.rows(
-            f"with g as (select i.playlist_id, "
-            f"  coalesce(array_agg(i.track_id order by i.track_id) filter (where i.role = 'profile'), '{{}}') as m, "
-            f"  array_agg(i.track_id order by i.track_id) filter (where i.role in ('heldout', 'negative')) as c "
-            f"  from songmatch.eval_items i where i.dataset_hash = {lit} group by i.playlist_id) "
-            f"select g.playlist_id, f.track_id, f.features from g "
-            f"cross join lateral songmatch.ranker_features(g.m, g.c, g.playlist_id) f"):
+            groups_sql + "select g.playlist_id, f.track_id, f.features from g "
+            "cross join lateral songmatch.ranker_features(g.m, g.c, g.playlist_id) f"):
         feats[(int(pid), int(tid))] = T.parse_real_array(arr)
     s1 = {}
     if stage1:
         for pid, tid, score in db.rows(
-                f"with g as (select i.playlist_id, "
-                f"  coalesce(array_agg(i.track_id order by i.track_id) filter (where i.role = 'profile'), '{{}}') as m, "
-                f"  array_agg(i.track_id order by i.track_id) filter (where i.role in ('heldout', 'negative')) as c "
-                f"  from songmatch.eval_items i where i.dataset_hash = {lit} group by i.playlist_id) "
-                f"select g.playlist_id, s.track_id, s.score from g cross join lateral "
-                f"songmatch.score_tracks(g.m, g.c, g.playlist_id, null, '{{\"ranker_weight\": 0}}'::jsonb) s"):
+                groups_sql + "select g.playlist_id, s.track_id, s.score from g cross join lateral "
+                "songmatch.score_tracks(g.m, g.c, g.playlist_id, null, '{\"ranker_weight\": 0}'::jsonb) s"):
             s1[(int(pid), int(tid))] = float(score)
     groups = []
     for pid in sorted(labels):
@@ -328,15 +325,9 @@ def run_fold(job):
     n_trees = max(1, chosen["trees"])
     # β on the validation quarter: the model trained without it scores it (seed-42 groups, with stage 1)
     inner = T.train_booster(params, tr, n_trees)
-    val42 = [g for g in test42["val"]]
-    beta_ndcg = {}
-    for b in BETAS:
-        vals = []
-        for g in val42:
-            raw = inner.predict(g["Xf"], raw_score=True)
-            s = (1 - b) * g["s1"] + b * squash(raw)
-            vals.append(ndcg_by_id(s, g["y"], g["tids"], k))
-        beta_ndcg[b] = float(np.mean(vals))
+    val_sq = [(g, squash(inner.predict(g["Xf"], raw_score=True))) for g in test42["val"]]
+    beta_ndcg = {b: float(np.mean([ndcg_by_id((1 - b) * g["s1"] + b * sq, g["y"], g["tids"], k) for g, sq in val_sq]))
+                 for b in BETAS}
     beta = max(BETAS, key=lambda b: (round(beta_ndcg[b], 12), -abs(b - DEFAULT_BETA)))
     booster = T.train_booster(params, train_groups, n_trees)
     per, per_s1, per_default = {}, {}, {}
@@ -360,7 +351,6 @@ def summary(per_fold_values):
 
 def parity(db, h, groups42, k):
     """The active ranker over these stage-1 scores, β = the default, vs the stored full eval_run."""
-    import onnxruntime as ort
     rows = db.rows(f"select per_playlist::text, config::text from songmatch.eval_runs where dataset_hash = {T.lit(h)} "
                    f"and label = 'full' and k = {int(k)} and split = 'all' order by id desc limit 1")
     if not rows:
@@ -368,12 +358,10 @@ def parity(db, h, groups42, k):
     stored = {int(x["playlist_id"]): float(x["ndcg"]) for x in json.loads(rows[0][0])}
     beta = float(json.loads(rows[0][1]).get("ranker_weight", DEFAULT_BETA))
     path = os.path.join(HERE, "..", "models", "ranker", "ranker.onnx")
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    diffs = []
+    raw_all, _ = T.ort_scores(path, np.concatenate([g["X"] for g in groups42]))
+    diffs, at = [], 0
     for g in groups42:
-        raw = sess.run(None, {"features": g["X"].astype(np.float32)})[0].reshape(-1)
+        raw, at = raw_all[at:at + len(g["tids"])], at + len(g["tids"])
         s = (1 - beta) * g["s1"] + beta * squash(raw)
         diffs.append(abs(ndcg_by_id(s, g["y"], g["tids"], k) - stored[g["pid"]]))
     return {"checked": True, "playlists": len(diffs), "beta": beta, "max_abs_diff": float(max(diffs)),

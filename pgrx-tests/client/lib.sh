@@ -85,11 +85,17 @@ check() {
 # check_sql 'what' expected 'query'
 check_sql() { check "$1" "$2" "$(sql "$3")"; }
 
-# wait_for 'what' timeout_s 'query returning t/f'
+# wait_for 'what' timeout_s 'query returning t/f' ['diagnosis query']
+# [diagnosis query]: on a timeout, its rows are printed before the failure (what was not ready)
 wait_for() {
     local deadline=$((SECONDS + $2))
     until [[ "$(sql_try "$3" 2>/dev/null || true)" == "t" ]]; do
-        ((SECONDS < deadline)) || fail "timed out after $2 s waiting for: $1"
+        if ((SECONDS >= deadline)); then
+            if [[ -n "${4:-}" ]]; then
+                "${PSQL}" "$(dsn)" -X -q -v ON_ERROR_STOP=0 -P pager=off -c "$4" 2>&1 | head -60 | sed 's/^/    /' || true
+            fi
+            fail "timed out after $2 s waiting for: $1"
+        fi
         sleep 0.1
     done
 }

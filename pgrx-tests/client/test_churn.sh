@@ -177,8 +177,23 @@ check "popularity updates at >= 20 rows/s" "t" "$(sql "select ${pop_rows} >= 20 
 check_sql "deadlocks in this database" "0" "select deadlocks from pg_stat_database where datname = current_database()"
 
 # --- afterwards: everything current, each changed document embedded once ----------------------------------
+# (on a timeout: the refresher's view, its failures, what is still marked, the tracks not current)
+not_current_sql="select t.id, tc.document_hash is not null as has_content,
+       (select string_agg((e.content_hash = tc.document_hash)::text, ',') from songmatch.track_embeddings e where e.track_id = t.id and e.model_name = '${EMB}') as emb_current,
+       (select string_agg((m.content_hash = tc.document_hash)::text, ',') from songmatch.track_emotions m where m.track_id = t.id) as emo_current,
+       (select string_agg((g.content_hash = tc.document_hash)::text, ',') from songmatch.track_genres g where g.track_id = t.id) as gen_current,
+       (select string_agg(s.kind || '@' || s.marked_at, ',') from songmatch.stale_items s where s.item_id = t.id and s.kind <> 'profile') as marks
+  from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
+ where t.id not in (select tt.id from (${current_sql/count(\*)/t.id}) tt) limit 10"
+diagnosis="select * from songmatch.pipeline_status;
+select kind, item_id, attempts, parked, left(last_error, 200) as last_error from songmatch.refresh_failures limit 10;
+select kind, item_id, reason, marked_at from songmatch.stale_items order by marked_at limit 10;
+${not_current_sql};
+select pid, backend_type, application_name, state, wait_event_type, wait_event, left(query, 80) as query
+  from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
 wait_for "every artifact current" 120 \
-    "select (${current_sql}) = (select count(*) from songmatch.tracks) and not exists (select 1 from songmatch.stale_items)"
+    "select (${current_sql}) = (select count(*) from songmatch.tracks) and not exists (select 1 from songmatch.stale_items)" \
+    "${diagnosis}"
 check_sql "every playlist's profile current (a profile read recomputes nothing)" "0" \
     "select count(*) filter (where (songmatch.playlist_profile(p.id) ->> 'recomputed')::boolean) from songmatch.playlists p"
 DOCS=$(sql "select count(distinct track_id) from public.churn_docs")
@@ -186,6 +201,6 @@ check_sql "every changed document of another track" "${DOCS}" "select count(*) f
 check_sql "changed documents (rewritten analyses and new tracks)" "t" "select ${DOCS} >= 60"
 check "document embeddings the model ran, one per changed document" "${DOCS}" "$(runs "${EMB}")"
 check "emotions the model ran, one per changed document" "${DOCS}" "$(runs "${EMO}")"
-say "single flight: $(infer "${EMB}") embeddings asked for, $(sql "select coalesce(songmatch.stat('inferences_shared:${EMB}'), 0)::bigint") of them shared; $(sql "select coalesce(songmatch.stat('artifact_writes_deferred'), 0)::bigint") writes left to their leader, $(sql "select coalesce(songmatch.stat('single_flight_waits'), 0)::bigint") contexts awaited"
+say "single flight: $(infer "${EMB}") embeddings asked for, $(sql "select coalesce(songmatch.stat('inferences_shared:${EMB}'), 0)::bigint") of them shared; $(sql "select coalesce(songmatch.stat('artifact_writes_deferred'), 0)::bigint") writes left to their leader, $(sql "select coalesce(songmatch.stat('single_flight_waits'), 0)::bigint") contexts awaited, $(sql "select coalesce(songmatch.stat('artifact_writes_outdated'), 0)::bigint") outdated writes refused"
 check "duplicate embedding keys" "0" "$(embeddings_dups)"
 pass

@@ -116,8 +116,8 @@ fn track_signals(track: Option<JsonB>, analysis: Option<JsonB>) -> Vec<u8> {
 }
 
 /// `songmatch.playlist_profile(playlist_id)`: the playlist's persisted profile under the active
-/// bundle (computed if missing or stale), as jsonb; `deferred`: recomputed but left to the session
-/// that is storing it now.
+/// bundle (computed if missing or stale), as jsonb; `deferred`: recomputed but not stored, being
+/// left to the session that is storing it now, or computed from members that changed meanwhile.
 #[pg_extern(volatile, strict, name = "playlist_profile")]
 fn playlist_profile_info(playlist_id: i64) -> JsonB {
     let bundle = active_bundle().or_report();

@@ -2,7 +2,7 @@
 //! compute the misses in one go, upsert with songmatch's rights.
 
 use super::counters::Counters;
-use super::reads::TrackRow;
+use super::reads::{committed_artifact_keys, TrackRow};
 use super::schema_facts::document_keys;
 use crate::core::models::embed;
 use crate::core::models::embed::Role;
@@ -57,7 +57,8 @@ pub(super) struct ArtifactKind<'a> {
 /// by `compute` in one go (one result per miss: a failure stays that item's), and each computed
 /// value is stored by `store` with songmatch's rights, by the session that leads its row
 /// (src/sql/flight.rs): a miss another session leads is computed only when the caller needs its
-/// value, and never stored here. Counts `<kind>_hits` / `<kind>_misses`, and
+/// value, and never stored here; nor is a value whose document changed since it was read
+/// (`artifact_writes_outdated`). Counts `<kind>_hits` / `<kind>_misses`, and
 /// `artifact_writes_deferred` for the rows left to their leader.
 pub(super) fn ensure_artifacts<T>(
     what: ArtifactKind<'_>,
@@ -104,9 +105,27 @@ pub(super) fn ensure_artifacts<T>(
     if results.len() != misses.len() {
         return Err(Error::Runtime(format!("{kind}: {} results for {} items", results.len(), misses.len())));
     }
+    let mut outdated = 0;
     as_owner(|| {
+        // A leader stores only a value computed from the track's document as committed now: the
+        // rows it was computed from may be older than a document change (and older than what a
+        // refresher stored for it, clearing its stale mark) that committed meanwhile, and storing
+        // it would leave the artifact stale with no mark. Under the lead nobody else stores the
+        // row, so a change after this read leaves its mark for the next round.
+        let led: Vec<i64> = misses.iter().zip(&lead).filter(|(_, l)| **l).map(|(&i, _)| rows[i].id).collect();
+        let current = committed_artifact_keys(&led, document_keys()?)?;
         for ((&i, res), leads) in misses.iter().zip(results).zip(lead) {
             out[i].1 = match res {
+                Ok(v) if leads && current.get(&rows[i].id) != Some(&hashes[i]) => {
+                    outdated += 1;
+                    // (a refresher or backfill keeps the item's mark: the next round computes it
+                    // from the new document; a match uses the value of what it read)
+                    if what.need == Need::Stored {
+                        Artifact::Deferred
+                    } else {
+                        Artifact::Computed(v)
+                    }
+                }
                 Ok(v) => {
                     if leads {
                         store(&rows[i], &hashes[i], &v)?;
@@ -118,6 +137,7 @@ pub(super) fn ensure_artifacts<T>(
         }
         Ok(())
     })?;
+    counters.add("artifact_writes_outdated", f64::from(outdated));
     Ok(out)
 }
 

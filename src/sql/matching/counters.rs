@@ -16,6 +16,12 @@ impl Counters {
         }
     }
 
+    /// The delta of `name` so far (tests).
+    #[cfg(any(test, feature = "pg_test"))]
+    pub fn get(&self, name: &str) -> f64 {
+        self.0.get(name).copied().unwrap_or(0.0)
+    }
+
     pub fn flush(self) -> Result<()> {
         if self.0.is_empty() {
             return Ok(());

@@ -68,6 +68,80 @@ mod tests {
         Spi::get_one_with_args::<f64>("select songmatch.stat($1)", &[name.into()]).unwrap().unwrap_or(0.0)
     }
 
+    /// A writer stores only what it computed from the committed document: a track row read
+    /// before a document change (here: an analysis that differs from the committed one), as a
+    /// match or a refresher may hold while another session commits the change and stores its
+    /// artifacts, is not stored over them. A refresher's item is then deferred (its stale mark
+    /// stays), a match uses the value; the same for a playlist profile computed from members
+    /// that changed since they were read.
+    #[pg_test]
+    fn an_artifact_of_an_outdated_read_is_not_stored() {
+        use super::artifacts::{ensure_embeddings_for, Artifact, Need};
+        use super::reads::{load_playlist, load_tracks};
+        use super::Counters;
+        Spi::run(
+            "insert into songmatch.tracks (external_id, name, artist, album, release_date, popularity)
+             select 'o' || g, 'Outdated song ' || g, 'Artist ' || g, 'Album', '2001', 40 from generate_series(1, 3) g;
+             insert into songmatch.track_analyses (track_id, analysis)
+             select id, jsonb_build_object('summary', 'A song about rain, number ' || id) from songmatch.tracks;
+             insert into songmatch.playlists (external_id, owner_id, name)
+             values ('outdated', '00000000-0000-4000-8000-0000000000cc', 'Outdated test');
+             insert into songmatch.playlist_tracks (playlist_id, track_id)
+             select (select id from songmatch.playlists where external_id = 'outdated'), id from songmatch.tracks;
+             select songmatch.register_bundle('default', activate => true);",
+        )
+        .unwrap();
+        let bundle = crate::sql::bundle::active_bundle().unwrap();
+        let id = Spi::get_one::<i64>("select id from songmatch.tracks where external_id = 'o1'").unwrap().unwrap();
+        let stored = || {
+            Spi::get_one_with_args::<i64>("select count(*) from songmatch.track_embeddings where track_id = $1", &[id.into()])
+                .unwrap()
+                .unwrap()
+        };
+        let mut old = load_tracks(&[id]).unwrap();
+        old[0].analysis = serde_json::json!({"summary": "What the track said before its analysis was rewritten"});
+        for (need, deferred) in [(Need::Stored, true), (Need::Values, false)] {
+            let mut counters = Counters::default();
+            let got = ensure_embeddings_for(&old, &bundle.embedding, need, &mut counters).unwrap();
+            assert_eq!(matches!(got[0].1, Artifact::Deferred), deferred, "{need:?}: {:?}", got[0].1);
+            assert_eq!(matches!(got[0].1, Artifact::Computed(_)), !deferred, "{need:?}");
+            assert_eq!(counters.get("artifact_writes_outdated"), 1.0, "{need:?}");
+            assert_eq!(stored(), 0, "{need:?}: an embedding of an outdated document was stored");
+        }
+        let mut counters = Counters::default();
+        let got = ensure_embeddings_for(&load_tracks(&[id]).unwrap(), &bundle.embedding, Need::Stored, &mut counters).unwrap();
+        assert!(matches!(got[0].1, Artifact::Computed(_)), "{:?}", got[0].1);
+        assert_eq!(counters.get("artifact_writes_outdated"), 0.0);
+        let current = Spi::get_one_with_args::<bool>(
+            "select e.content_hash = tc.document_hash from songmatch.track_embeddings e
+               join songmatch.track_content tc using (track_id) where e.track_id = $1",
+            &[id.into()],
+        )
+        .unwrap();
+        assert_eq!(current, Some(true), "the committed document's embedding is stored");
+
+        // a profile computed from a member list read before a member was removed
+        let pid = Spi::get_one::<i64>("select id from songmatch.playlists where external_id = 'outdated'").unwrap().unwrap();
+        let profiles = || {
+            Spi::get_one_with_args::<i64>("select count(*) from songmatch.playlist_profiles where playlist_id = $1", &[pid.into()])
+                .unwrap()
+                .unwrap()
+        };
+        let mut p = load_playlist(pid, None).unwrap();
+        p.members.push(id + 100);
+        p.member_hashes.push(Some("te_v1_gone".into()));
+        let mut counters = Counters::default();
+        let prof = super::profile::playlist_profile(&p, &bundle, &mut counters).unwrap();
+        assert!(prof.recomputed && prof.deferred, "computed from outdated members: not stored");
+        assert_eq!(counters.get("artifact_writes_outdated"), 1.0);
+        assert_eq!(profiles(), 0);
+        let prof = super::profile::playlist_profile(&load_playlist(pid, None).unwrap(), &bundle, &mut counters).unwrap();
+        assert!(prof.recomputed && !prof.deferred);
+        assert_eq!(profiles(), 1);
+        let info = Spi::get_one_with_args::<pgrx::JsonB>("select songmatch.playlist_profile($1)", &[pid.into()]).unwrap().unwrap().0;
+        assert_eq!(info["recomputed"], false, "{info}");
+    }
+
     /// The fixture bundle has an emotion model and a reranker: stage 2 runs and blends by the
     /// documented formula, emotions are persisted once, and changing the active bundle makes a
     /// new context.

@@ -3,7 +3,7 @@
 
 use super::artifacts::ensure_embeddings;
 use super::counters::Counters;
-use super::reads::{load_tracks, PlaylistInfo};
+use super::reads::{load_tracks, playlist_unchanged, PlaylistInfo};
 use super::schema_facts::citus_absent;
 use crate::core::hash::{content_hash, ContentKind};
 use crate::core::models::embed;
@@ -27,7 +27,7 @@ pub struct Profile {
     pub signals: PlaylistSignals,
     pub recomputed: bool,
     /// Recomputed but not stored: another session is storing this playlist's profile now
-    /// (src/sql/flight.rs).
+    /// (src/sql/flight.rs), or the playlist changed since it was read.
     pub deferred: bool,
 }
 
@@ -71,8 +71,15 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     if !leads {
         counters.add("artifact_writes_deferred", 1.0);
     }
+    // (stored only when what it was computed from is still current: see ensure_artifacts; a
+    // refresher or backfill then keeps the playlist's mark, as for a deferred one)
+    let current = !leads || as_owner(|| playlist_unchanged(p))?;
+    if !current {
+        counters.add("artifact_writes_outdated", 1.0);
+    }
+    let stores = leads && current;
     as_owner(|| {
-        if !leads {
+        if !stores {
             return Ok(());
         }
         Spi::run_with_args(
@@ -117,7 +124,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
     })?;
     pgrx::debug1!("songmatch: profile of playlist {} recomputed in {:?}", p.id, started.elapsed());
     signals.query = query;
-    Ok(Profile { content_hash: hash, signals, recomputed: true, deferred: !leads })
+    Ok(Profile { content_hash: hash, signals, recomputed: true, deferred: !stores })
 }
 
 /// The members' `[id, content hash]` pairs, vectors and signals, read from the feature store when

@@ -184,6 +184,57 @@ pub(super) fn content_hashes(ids: &[i64]) -> Result<Vec<Option<String>>> {
     .map_err(spi_err("cannot read the tracks' content hashes"))
 }
 
+/// From here on, each query of this transaction reads what has committed by then (READ
+/// COMMITTED), not the snapshot of the statement that called songmatch. SPI runs a transaction's
+/// queries read-only, in that statement's snapshot, until the transaction has an id, which its
+/// first write assigns; this assigns it now, as a write would. What a writer checks just before
+/// it writes (is what it computed from still current?) must be read this way: its earlier reads
+/// may be older than a row another session stored meanwhile.
+pub(super) fn read_committed_now() -> Result<()> {
+    Spi::connect_mut(|c| c.update("select 1", None, &[]).map(|_| ())).map_err(spi_err("cannot start a read of what has committed"))
+}
+
+/// The artifact keys of these tracks as committed now ([`read_committed_now`]): their document
+/// hashes, or their content hashes in a schema that keys artifacts by content (tracks without a
+/// `track_content` row are absent).
+pub(super) fn committed_artifact_keys(ids: &[i64], document_keys: bool) -> Result<HashMap<i64, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    read_committed_now()?;
+    crate::sql::plans::select(
+        if document_keys {
+            "select tc.track_id, tc.document_hash from songmatch.track_content tc where tc.track_id = any ($1)"
+        } else {
+            "select tc.track_id, tc.content_hash from songmatch.track_content tc where tc.track_id = any ($1)"
+        },
+        &[ids.to_vec().into()],
+        |t| {
+            let mut out = HashMap::with_capacity(t.len());
+            for r in t {
+                if let (Some(id), Some(h)) = (r.get::<i64>(1)?, r.get::<String>(2)?) {
+                    out.insert(id, h);
+                }
+            }
+            Ok(out)
+        },
+    )
+    .map_err(spi_err("cannot read the tracks' current documents"))
+}
+
+/// Whether the playlist's inputs of a profile (its row, analysis, members and their content
+/// hashes) as committed now ([`read_committed_now`]) are still those of `p`.
+pub(super) fn playlist_unchanged(p: &PlaylistInfo) -> Result<bool> {
+    read_committed_now()?;
+    let now = match load_playlist(p.id, Some(p.owner)) {
+        Ok(now) => now,
+        // (deleted meanwhile)
+        Err(Error::InvalidParameter(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    Ok(now.playlist == p.playlist && now.analysis == p.analysis && now.members == p.members && now.member_hashes == p.member_hashes)
+}
+
 /// The content hashes and stored signals of these tracks, in their order (None: no row in
 /// `track_content`, or no signals stored), and the feature store when it is current: read from
 /// it for the tracks it has, from `track_content` (one read) for the others.

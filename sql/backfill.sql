@@ -212,6 +212,7 @@ declare
     er         text;
     an         jsonb;
     h          text;
+    dh         text;
     pj         jsonb;
 begin
     ids := array(select distinct x from unnest(ids) x where x is not null order by x);
@@ -295,14 +296,21 @@ begin
     elsif kind = 'genres' then
         foreach v_id in array ids loop
             begin
-                select a.analysis into an from songmatch.track_analyses a where a.track_id = v_id;
+                -- (the analysis and its key read together: keyed as the other artifacts, by the
+                -- track's document hash)
+                select a.analysis, tc.document_hash into an, dh
+                  from songmatch.track_analyses a left join songmatch.track_content tc on tc.track_id = a.track_id
+                 where a.track_id = v_id;
                 if not found then
                     -- no analysis (any more): no analysis genres
                     delete from songmatch.track_genres tg where tg.track_id = v_id and tg.source = 'analysis';
+                elsif exists (select 1 from songmatch.track_content tc where tc.track_id = v_id and tc.document_hash is distinct from dh) then
+                    -- its document changed since: not stored (as a deferred item, its mark stays
+                    -- for the next round, which reads the new one)
+                    out_ids := out_ids || v_id; out_ok := out_ok || null::boolean; out_err := out_err || null::text;
+                    continue;
                 else
-                    -- (keyed as the other artifacts: the track's document hash)
-                    select tc.document_hash into h from songmatch.track_content tc where tc.track_id = v_id;
-                    h := coalesce(h, songmatch.track_content_hash(v_id));
+                    h := coalesce(dh, songmatch.track_content_hash(v_id));
                     insert into songmatch.track_genres as tg
                            (track_id, source, source_level, content_hash, genres, genres_with_scores)
                     select v_id, 'analysis', g.source_level, h, g.genres, g.genres_with_scores
@@ -762,8 +770,8 @@ $$;
 comment on function songmatch.mark_stale_tracks(bigint[], text, boolean) is
     'Marks the embedding, genres and emotions of these tracks and (unless profiles is false) the profiles of the playlists containing them as stale.';
 
--- An update's marks: the artifacts whose inputs changed, kinds[i] of track_ids[i] (embedding and
--- emotions where the document changed, genres where the analysis did), then the profiles of the
+-- An update's marks: the artifacts whose inputs changed, kinds[i] of track_ids[i] (embedding,
+-- emotions and genres where the document changed, genres where the analysis did), then the profiles of the
 -- playlists holding any changed track; in the same order as mark_stale_tracks (kinds, then
 -- profiles, each sorted), so that writers never wait on each other's marks in a cycle.
 create or replace function songmatch.mark_stale_changes(track_ids bigint[], kinds text[], changed bigint[], reason text)
@@ -803,7 +811,7 @@ comment on function songmatch.mark_stale_playlists(bigint[], text) is
     'Marks the profiles of these playlists as stale.';
 
 -- tracks: a new track has no artifact yet; a changed row changes the profiles that hold it, and
--- its embedding and emotions only when its document changed
+-- its embedding, emotions and genres (all keyed by the document) only when its document changed
 create or replace function songmatch.stale_tracks_trigger() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
@@ -830,7 +838,7 @@ begin
                  where n.id = any (changed)
                    and songmatch.track_document_hash(to_jsonb(n) - array['id', 'created_at', 'updated_at'], a.analysis)
                        is distinct from songmatch.track_document_hash(to_jsonb(o) - array['id', 'created_at', 'updated_at'], a.analysis)) d
-         cross join (values ('embedding'), ('emotions')) k(kind);
+         cross join (values ('embedding'), ('emotions'), ('genres')) k(kind);
         perform songmatch.mark_stale_changes(ids, kinds, changed, 'tracks update');
     elsif tg_op = 'UPDATE' then
         perform songmatch.mark_stale_tracks(array(

@@ -437,6 +437,8 @@ begin
             return null;
         end if;
         tid := coalesce(to_jsonb(coalesce(new, old)) ->> 'track_id', to_jsonb(new) ->> 'id')::bigint;
+        -- (locked before the track and its analysis are read: see below)
+        execute pg_catalog.format('select 1 from %s where track_id = $1 for update', shards[1]) using tid;
         execute pg_catalog.format(
             'insert into %s as tc (track_id, content_hash, signals, document_hash)
              select s.id, songmatch.content_hash(''track_content'', jsonb_build_object(''track'', s.track, ''analysis'', s.analysis)),
@@ -460,6 +462,13 @@ begin
     else
         tid := new.track_id;
     end if;
+    -- The track's row is locked before its track and analysis are read. Two transactions that
+    -- change one track at once, one its row (a popularity) and one its analysis, would otherwise
+    -- each compute from what it saw of the other's table before that committed, and the one that
+    -- wrote last would store a document hash (and signals) of neither: artifacts keyed by a
+    -- document nobody has, genres never marked again. Here the second waits for the first and
+    -- then reads it (READ COMMITTED: each statement reads what has committed).
+    perform 1 from songmatch.track_content tc where tc.track_id = tid for update;
     insert into songmatch.track_content as tc (track_id, content_hash, signals, document_hash)
     select s.id, songmatch.content_hash('track_content', jsonb_build_object('track', s.track, 'analysis', s.analysis)),
            songmatch.track_signals(s.track, s.analysis), songmatch.track_document_hash(s.track, s.analysis)

@@ -2,7 +2,7 @@
 #   make package PG_MAJOR=17
 #   cp packaging/docker/install-in-image.sh target/package/
 #   docker build -f packaging/docker/postgres.Dockerfile --build-arg PG_MAJOR=17 \
-#       --build-arg SONGMATCH_VERSION=0.9.0 -t songmatch:pg17 target/package
+#       --build-arg SONGMATCH_VERSION=0.9.1 -t songmatch:pg17 target/package
 #   docker run -e POSTGRES_PASSWORD=... songmatch:pg17 -c shared_preload_libraries=songmatch
 # The RUN step is install-in-image.sh, which `make test-package` runs on the build machine; the
 # pgvector line uses the image's own PGDG repository (songmatch needs pgvector >= 0.8.0).

@@ -3,7 +3,7 @@
 #   cp packaging/docker/install-in-image.sh target/package/
 #   docker build -f packaging/docker/supabase.Dockerfile --build-arg PG_MAJOR=17 \
 #       --build-arg SUPABASE_POSTGRES_TAG=<the tag your docker-compose.yml uses> \
-#       --build-arg SONGMATCH_VERSION=0.9.0 -t supabase-postgres-songmatch target/package
+#       --build-arg SONGMATCH_VERSION=0.9.1 -t supabase-postgres-songmatch target/package
 # then set the `db` service's image in Supabase's docker-compose.yml to it.
 # The image is Alpine + Nix (glibc 2.40): the package needs glibc >= 2.36 and carries the C++
 # runtime it needs. install-in-image.sh --supabase puts the library in the NIX_PGLIBDIR that the

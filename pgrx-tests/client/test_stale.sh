@@ -120,4 +120,33 @@ check "marks after another stale run" "" "$(marks)"
 check "profiles recomputed (the stored one was behind)" "2" "$(stat profile_recomputes)"
 check_sql "playlist 2's profile is current" "false" "select songmatch.playlist_profile(2) ->> 'recomputed'"
 check_sql "stale jobs all done" "done" "select string_agg(distinct status, ',') from songmatch.analysis_jobs where job_type = 'stale'"
+
+# One track changed by two transactions at once, its row (a popularity) and its analysis (a new
+# document): the second waits for the first and then reads it, so track_content holds the content
+# hash, signals and document hash of both changes (not one side's view of the other's old row).
+content_now="select tc.content_hash = songmatch.track_content_hash(t.id)
+                and tc.document_hash = songmatch.track_document_hash(to_jsonb(t) - array['id', 'created_at', 'updated_at'], a.analysis)
+                and tc.signals = songmatch.track_signals(to_jsonb(t) - array['id', 'created_at', 'updated_at'], a.analysis)
+           from songmatch.tracks t join songmatch.track_content tc on tc.track_id = t.id
+           join songmatch.track_analyses a on a.track_id = t.id where t.id = 11"
+sql_log "begin; update songmatch.tracks set popularity = (popularity + 13) % 101 where id = 11; select pg_sleep(2); commit" \
+    "${WORK}/row.log" bf_row_writer &
+BG_PIDS+=($!)
+ROW=$!
+wait_for "the row writer changed track 11" 60 \
+    "select exists (select 1 from pg_stat_activity where datname = current_database() and application_name = 'bf_row_writer' and wait_event = 'PgSleep')"
+sql_log "update songmatch.track_analyses set analysis = jsonb_set(analysis, '{summary}', '\"Rewritten while its row changed\"') where track_id = 11" \
+    "${WORK}/analysis.log" bf_analysis_writer || fail "the analysis update failed: $(tail -5 "${WORK}/analysis.log")"
+wait "${ROW}" || fail "the row update failed: $(tail -5 "${WORK}/row.log")"
+check_sql "track 11's content after both changes" "t" "${content_now}"
+check "marks after both changes" \
+    "embedding:11 emotions:11 genres:11$(sql "select coalesce(' ' || string_agg('profile:' || p.playlist_id, ' ' order by p.playlist_id), '')
+                                                from (select distinct playlist_id from songmatch.playlist_tracks where track_id = 11) p")" \
+    "$(marks)"
+sql_log "call songmatch.backfill('stale')" "${WORK}/stale5.log" || fail "$(tail -5 "${WORK}/stale5.log")"
+check_sql "track 11's artifacts keyed by its document" "3" \
+    "select (select count(*) from songmatch.track_embeddings e where e.track_id = 11 and e.content_hash = tc.document_hash)
+          + (select count(*) from songmatch.track_genres g where g.track_id = 11 and g.source_level = 'primary' and g.content_hash = tc.document_hash)
+          + (select count(*) from songmatch.track_emotions m where m.track_id = 11 and m.content_hash = tc.document_hash)
+       from songmatch.track_content tc where tc.track_id = 11"
 pass

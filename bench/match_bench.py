@@ -844,6 +844,7 @@ def main() -> None:
     ap.add_argument("--keep-db", action="store_true")
     ap.add_argument("--churn-seconds", type=float, default=20, help="each phase of the churn bench (0 skips it)")
     ap.add_argument("--churn-matchers", type=int, default=4)
+    ap.add_argument("--churn-only", action="store_true", help="only the churn bench (after building the catalogue)")
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.sizes.split(","))
 
@@ -860,22 +861,23 @@ def main() -> None:
             res["library"] = library_info(c)
             cands, members, pid, _ = build_synthetic(c, max(sizes), model, version, res)
         # a fresh backend for the measurements
-        with connect(make_conninfo(args.dsn, dbname=args.db)) as c:
-            dbg = DebugLines(c)
-            c.execute("set client_min_messages = debug1")
-            bench_stage1(c, dbg, pid, cands, model, version, sizes, args.runs, res)
-            bench_stage2(c, pid, cands, args.runs, res)
-            bench_recommend(c, dbg, pid, cands, args.runs, res)
-            bench_cached(c, dbg, pid, cands, args.cached_calls, res)
-            c.execute("set client_min_messages = notice")
-            bench_hnsw(c, model, dims, res["hnsw_index"], args.hnsw_queries, res)
-            c.execute("set client_min_messages = debug1")
-            # (a cold run computes every embedding: the inference service's recent results of the
-            # run before would answer its texts)
-            c.execute("set songmatch.inference_reuse = off")
-            bench_e2e(c, dbg, model, args.port_file, args.e2e_runs, args.e2e_cached_calls, args.e2e_playlists,
-                      args.e2e_members, args.e2e_liked, res)
-            c.execute("reset songmatch.inference_reuse")
+        if not args.churn_only:
+            with connect(make_conninfo(args.dsn, dbname=args.db)) as c:
+                dbg = DebugLines(c)
+                c.execute("set client_min_messages = debug1")
+                bench_stage1(c, dbg, pid, cands, model, version, sizes, args.runs, res)
+                bench_stage2(c, pid, cands, args.runs, res)
+                bench_recommend(c, dbg, pid, cands, args.runs, res)
+                bench_cached(c, dbg, pid, cands, args.cached_calls, res)
+                c.execute("set client_min_messages = notice")
+                bench_hnsw(c, model, dims, res["hnsw_index"], args.hnsw_queries, res)
+                c.execute("set client_min_messages = debug1")
+                # (a cold run computes every embedding: the inference service's recent results of the
+                # run before would answer its texts)
+                c.execute("set songmatch.inference_reuse = off")
+                bench_e2e(c, dbg, model, args.port_file, args.e2e_runs, args.e2e_cached_calls, args.e2e_playlists,
+                          args.e2e_members, args.e2e_liked, res)
+                c.execute("reset songmatch.inference_reuse")
         if args.churn_seconds > 0:
             bench_churn(make_conninfo(args.dsn, dbname=args.db), pid, cands, args.churn_seconds, args.churn_matchers, res)
     finally:

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod metrics;
 pub mod models;
 pub mod nearest;
+pub mod pipeline;
 pub mod profile;
 pub mod ranker;
 pub mod scoring;

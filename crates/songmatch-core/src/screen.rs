@@ -76,6 +76,36 @@ pub enum Over<'a> {
     Positions(&'a [usize]),
 }
 
+/// Which of a match's candidates the screen keeps for stage 2's `window`: those at `positions`
+/// of the store (None: not in the store, always kept) that may rank among stage 1's best
+/// `window`, and the screen's account. None when the screen is not worth it (at most twice the
+/// window's candidates) or cannot stand for stage 1 (see [`screen`]); then every candidate stays.
+pub fn kept(
+    p: &PlaylistSignals,
+    cfg: &Config,
+    store: &Store<'_>,
+    floats: &[f32],
+    dims: usize,
+    positions: &[Option<usize>],
+    window: usize,
+) -> Option<(Vec<bool>, Screened)> {
+    if positions.len() <= 2 * (window + 1) {
+        return None;
+    }
+    // (position, candidate) ascending by position
+    let mut at: Vec<(usize, usize)> = positions.iter().enumerate().filter_map(|(i, p)| p.map(|p| (p, i))).collect();
+    at.sort_unstable();
+    let given: Vec<usize> = at.iter().map(|(p, _)| *p).collect();
+    let s = screen(p, cfg, store, floats, dims, Over::Positions(&given), window + 1)?;
+    let mut kept: Vec<bool> = positions.iter().map(Option::is_none).collect();
+    for p in &s.positions {
+        if let Ok(j) = given.binary_search(p) {
+            kept[at[j].1] = true;
+        }
+    }
+    Some((kept, s))
+}
+
 /// The tracks of `store` (its embeddings `floats`, `dims` apiece) that stage 1 under `cfg` may
 /// rank among the `keep` best for playlist `p`, of those `over` names. None when the screen cannot
 /// stand for stage 1: the playlist's vectors are not all `dims` long, or emotions are weighed (the

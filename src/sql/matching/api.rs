@@ -3,7 +3,7 @@
 
 use super::artifacts::{ensure_embeddings_for, ensure_emotions, Artifact, Need};
 use super::cache::{match_one, MatchCall};
-use super::counters::Counters;
+use super::counters::{Counters, Flush};
 use super::discovery::recommend_one;
 use super::offline::{features, score};
 use super::profile::playlist_profile;

@@ -7,10 +7,8 @@ use super::reads::{content_rows, load_tracks, FeatureStore, PlaylistInfo, Stored
 use super::schema_facts::document_keys;
 use super::GENERIC_PLAN;
 use crate::core::scoring::{CandidateSignals, Config, Embedding, FloatSource, PlaylistSignals};
-use crate::core::screen::Over;
 use crate::core::signals::{SignalsView, TrackSignals};
-use crate::core::{scoring, Error, Result};
-use crate::sql::bundle::Bundle;
+use crate::core::{Error, Result};
 use crate::sql::spi_err;
 use crate::sql::vector::Vector;
 use std::collections::{BTreeMap, HashMap};
@@ -267,7 +265,7 @@ pub(super) fn candidate_signals(
 }
 
 /// A match's candidates narrowed by stage 1's screen (crate::core::screen, over their places in
-/// the feature store) to those that may rank in stage 2's window: when the store holds their
+/// the feature store) to those that may rank in stage 2's `window`: when the store holds their
 /// vectors and they are more than twice the window, only the kept ones are read and ranked
 /// exactly, with the results of ranking them all (the module's proof; the regress tests compare
 /// both). The others count as the store's embedding hits, as when they were read. Anything the
@@ -277,31 +275,19 @@ pub(super) fn screen_candidates(
     cands: Candidates,
     sig: &PlaylistSignals,
     cfg: &Config,
-    bundle: &Bundle,
-    top_k: usize,
+    model: &(String, String),
+    window: usize,
     counters: &mut Counters,
 ) -> Candidates {
-    let window = scoring::stage2_window(top_k, cfg, bundle.ranker.is_some(), bundle.reranker.is_some());
     let n = cands.ids.len();
-    let Some(m) = cands.store.as_ref().filter(|m| m.header.of_model(&bundle.embedding)) else { return cands };
-    if cands.positions.len() != n || n <= 2 * (window + 1) {
+    let Some(m) = cands.store.as_ref().filter(|m| m.header.of_model(model)) else { return cands };
+    if cands.positions.len() != n {
         return cands;
     }
     let Some(st) = m.store() else { return cands };
     let t0 = Instant::now();
-    // (position, candidate) ascending by position
-    let mut at: Vec<(usize, usize)> = cands.positions.iter().enumerate().filter_map(|(i, p)| p.map(|p| (p, i))).collect();
-    at.sort_unstable();
-    let given: Vec<usize> = at.iter().map(|(p, _)| *p).collect();
     let dims = m.header.dims as usize;
-    let Some(s) = crate::core::screen::screen(sig, cfg, &st, m.floats(), dims, Over::Positions(&given), window + 1) else { return cands };
-    // kept: the screen's, and those the store has no vector for
-    let mut kept: Vec<bool> = cands.positions.iter().map(Option::is_none).collect();
-    for p in &s.positions {
-        if let Ok(j) = given.binary_search(p) {
-            kept[at[j].1] = true;
-        }
-    }
+    let Some((kept, s)) = crate::core::screen::kept(sig, cfg, &st, m.floats(), dims, &cands.positions, window) else { return cands };
     let left_out = kept.iter().filter(|k| !**k).count();
     counters.add("embedding_hits", left_out as f64);
     counters.add("feature_store_embeddings", left_out as f64);

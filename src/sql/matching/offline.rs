@@ -4,12 +4,12 @@
 
 use super::artifacts::{ensure_embeddings, Artifact};
 use super::candidates::candidate_signals;
-use super::counters::Counters;
-use super::rank::{rank_candidates, Scoring};
+use super::counters::{Counters, Flush};
+use super::rank::{models, Stage2};
 use super::reads::{load_playlist, load_tracks, resolve_config, MatchRow, PlaylistInfo, TrackRow};
 use crate::core::models::embed;
 use crate::core::models::embed::Role;
-use crate::core::profile::round6;
+use crate::core::pipeline::{rank, result_rows, Playlist, Scoring};
 use crate::core::ranker as ranker_features;
 use crate::core::scoring::{Config, PlaylistSignals};
 use crate::core::signals::TrackSignals;
@@ -17,7 +17,7 @@ use crate::core::{text, Error, Result};
 use crate::sql::bundle::{active_bundle, Bundle};
 use crate::sql::{guc, infer};
 use pgrx::Uuid;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// What an offline call (score_tracks, ranker_features) scores: the playlist's signals built
@@ -104,19 +104,15 @@ pub(super) fn score(
     let mut counters = Counters::default();
     let o = offline(member_track_ids, candidate_track_ids, playlist_id, config, &mut counters)?;
     let keep = top_k.map(|k| k.max(0) as usize).unwrap_or(usize::MAX);
-    let scoring = Scoring { bundle: &o.bundle, signals: &o.signals, p: &o.p, cfg: &o.cfg };
+    let models = models(&o.bundle);
+    let owner = o.p.owner.to_string();
+    let playlist =
+        Playlist { id: o.p.id, owner: &owner, row: &o.p.playlist, analysis: &o.p.analysis, members: &o.p.members, member_hashes: &[] };
+    let scoring = Scoring { models: &models, signals: &o.signals, playlist: &playlist, cfg: &o.cfg };
     let cands = candidate_signals(&o.cand_rows, o.embs, HashMap::new());
-    let finals = rank_candidates(scoring, cands, keep, &mut counters)?;
+    let finals = rank(&mut Stage2 { bundle: &o.bundle }, &scoring, cands, keep, &mut counters)?;
     counters.flush()?;
-    Ok(finals
-        .into_iter()
-        .take(keep)
-        .enumerate()
-        .map(|(i, (id, score, mut comp))| {
-            comp.insert("score".into(), json!(round6(score)));
-            MatchRow { track_id: id, score: round6(score), rank: i as i32 + 1, components: Value::Object(comp) }
-        })
-        .collect())
+    Ok(result_rows(finals, keep, None))
 }
 
 /// `ranker_features`'s rows (see [`offline`]): each distinct candidate's feature vector, by id.

@@ -1,20 +1,23 @@
-//! One playlist's match over chosen candidates: the context's identity (its hash), a stored
-//! context of that hash, else the profile, the screen, the ranking and the stored results.
+//! The match path's side of the data port (crate::core::pipeline::MatchPort): one playlist's
+//! match over chosen candidates, its reads and writes through SPI and the feature store. The
+//! pipeline itself (the context identity, the cache or the ranking, the result rows) is the
+//! core's.
 
 use super::cache::{find_context, touch_context, Resolved};
 use super::candidates::{fill_hashes, read_candidates, screen_candidates, Candidates};
 use super::counters::Counters;
-use super::profile::{playlist_profile, Profile};
-use super::rank::{rank_candidates, Ranked, Scoring};
+use super::profile::playlist_profile;
+use super::rank::{models, Stage2};
 use super::reads::{read_results, resolve_config, MatchRow, PlaylistInfo};
-use super::writes::{store_context, NewContext};
-use crate::core::hash::{id_set_hash, match_context_hash, IdSetKind, MatchContextInputs};
-use crate::core::profile::round6;
-use crate::core::scoring::Config;
-use crate::core::{versions, Error, Result};
+use super::writes::store_context;
+use crate::core::pipeline::{self, CandidateKeys, MatchPort, MatchRequest, NewContext, Playlist, Profile, RankPort};
+use crate::core::scoring::{CandidateSignals, Config, PlaylistSignals};
+use crate::core::{Error, Result};
 use crate::sql::bundle::{active_bundle, Bundle};
 use crate::sql::guc;
-use serde_json::{json, Value};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Arguments;
 use std::time::Instant;
 
 /// One playlist's match over candidates already chosen (by id, with their content hashes): how
@@ -30,81 +33,125 @@ pub(super) struct CandidateMatch<'a> {
     pub(super) extra: Option<(&'a str, Value)>,
 }
 
-/// A match context's identity: its hash, and the hashes it is stored with (the config's, the
-/// playlist set's and the candidate set's).
-struct ContextIdentity {
-    context_hash: String,
-    config_hash: String,
-    playlist_set: String,
-    candidate_set: String,
+impl CandidateKeys for Candidates {
+    fn ids(&self) -> &[i64] {
+        &self.ids
+    }
+
+    fn hashes(&self) -> &[String] {
+        &self.hashes
+    }
 }
 
-/// [`match_one`](super::cache::match_one) over candidates already chosen ([`CandidateMatch`]);
-/// `started`: when the call began (the timings in the debug lines count from there).
+/// A match's reads and writes: the playlist, the bundle, and the profile when the call has it.
+struct SqlMatch<'a> {
+    p: &'a PlaylistInfo,
+    stage2: Stage2<'a>,
+    profile: Option<super::profile::Profile>,
+}
+
+impl RankPort for SqlMatch<'_> {
+    fn ranker(&mut self, model: &str, features: &[Vec<f32>]) -> Result<Vec<f32>> {
+        self.stage2.ranker(model, features)
+    }
+
+    fn rerank(&mut self, model: &str, query: &str, documents: &[String]) -> Result<Vec<f64>> {
+        self.stage2.rerank(model, query, documents)
+    }
+
+    fn documents(&mut self, ids: &[i64]) -> Result<Vec<String>> {
+        self.stage2.documents(ids)
+    }
+
+    fn emotions(&mut self, ids: &[i64], counters: &mut Counters) -> Result<Vec<(i64, BTreeMap<String, f64>)>> {
+        self.stage2.emotions(ids, counters)
+    }
+
+    fn debug(&self, line: Arguments<'_>) {
+        self.stage2.debug(line);
+    }
+}
+
+impl MatchPort for SqlMatch<'_> {
+    type Candidates = Candidates;
+
+    fn stored_context(&mut self, context_hash: &str, counters: &mut Counters) -> Result<Option<i64>> {
+        cached_context(self.p, context_hash, counters)
+    }
+
+    fn stored_results(&mut self, context: i64) -> Result<Vec<MatchRow>> {
+        read_results(context, self.p.id, self.p.owner)
+    }
+
+    fn profile(&mut self, counters: &mut Counters) -> Result<Profile> {
+        let t0 = Instant::now();
+        let prof = match self.profile.take() {
+            Some(prof) => prof,
+            None => playlist_profile(self.p, self.stage2.bundle, counters)?,
+        };
+        pgrx::debug1!("songmatch: profile of playlist {} read in {:?}", self.p.id, t0.elapsed());
+        Ok(Profile { content_hash: prof.content_hash, signals: prof.signals })
+    }
+
+    fn screen(&mut self, cands: Candidates, signals: &PlaylistSignals, cfg: &Config, window: usize, counters: &mut Counters) -> Candidates {
+        screen_candidates(cands, signals, cfg, &self.stage2.bundle.embedding, window, counters)
+    }
+
+    fn read(&mut self, cands: Candidates, counters: &mut Counters) -> Result<Vec<CandidateSignals>> {
+        read_candidates(cands, &self.stage2.bundle.embedding, counters)
+    }
+
+    fn store(&mut self, context: &NewContext<'_>, rows: &[MatchRow]) -> Result<i64> {
+        let ctx = store_context(self.p, context, rows)?;
+        pgrx::debug2!("songmatch: match_playlist({}) stored as context {ctx}", self.p.id);
+        Ok(ctx)
+    }
+}
+
+/// [`match_one`](super::cache::match_one) over candidates already chosen ([`CandidateMatch`]),
+/// through the core's pipeline; `started`: when the call began (the timings in the debug lines
+/// count from there).
 pub(super) fn match_candidates(over: CandidateMatch<'_>, counters: &mut Counters, started: Instant) -> Result<(i64, Vec<MatchRow>)> {
     let CandidateMatch { p, cands, top_k, resolved, want_rows, extra } = over;
     if top_k < 1 {
         return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
     }
-    let (bundle, cfg, mut profile) = resolve_all(resolved)?;
-    let n_cands = cands.ids.len();
-    guc::limits().check_candidates("the candidate set", n_cands)?;
-    let identity = context_identity(p, &cands, &bundle, &cfg, top_k, extra.as_ref())?;
-    let context_hash = &identity.context_hash;
-    let t_hash = started.elapsed();
-
-    if let Some(ctx) = cached_context(p, context_hash, counters)? {
-        counters.add("context_hits", 1.0);
-        let rows = if want_rows { read_results(ctx, p.id, p.owner)? } else { Vec::new() };
+    let (bundle, cfg, profile) = resolve_all(resolved)?;
+    guc::limits().check_candidates("the candidate set", cands.ids.len())?;
+    let member_hashes = fill_hashes(&p.members, p.member_hashes.clone())?;
+    let owner = p.owner.to_string();
+    let playlist =
+        Playlist { id: p.id, owner: &owner, row: &p.playlist, analysis: &p.analysis, members: &p.members, member_hashes: &member_hashes };
+    let models = models(&bundle);
+    let req = MatchRequest { playlist, models, cfg: &cfg, cands, top_k, want_rows, extra };
+    let mut port = SqlMatch { p, stage2: Stage2 { bundle: &bundle }, profile };
+    let t0 = started.elapsed();
+    let m = pipeline::match_candidates(&mut port, req, counters)?;
+    let t = m.timings;
+    if m.hit {
         pgrx::debug1!(
-            "songmatch: match_playlist({}) context {context_hash} computed in {t_hash:?}; served from cache in {:?}",
+            "songmatch: match_playlist({}) context {} computed in {:?}; served from cache in {:?}",
             p.id,
+            m.context_hash,
+            t0 + t.identity,
             started.elapsed()
         );
-        return Ok((ctx, rows));
+    } else {
+        pgrx::debug1!(
+            "songmatch: match_playlist({}): {} candidates; context {:?}, artifacts {:?}, stage 1 + 2 {:?}, stored {:?}",
+            p.id,
+            m.candidates,
+            t0 + t.identity,
+            t.artifacts - t.identity,
+            t.ranked - t.artifacts,
+            t.total - t.ranked
+        );
     }
-    counters.add("context_misses", 1.0);
-
-    // stage 0: artifacts (persisted; only misses run a model)
-    let prof = match profile.take() {
-        Some(prof) => prof,
-        None => playlist_profile(p, &bundle, counters)?,
-    };
-    pgrx::debug1!("songmatch: profile of playlist {} read in {:?}", p.id, started.elapsed() - t_hash);
-    let cands = screen_candidates(cands, &prof.signals, &cfg, &bundle, top_k as usize, counters);
-    let cands = read_candidates(cands, &bundle.embedding, counters)?;
-    let t_artifacts = started.elapsed();
-    let scoring = Scoring { bundle: &bundle, signals: &prof.signals, p, cfg: &cfg };
-    let finals = rank_candidates(scoring, cands, top_k as usize, counters)?;
-    let t_ranked = started.elapsed();
-    let rows = result_rows(finals, top_k, extra.as_ref());
-
-    // store the context and its results
-    let inputs = json!({"profile": prof.content_hash, "config": cfg.to_json(), "top_k": top_k, "candidates": n_cands});
-    let new = NewContext {
-        context_hash,
-        bundle_hash: &bundle.hash,
-        config_hash: &identity.config_hash,
-        playlist_set: &identity.playlist_set,
-        candidate_set: &identity.candidate_set,
-        inputs,
-    };
-    let ctx = store_context(p, new, &rows)?;
-    pgrx::debug2!("songmatch: match_playlist({}) stored as context {ctx}", p.id);
-    pgrx::debug1!(
-        "songmatch: match_playlist({}): {} candidates; context {:?}, artifacts {:?}, stage 1 + 2 {:?}, stored {:?}",
-        p.id,
-        n_cands,
-        t_hash,
-        t_artifacts - t_hash,
-        t_ranked - t_artifacts,
-        started.elapsed() - t_ranked
-    );
-    Ok((ctx, rows))
+    Ok((m.context, m.rows))
 }
 
 /// The bundle, the config and (when the call has it already) the playlist's profile.
-fn resolve_all(resolved: Resolved<'_>) -> Result<(Bundle, Config, Option<Profile>)> {
+fn resolve_all(resolved: Resolved<'_>) -> Result<(Bundle, Config, Option<super::profile::Profile>)> {
     Ok(match resolved {
         Resolved::Config(config) => {
             let bundle = active_bundle()?;
@@ -116,41 +163,6 @@ fn resolve_all(resolved: Resolved<'_>) -> Result<(Bundle, Config, Option<Profile
             (bundle, cfg, Some(profile))
         }
     })
-}
-
-/// The identity of the match context of this playlist, candidates, bundle, config and `top_k`
-/// (and `extra`: what found the candidates).
-fn context_identity(
-    p: &PlaylistInfo,
-    cands: &Candidates,
-    bundle: &Bundle,
-    cfg: &Config,
-    top_k: i32,
-    extra: Option<&(&str, Value)>,
-) -> Result<ContextIdentity> {
-    let member_hashes = fill_hashes(&p.members, p.member_hashes.clone())?;
-    let config_hash = cfg.hash();
-    let ps = id_set_hash(IdSetKind::PlaylistSet, &[Some(p.id)])?;
-    let cs = id_set_hash(IdSetKind::CandidateSet, &cands.ids.iter().map(|i| Some(*i)).collect::<Vec<_>>())?;
-    let mr: Vec<(i64, &str)> = p.members.iter().copied().zip(member_hashes.iter().map(String::as_str)).collect();
-    let cr: Vec<(i64, &str)> = cands.ids.iter().copied().zip(cands.hashes.iter().map(String::as_str)).collect();
-    // what found the candidates (discovery) is part of the identity, beside the analysis
-    let extra_hash = extra.map(|(k, v)| json!({"analysis": p.analysis, *k: v}));
-    let owner = p.owner.to_string();
-    let context_hash = match_context_hash(&MatchContextInputs {
-        user: &owner,
-        bundle: &bundle.hash,
-        algorithm_version: versions::MATCHING_ALGO_VERSION,
-        config: &config_hash,
-        playlist_set: &ps,
-        candidate_set: &cs,
-        top_k,
-        playlist_row: &p.playlist,
-        playlist_analysis: extra_hash.as_ref().unwrap_or(&p.analysis),
-        members: &mr,
-        candidates: &cr,
-    });
-    Ok(ContextIdentity { context_hash, config_hash, playlist_set: ps, candidate_set: cs })
 }
 
 /// The caller's own stored context of this hash (the hash includes the playlist's owner, whose
@@ -175,21 +187,4 @@ fn cached_context(p: &PlaylistInfo, context_hash: &str, counters: &mut Counters)
         Some(f) => Some(touch_context(f, p.owner)?),
         None => None,
     })
-}
-
-/// The results stored and returned: the best `top_k` of the ranking, ranked from 1, with their
-/// score (and `extra`) in their components.
-fn result_rows(finals: Ranked, top_k: i32, extra: Option<&(&str, Value)>) -> Vec<MatchRow> {
-    finals
-        .into_iter()
-        .take(top_k as usize)
-        .enumerate()
-        .map(|(i, (id, score, mut comp))| {
-            comp.insert("score".into(), json!(round6(score)));
-            if let Some((k, v)) = extra {
-                comp.insert(k.to_string(), v.clone());
-            }
-            MatchRow { track_id: id, score: round6(score), rank: i as i32 + 1, components: Value::Object(comp) }
-        })
-        .collect()
 }

@@ -157,12 +157,7 @@ pub fn load_playlist(id: i64, user: Option<Uuid>) -> Result<PlaylistInfo> {
     Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes, owner_columns })
 }
 
-pub struct MatchRow {
-    pub track_id: i64,
-    pub score: f64,
-    pub rank: i32,
-    pub components: Value,
-}
+pub use crate::core::pipeline::MatchRow;
 
 /// The content hashes of these tracks from `track_content`, in their order (None: no row there).
 pub(super) fn content_hashes(ids: &[i64]) -> Result<Vec<Option<String>>> {

@@ -3,7 +3,7 @@
 
 use super::artifacts::ensure_embeddings;
 use super::cache::{cache_lookup, match_miss, stamp_basis_of, Lookup, MatchCall};
-use super::counters::Counters;
+use super::counters::{Counters, Flush};
 use super::reads::{load_tracks, read_results, user_playlists};
 use super::schema_facts::{document_keys, owner_columns};
 use crate::sql::bundle::active_bundle;

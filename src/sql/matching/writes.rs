@@ -3,12 +3,12 @@
 //! rights, what the write is about.
 
 use super::reads::{MatchRow, PlaylistInfo};
+use crate::core::pipeline::NewContext;
 use crate::core::{versions, Error, Result};
 use crate::sql::privilege::as_owner;
 use crate::sql::spi_err;
 use pgrx::prelude::*;
 use pgrx::{JsonB, Uuid};
-use serde_json::Value;
 
 /// Run a writing statement and return the first column of its first row, if any.
 pub(super) fn write_returning_i64(
@@ -21,20 +21,10 @@ pub(super) fn write_returning_i64(
     })
 }
 
-/// A computed match context: its hash, the hashes it is made of, and its `inputs` (the profile,
-/// the config, top_k, the number of candidates).
-pub(super) struct NewContext<'a> {
-    pub(super) context_hash: &'a str,
-    pub(super) bundle_hash: &'a str,
-    pub(super) config_hash: &'a str,
-    pub(super) playlist_set: &'a str,
-    pub(super) candidate_set: &'a str,
-    pub(super) inputs: Value,
-}
-
 /// Store a context of the playlist's owner and its results; its id (of the row already stored
 /// under that hash, if one is: its use refreshed).
-pub(super) fn store_context(p: &PlaylistInfo, new: NewContext<'_>, rows: &[MatchRow]) -> Result<i64> {
+pub(super) fn store_context(p: &PlaylistInfo, new: &NewContext<'_>, rows: &[MatchRow]) -> Result<i64> {
+    let id = new.identity;
     as_owner(|| {
         let ctx = write_returning_i64(
             if p.owner_columns {
@@ -52,14 +42,14 @@ pub(super) fn store_context(p: &PlaylistInfo, new: NewContext<'_>, rows: &[Match
                  returning id"
             },
             &[
-                new.context_hash.into(),
+                id.context_hash.as_str().into(),
                 p.owner.into(),
                 new.bundle_hash.into(),
                 versions::MATCHING_ALGO_VERSION.into(),
-                new.config_hash.into(),
-                new.playlist_set.into(),
-                new.candidate_set.into(),
-                JsonB(new.inputs).into(),
+                id.config_hash.as_str().into(),
+                id.playlist_set.as_str().into(),
+                id.candidate_set.as_str().into(),
+                JsonB(new.inputs.clone()).into(),
             ],
         )
         .map_err(spi_err("cannot store the match context"))?

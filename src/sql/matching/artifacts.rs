@@ -2,8 +2,9 @@
 //! compute the misses in one go, upsert with songmatch's rights.
 
 use super::counters::Counters;
-use super::reads::{committed_artifact_keys, TrackRow};
+use super::reads::{self, committed_artifact_keys, TrackRow};
 use super::schema_facts::document_keys;
+use super::writes;
 use crate::core::models::embed;
 use crate::core::models::embed::Role;
 use crate::core::models::manifest::Storage;
@@ -159,13 +160,7 @@ pub fn ensure_embeddings_for(
     let hashes = artifact_keys(rows)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let stored: HashMap<i64, (String, Vec<f32>)> = Spi::connect(|c| {
-        let t = c.select(
-            "select track_id, content_hash, embedding, embedding_half
-               from songmatch.track_embeddings
-              where embedding_kind = 'document' and model_name = $1 and model_version = $2 and track_id = any($3)",
-            None,
-            &[model_id.as_str().into(), version.as_str().into(), ids.into()],
-        )?;
+        let t = c.select(reads::STORED_EMBEDDINGS, None, &[model_id.as_str().into(), version.as_str().into(), ids.into()])?;
         let mut m = HashMap::new();
         for r in t {
             let v = match r.get::<Vector>(3)? {
@@ -207,12 +202,9 @@ pub fn ensure_embeddings_for(
     // schema, so this works whatever the caller's search_path is
     let store = |row: &TrackRow, hash: &str, v: &Vec<f32>| -> Result<()> {
         let (sql, vector): (&str, pgrx::datum::DatumWithOid) = if storage.get() == Storage::HalfVec {
-            (
-                "select songmatch.upsert_track_embedding_half($1, 'document', $2, $3, $4, $5)",
-                crate::sql::vector::HalfVec::from(&Vector(v.clone())).into(),
-            )
+            (writes::UPSERT_EMBEDDING_HALF, crate::sql::vector::HalfVec::from(&Vector(v.clone())).into())
         } else {
-            ("select songmatch.upsert_track_embedding($1, 'document', $2, $3, $4, $5)", Vector(v.clone()).into())
+            (writes::UPSERT_EMBEDDING, Vector(v.clone()).into())
         };
         Spi::run_with_args(sql, &[row.id.into(), model_id.as_str().into(), version.as_str().into(), hash.into(), vector])
             .map_err(spi_err("cannot store an embedding"))
@@ -232,13 +224,7 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, need: Need, counters:
     let hashes = artifact_keys(rows)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let stored: HashMap<i64, (String, Value)> = Spi::connect(|c| {
-        let t = c.select(
-            "select track_id, content_hash, jsonb_build_object('model', model_name, 'model_version', model_version,
-                    'labels', labels, 'predicted', to_jsonb(predicted), 'ekman', ekman, 'sentiment', sentiment)
-               from songmatch.track_emotions where model_name = $1 and model_version = $2 and track_id = any($3)",
-            None,
-            &[model_id.as_str().into(), version.as_str().into(), ids.into()],
-        )?;
+        let t = c.select(reads::STORED_EMOTIONS, None, &[model_id.as_str().into(), version.as_str().into(), ids.into()])?;
         let mut m = HashMap::new();
         for r in t {
             if let (Some(id), Some(h), Some(v)) = (r.get::<i64>(1)?, r.get::<String>(2)?, r.get::<JsonB>(3)?) {
@@ -284,11 +270,7 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, need: Need, counters:
         let predicted: Vec<String> =
             v["predicted"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
         Spi::run_with_args(
-            "insert into songmatch.track_emotions as te (track_id, model_name, model_version, content_hash, labels, predicted, ekman, sentiment)
-             values ($1, $2, $3, $4, $5, $6, $7, $8)
-             on conflict (track_id, model_name, model_version) do update
-                set content_hash = excluded.content_hash, labels = excluded.labels, predicted = excluded.predicted,
-                    ekman = excluded.ekman, sentiment = excluded.sentiment",
+            writes::UPSERT_EMOTIONS,
             &[
                 row.id.into(),
                 model_id.as_str().into(),

@@ -5,7 +5,7 @@ use super::candidates::candidates_of;
 use super::counters::Counters;
 use super::pipeline::{match_candidates, CandidateMatch};
 use super::profile::Profile;
-use super::reads::{load_playlist, read_results, resolve_config, MatchRow};
+use super::reads::{self, load_playlist, read_results, resolve_config, MatchRow};
 use super::schema_facts::citus_absent;
 use super::writes::{refresh_context_use, stamp_context};
 use super::MATCH_SETTINGS;
@@ -67,18 +67,14 @@ pub(super) fn cache_lookup(playlist_id: i64, stamp: Option<(Uuid, String)>, coun
     let Some((owner, stamp)) = stamp else { return Ok(Lookup::Miss(None)) };
     // (with the context's number of candidates: a call over more than this session's
     // max_candidates takes the full path, which refuses it, cached or not)
-    let found: Option<(i64, bool, i64)> = crate::sql::plans::select(
-        "select id, last_used_at < pg_catalog.now() - interval '1 minute', coalesce((inputs ->> 'candidates')::bigint, 0)
-           from songmatch.match_contexts where user_id = $2 and fast_key = $1 limit 1",
-        &[stamp.as_str().into(), owner.into()],
-        |mut t| match t.next() {
+    let found: Option<(i64, bool, i64)> =
+        crate::sql::plans::select(reads::CONTEXT_BY_STAMP, &[stamp.as_str().into(), owner.into()], |mut t| match t.next() {
             Some(r) => Ok(r
                 .get::<i64>(1)?
                 .map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false), r.get::<i64>(3).ok().flatten().unwrap_or(0)))),
             None => Ok(None),
-        },
-    )
-    .map_err(spi_err("cannot read the match cache"))?;
+        })
+        .map_err(spi_err("cannot read the match cache"))?;
     let Some((id, stale, n)) = found else { return Ok(Lookup::Miss(Some(stamp))) };
     if guc::limits().check_candidates("the candidate set", usize::try_from(n).unwrap_or(usize::MAX)).is_err() {
         return Ok(Lookup::Miss(Some(stamp)));
@@ -133,16 +129,8 @@ pub(super) fn call_stamp(
     // the owner, read with the caller's rights (row-level security applies as on the full path),
     // and whether the schema has the counters (a database not yet updated to 0.5.0 has not)
     let (sql, args): (&'static str, Vec<pgrx::datum::DatumWithOid<'_>>) = match user {
-        Some(u) => (
-            "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
-               from songmatch.playlists where owner_id = $2 and id = $1",
-            vec![playlist_id.into(), u.into()],
-        ),
-        None => (
-            "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
-               from songmatch.playlists where id = $1",
-            vec![playlist_id.into()],
-        ),
+        Some(u) => (reads::STAMP_OWNER_OF_USER, vec![playlist_id.into(), u.into()]),
+        None => (reads::STAMP_OWNER, vec![playlist_id.into()]),
     };
     let owner: Option<(Option<Uuid>, bool)> = crate::sql::plans::select(sql, &args, |mut t| match t.next() {
         Some(r) => Ok(Some((r.get::<Uuid>(1)?, r.get::<bool>(2)?.unwrap_or(false)))),
@@ -182,32 +170,21 @@ impl StampBasis {
         let single = citus_absent()?;
         let (user_generation, catalogue_generation, epoch) = as_owner(|| {
             if single {
-                return crate::sql::plans::select(
-                    "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint,
-                            sum(gen)::bigint, min(epoch::text)
-                       from songmatch.catalogue_generation",
-                    &[owner.into()],
-                    |mut t| match t.next() {
-                        Some(r) => Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?, r.get::<String>(3)?)),
-                        None => Ok((0, None, None)),
-                    },
-                )
+                return crate::sql::plans::select(reads::GENERATIONS, &[owner.into()], |mut t| match t.next() {
+                    Some(r) => Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<i64>(2)?, r.get::<String>(3)?)),
+                    None => Ok((0, None, None)),
+                })
                 .map_err(spi_err("cannot read the generation counters"));
             }
-            let user_generation = crate::sql::plans::select(
-                "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint",
-                &[owner.into()],
-                |mut t| Ok(t.next().map(|r| r.get::<i64>(1)).transpose()?.flatten().unwrap_or(0)),
-            )
+            let user_generation = crate::sql::plans::select(reads::USER_GENERATION, &[owner.into()], |mut t| {
+                Ok(t.next().map(|r| r.get::<i64>(1)).transpose()?.flatten().unwrap_or(0))
+            })
             .map_err(spi_err("cannot read the user's generation counter"))?;
-            let (catalogue_generation, epoch) =
-                crate::sql::plans::select("select sum(gen)::bigint, min(epoch::text) from songmatch.catalogue_generation", &[], |mut t| {
-                    match t.next() {
-                        Some(r) => Ok((r.get::<i64>(1)?, r.get::<String>(2)?)),
-                        None => Ok((None, None)),
-                    }
-                })
-                .map_err(spi_err("cannot read the catalogue's generation counter"))?;
+            let (catalogue_generation, epoch) = crate::sql::plans::select(reads::CATALOGUE_GENERATION, &[], |mut t| match t.next() {
+                Some(r) => Ok((r.get::<i64>(1)?, r.get::<String>(2)?)),
+                None => Ok((None, None)),
+            })
+            .map_err(spi_err("cannot read the catalogue's generation counter"))?;
             Ok((user_generation, catalogue_generation, epoch))
         })?;
         let (Some(catalogue_generation), Some(epoch)) = (catalogue_generation, epoch) else { return Ok(None) };
@@ -241,15 +218,10 @@ impl StampBasis {
 /// The caller's context of this hash, if one is stored: its id, and whether its use was last
 /// refreshed more than a minute ago.
 pub(super) fn find_context(context_hash: &str, owner: Uuid) -> Result<Option<(i64, bool)>> {
-    crate::sql::plans::select(
-        "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts
-          where user_id = $2 and context_hash = $1",
-        &[context_hash.into(), owner.into()],
-        |mut t| match t.next() {
-            Some(r) => Ok(r.get::<i64>(1)?.map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false)))),
-            None => Ok(None),
-        },
-    )
+    crate::sql::plans::select(reads::CONTEXT_BY_HASH, &[context_hash.into(), owner.into()], |mut t| match t.next() {
+        Some(r) => Ok(r.get::<i64>(1)?.map(|id| (id, r.get::<bool>(2).ok().flatten().unwrap_or(false)))),
+        None => Ok(None),
+    })
     .map_err(spi_err("cannot read the match cache"))
 }
 
@@ -279,7 +251,7 @@ pub(super) enum Resolved<'a> {
 
 /// The stamp basis of `user`'s calls ([`StampBasis`]), when the schema has the counters.
 pub(super) fn stamp_basis_of(user: Uuid, config: Option<&Value>) -> Option<StampBasis> {
-    let has = crate::sql::plans::select("select pg_catalog.to_regclass('songmatch.catalogue_generation') is not null", &[], |mut t| {
+    let has = crate::sql::plans::select(reads::HAS_GENERATION_COUNTERS, &[], |mut t| {
         t.next().map(|r| r.get::<bool>(1)).transpose().map(|b| b.flatten().unwrap_or(false))
     })
     .ok()?;

@@ -3,7 +3,7 @@
 
 use super::artifacts::{ensure_embeddings, Artifact};
 use super::counters::Counters;
-use super::reads::{content_rows, load_tracks, FeatureStore, PlaylistInfo, StoredSignals, TrackRow};
+use super::reads::{self, content_rows, load_tracks, FeatureStore, PlaylistInfo, StoredSignals, TrackRow};
 use super::schema_facts::document_keys;
 use super::GENERIC_PLAN;
 use crate::core::scoring::{CandidateSignals, Config, Embedding, FloatSource, PlaylistSignals};
@@ -109,15 +109,7 @@ fn read_table_embeddings(
         }
         // (only an embedding of the track's current document; of its content in a schema before 0.8.0)
         crate::sql::plans::select_batches(
-            if document_keys()? {
-                "select e.track_id, e.embedding, e.embedding_half from songmatch.track_embeddings e
-                   join songmatch.track_content tc on tc.track_id = e.track_id and tc.document_hash = e.content_hash
-                  where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)"
-            } else {
-                "select e.track_id, e.embedding, e.embedding_half from songmatch.track_embeddings e
-                   join songmatch.track_content tc on tc.track_id = e.track_id and tc.content_hash = e.content_hash
-                  where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)"
-            },
+            if document_keys()? { reads::CANDIDATE_EMBEDDINGS_BY_DOCUMENT } else { reads::CANDIDATE_EMBEDDINGS_BY_CONTENT },
             &[rest.into(), model.0.as_str().into(), model.1.as_str().into()],
             4096,
             |t| {
@@ -192,11 +184,9 @@ pub(super) fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -
             // a track has a track_content row (its triggers keep it); one without is looked up
             let unknown: Vec<i64> = ids.iter().zip(&hashes).filter(|(_, h)| h.is_none()).map(|(i, _)| *i).collect();
             if !unknown.is_empty() {
-                let existing: Vec<i64> = crate::sql::plans::select(
-                    "select coalesce(array_agg(t.id order by t.id), '{}') from songmatch.tracks t where t.id = any($1)",
-                    &[unknown.clone().into()],
-                    |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
-                )
+                let existing: Vec<i64> = crate::sql::plans::select(reads::EXISTING_TRACKS, &[unknown.clone().into()], |mut t| {
+                    Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default())
+                })
                 .map_err(spi_err("cannot read the candidates"))?;
                 let missing: Vec<String> =
                     unknown.iter().filter(|i| existing.binary_search(i).is_err()).take(10).map(|i| i.to_string()).collect();
@@ -209,24 +199,18 @@ pub(super) fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -
         None if p.owner_columns => {
             // (the user's rows, then the catalogue's: see load_playlist)
             // (the liked tracks minus the members, which load_playlist read: one table per read)
-            let liked: Vec<i64> = crate::sql::plans::select(
-                "select coalesce(array_agg(l.track_id order by l.track_id), '{}') from songmatch.liked_tracks l where l.user_id = $1",
-                &[p.owner.into()],
-                |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
-            )
+            let liked: Vec<i64> = crate::sql::plans::select(reads::LIKED_TRACKS, &[p.owner.into()], |mut t| {
+                Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default())
+            })
             .map_err(spi_err("cannot read the candidates"))?;
             let ids: Vec<i64> = liked.into_iter().filter(|t| p.members.binary_search(t).is_err()).collect();
             let (hashes, signals, store, positions) = content_rows(&ids)?;
             (ids, hashes, signals, store, positions)
         }
         None => {
-            let ids: Vec<i64> = crate::sql::plans::select(
-                "select coalesce(array_agg(l.track_id order by l.track_id), '{}') from songmatch.liked_tracks l
-                  where l.user_id = $1
-                    and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = l.track_id)",
-                &[p.owner.into(), p.id.into()],
-                |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
-            )
+            let ids: Vec<i64> = crate::sql::plans::select(reads::LIKED_NOT_MEMBERS, &[p.owner.into(), p.id.into()], |mut t| {
+                Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default())
+            })
             .map_err(spi_err("cannot read the candidates"))?;
             let (hashes, signals, store, positions) = content_rows(&ids)?;
             (ids, hashes, signals, store, positions)

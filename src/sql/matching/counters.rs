@@ -1,6 +1,7 @@
 //! Usage counters: the deltas of one call (the core's [`Counters`]), written to
 //! `songmatch.stats_deltas` in one statement.
 
+use super::writes;
 use crate::core::Result;
 use crate::sql::privilege::as_owner;
 use crate::sql::spi_err;
@@ -20,12 +21,8 @@ impl Flush for Counters {
         }
         let (names, deltas): (Vec<String>, Vec<f64>) = self.into_inner().into_iter().unzip();
         as_owner(|| {
-            crate::sql::plans::update(
-                "insert into songmatch.stats_deltas (name, delta) select * from unnest($1::text[], $2::float8[])",
-                &[names.into(), deltas.into()],
-                |_| Ok(()),
-            )
-            .map_err(spi_err("cannot record counters"))
+            crate::sql::plans::update(writes::STATS_DELTAS, &[names.into(), deltas.into()], |_| Ok(()))
+                .map_err(spi_err("cannot record counters"))
         })
     }
 }

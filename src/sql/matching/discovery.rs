@@ -7,7 +7,7 @@ use super::candidates::{fill_hashes, Candidates};
 use super::counters::Counters;
 use super::pipeline::{match_candidates, CandidateMatch};
 use super::profile::playlist_profile;
-use super::reads::{load_playlist, resolve_config, FeatureStore, PlaylistInfo};
+use super::reads::{self, load_playlist, resolve_config, FeatureStore, PlaylistInfo};
 use super::schema_facts::citus_absent;
 use super::{CUSTOM_PLAN, MATCH_SETTINGS};
 use crate::core::models::manifest::Storage;
@@ -25,12 +25,9 @@ use std::time::Instant;
 
 /// pgvector's schema, quoted for SQL text (the functions run with search_path pg_catalog only).
 pub(super) fn vector_schema() -> Result<String> {
-    let s = Spi::get_one::<String>(
-        "select n.nspname::text from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
-          where e.extname = 'vector'",
-    )
-    .map_err(spi_err("cannot find pgvector's schema"))?
-    .ok_or_else(|| Error::Runtime("pgvector is not installed".into()))?;
+    let s = Spi::get_one::<String>(reads::VECTOR_SCHEMA)
+        .map_err(spi_err("cannot find pgvector's schema"))?
+        .ok_or_else(|| Error::Runtime("pgvector is not installed".into()))?;
     Ok(format!("\"{}\"", s.replace('"', "\"\"")))
 }
 
@@ -66,11 +63,7 @@ pub(super) fn search_index(
 ) -> Result<Option<String>> {
     let vs = vector_schema()?;
     let index = Spi::get_one_with_args::<String>(
-        "select indexrelid::regclass::text from pg_catalog.pg_index i
-          where i.indrelid = 'songmatch.track_embeddings'::regclass
-            and pg_catalog.pg_get_indexdef(i.indexrelid) like '%USING hnsw%'
-            and pg_catalog.pg_get_expr(i.indpred, i.indrelid) like '%' || $1 || '%'
-            and pg_catalog.pg_get_indexdef(i.indexrelid) like '%(' || $2 || ')%'",
+        reads::HNSW_INDEX,
         &[format!("'{}'", bundle.embedding.0.replace('\'', "''")).into(), (dims as i32).to_string().into()],
     )
     .or_else(|e| match e {
@@ -82,16 +75,7 @@ pub(super) fn search_index(
     // expression and predicate, so that pgvector's HNSW index answers each): the profile's
     // vectors searched at ef_search = max(ef_search, profile_k), the members' at
     // max(ef_search, per_member); the settings hold for this call only
-    let sql = format!(
-        "select coalesce(array_agg(distinct n.track_id), '{{}}')
-           from unnest($1::text[], $2::int[]) as q(v, k)
-          cross join lateral (
-                select e.track_id from songmatch.track_embeddings e
-                 where e.model_name = $3 and e.embedding is not null
-                   and e.model_version = $4 and e.embedding_kind = 'document'
-                 order by e.embedding::{vs}.vector({dims}) OPERATOR({vs}.<=>) q.v::{vs}.vector({dims})
-                 limit q.k) n"
-    );
+    let sql = reads::index_search(&vs, dims);
     let profile_n = queries.len() - members.min(d.max_members);
     for (group, ef) in [(&queries[..profile_n], d.ef_search.max(d.profile_k)), (&queries[profile_n..], d.ef_search.max(d.per_member))] {
         if group.is_empty() {
@@ -106,11 +90,7 @@ pub(super) fn search_index(
             })
             .collect();
         let ks: Vec<i32> = group.iter().map(|(_, k)| *k as i32).collect();
-        Spi::run(&format!(
-            "select pg_catalog.set_config('hnsw.ef_search', '{}', true), pg_catalog.set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-            ef.clamp(1, 1000)
-        ))
-        .map_err(spi_err("cannot set the index search parameters"))?;
+        Spi::run(&reads::ef_search_setting(ef.clamp(1, 1000))).map_err(spi_err("cannot set the index search parameters"))?;
         let tg = Instant::now();
         found.extend(
             Spi::get_one_with_args::<Vec<i64>>(
@@ -257,11 +237,9 @@ fn screen_store(
     let mut skip: Vec<i64> = p.members.clone();
     if exclude_liked {
         skip.extend(
-            crate::sql::plans::select(
-                "select coalesce(array_agg(l.track_id), '{}') from songmatch.liked_tracks l where l.user_id = $1",
-                &[p.owner.into()],
-                |mut t| Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default()),
-            )
+            crate::sql::plans::select(reads::LIKED_TRACK_IDS, &[p.owner.into()], |mut t| {
+                Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default())
+            })
             .map_err(spi_err("cannot read the liked tracks"))?,
         );
     }
@@ -327,12 +305,7 @@ fn catalogue_neighbours(p: &PlaylistInfo, d: &scoring::Discovery, sig: &Playlist
     let rows: Vec<(i64, catalogue::CatalogueTrack)> =
         crate::sql::plans::with_settings(CUSTOM_PLAN, spi_err("cannot change a setting for the match"), || {
             crate::sql::plans::select(
-                "with m as (select array_agg(artist) as artists, array_agg(album) filter (where album is not null) as albums
-                              from songmatch.tracks where id = any($1))
-                 select s.id, s.artist, s.album, s.release_date, s.popularity from (
-                    select t.id, t.artist, t.album, t.release_date, t.popularity from songmatch.tracks t, m
-                     where t.artist = any(m.artists) or t.album = any(m.albums)) s
-                  order by s.id limit $2",
+                reads::CATALOGUE_NEIGHBOURS,
                 &[p.members.clone().into(), ((d.catalogue_k * CATALOGUE_SCAN) as i64).into()],
                 |t| {
                     let mut out = Vec::with_capacity(t.len());
@@ -355,20 +328,7 @@ fn catalogue_neighbours(p: &PlaylistInfo, d: &scoring::Discovery, sig: &Playlist
 /// with their content hashes and stored signals, as candidates (`store`: the current feature
 /// store).
 fn read_discovered(p: &PlaylistInfo, found: Vec<i64>, exclude_liked: bool, store: Option<FeatureStore>) -> Result<Candidates> {
-    let sql = if p.owner_columns {
-        "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
-                  where t.id = any($1)
-                    and not exists (select 1 from songmatch.playlist_tracks pt
-                                     where pt.owner_id = $4 and pt.playlist_id = $2 and pt.track_id = t.id)
-                    and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
-                  order by t.id"
-    } else {
-        "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
-                  where t.id = any($1)
-                    and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = t.id)
-                    and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
-                  order by t.id"
-    };
+    let sql = if p.owner_columns { reads::DISCOVERED_BY_OWNER } else { reads::DISCOVERED };
     let (ids, hashes, signals) = Spi::connect(|c| {
         let t = c.select(sql, None, &[found.into(), p.id.into(), exclude_liked.into(), p.owner.into()])?;
         let mut ids = Vec::with_capacity(t.len());

@@ -3,8 +3,9 @@
 
 use super::artifacts::ensure_embeddings;
 use super::counters::Counters;
-use super::reads::{load_tracks, playlist_unchanged, PlaylistInfo};
+use super::reads::{self, load_tracks, playlist_unchanged, PlaylistInfo};
 use super::schema_facts::citus_absent;
+use super::writes;
 use crate::core::hash::{content_hash, ContentKind};
 use crate::core::models::embed;
 use crate::core::models::embed::Role;
@@ -84,24 +85,10 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
         }
         Spi::run_with_args(
             if p.owner_columns {
-                "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
-                 member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details, owner_id)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                 on conflict (owner_id, playlist_id, profile_kind, model_bundle_hash) do update
-                    set dims = excluded.dims, content_hash = excluded.content_hash, member_count = excluded.member_count,
-                        centroid = excluded.centroid, query_embedding = excluded.query_embedding,
-                        audio_centroid = excluded.audio_centroid, audio_spread = excluded.audio_spread,
-                        genre_distribution = excluded.genre_distribution, details = excluded.details"
+                writes::UPSERT_PROFILE
             } else {
                 // (a database not yet updated to 0.6.0)
-                "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
-                 member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details)
-                 select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 where $13::uuid is not null
-                 on conflict (playlist_id, profile_kind, model_bundle_hash) do update
-                    set dims = excluded.dims, content_hash = excluded.content_hash, member_count = excluded.member_count,
-                        centroid = excluded.centroid, query_embedding = excluded.query_embedding,
-                        audio_centroid = excluded.audio_centroid, audio_spread = excluded.audio_spread,
-                        genre_distribution = excluded.genre_distribution, details = excluded.details"
+                writes::UPSERT_PROFILE_NO_OWNER
             },
             &[
                 p.id.into(),
@@ -180,13 +167,7 @@ struct StoredProfile {
 fn read_stored_profile(p: &PlaylistInfo, bundle: &Bundle) -> Result<Option<StoredProfile>> {
     Spi::connect(|c| {
         let mut t = c.select(
-            if p.owner_columns {
-                "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
-                  where owner_id = $4 and playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3"
-            } else {
-                "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
-                  where playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3 and $4::uuid is not null"
-            },
+            if p.owner_columns { reads::STORED_PROFILE_BY_OWNER } else { reads::STORED_PROFILE },
             None,
             &[p.id.into(), PROFILE_KIND.into(), bundle.hash.as_str().into(), p.owner.into()],
         )?;

@@ -1,5 +1,10 @@
 //! The rows a match reads: tracks, playlists with their members, the tracks' content hashes and
 //! stored signals, the active config, a context's stored results, a user's playlists.
+//!
+//! And the texts of the match path's other reads (artifacts, the match cache, candidates,
+//! discovery, profiles, `match_songs_to_playlists`), one documented const each, by concern, at
+//! the end: the modules that run them name them here, so that the match path's SQL is all in this
+//! file and in writes.rs.
 
 use super::schema_facts::{citus_absent, owner_columns, stored_signals};
 use super::GENERIC_PLAN;
@@ -357,3 +362,171 @@ pub(super) fn user_playlists(user: Uuid) -> Result<Vec<(i64, Vec<i64>)>> {
     .map_err(spi_err("cannot read the playlists' members"))?;
     Ok(members.into_iter().collect())
 }
+
+// The statements of the other modules of the match path, by concern.
+
+// artifacts
+/// The stored document embeddings of model `$1` version `$2` for the tracks `$3`: track id,
+/// the hash they were computed from, the vector (or its halfvec).
+pub(super) const STORED_EMBEDDINGS: &str = "select track_id, content_hash, embedding, embedding_half
+               from songmatch.track_embeddings
+              where embedding_kind = 'document' and model_name = $1 and model_version = $2 and track_id = any($3)";
+/// The stored emotions of model `$1` version `$2` for the tracks `$3`: track id, the hash they
+/// were computed from, and the emotions as the match reads them (one jsonb).
+pub(super) const STORED_EMOTIONS: &str =
+    "select track_id, content_hash, jsonb_build_object('model', model_name, 'model_version', model_version,
+                    'labels', labels, 'predicted', to_jsonb(predicted), 'ekman', ekman, 'sentiment', sentiment)
+               from songmatch.track_emotions where model_name = $1 and model_version = $2 and track_id = any($3)";
+
+// the match cache
+/// The context of owner `$2` stamped `$1` (the fast path): its id, whether its use was last
+/// refreshed more than a minute ago, and its number of candidates.
+pub(super) const CONTEXT_BY_STAMP: &str =
+    "select id, last_used_at < pg_catalog.now() - interval '1 minute', coalesce((inputs ->> 'candidates')::bigint, 0)
+           from songmatch.match_contexts where user_id = $2 and fast_key = $1 limit 1";
+/// The owner of playlist `$1` when it is user `$2`'s, and whether the schema has the generation
+/// counters (a database not yet updated to 0.5.0 has not).
+pub(super) const STAMP_OWNER_OF_USER: &str = "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
+               from songmatch.playlists where owner_id = $2 and id = $1";
+/// The owner of playlist `$1`, and whether the schema has the generation counters (as
+/// [`STAMP_OWNER_OF_USER`], any owner the caller may read).
+pub(super) const STAMP_OWNER: &str = "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
+               from songmatch.playlists where id = $1";
+/// User `$1`'s generation counter, the catalogue's (the sum of its rows) and its epoch, in one
+/// read (a single node).
+pub(super) const GENERATIONS: &str = "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint,
+                            sum(gen)::bigint, min(epoch::text)
+                       from songmatch.catalogue_generation";
+/// User `$1`'s generation counter (0: none yet).
+pub(super) const USER_GENERATION: &str = "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint";
+/// The catalogue's generation counter (the sum of its rows) and its epoch.
+pub(super) const CATALOGUE_GENERATION: &str = "select sum(gen)::bigint, min(epoch::text) from songmatch.catalogue_generation";
+/// The context of owner `$2` with content hash `$1`: its id, and whether its use was last
+/// refreshed more than a minute ago.
+pub(super) const CONTEXT_BY_HASH: &str = "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts
+          where user_id = $2 and context_hash = $1";
+/// Whether the schema has the generation counters (a database not yet updated to 0.5.0 has not).
+pub(super) const HAS_GENERATION_COUNTERS: &str = "select pg_catalog.to_regclass('songmatch.catalogue_generation') is not null";
+
+// candidates
+/// The document embeddings of model `$2` version `$3` of the candidates `$1` that embed the
+/// track's current document (`track_content.document_hash`): track id, vector, halfvec.
+pub(super) const CANDIDATE_EMBEDDINGS_BY_DOCUMENT: &str =
+    "select e.track_id, e.embedding, e.embedding_half from songmatch.track_embeddings e
+                   join songmatch.track_content tc on tc.track_id = e.track_id and tc.document_hash = e.content_hash
+                  where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)";
+/// As [`CANDIDATE_EMBEDDINGS_BY_DOCUMENT`], in a schema that keys artifacts by content (before
+/// 0.8.0): the embeddings of the track's current content hash.
+pub(super) const CANDIDATE_EMBEDDINGS_BY_CONTENT: &str =
+    "select e.track_id, e.embedding, e.embedding_half from songmatch.track_embeddings e
+                   join songmatch.track_content tc on tc.track_id = e.track_id and tc.content_hash = e.content_hash
+                  where e.embedding_kind = 'document' and e.model_name = $2 and e.model_version = $3 and e.track_id = any($1)";
+/// Which of the tracks `$1` exist, ascending.
+pub(super) const EXISTING_TRACKS: &str =
+    "select coalesce(array_agg(t.id order by t.id), '{}') from songmatch.tracks t where t.id = any($1)";
+/// User `$1`'s liked tracks, ascending.
+pub(super) const LIKED_TRACKS: &str =
+    "select coalesce(array_agg(l.track_id order by l.track_id), '{}') from songmatch.liked_tracks l where l.user_id = $1";
+/// User `$1`'s liked tracks that are not members of playlist `$2`, ascending (a database not yet
+/// updated to 0.6.0).
+pub(super) const LIKED_NOT_MEMBERS: &str = "select coalesce(array_agg(l.track_id order by l.track_id), '{}') from songmatch.liked_tracks l
+                  where l.user_id = $1
+                    and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = l.track_id)";
+
+// discovery
+/// The schema pgvector is installed in.
+pub(super) const VECTOR_SCHEMA: &str =
+    "select n.nspname::text from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
+          where e.extname = 'vector'";
+/// The HNSW index on `track_embeddings` whose predicate names the model `$1` (quoted as in the
+/// predicate) and whose expression casts to `$2` dimensions.
+pub(super) const HNSW_INDEX: &str = "select indexrelid::regclass::text from pg_catalog.pg_index i
+          where i.indrelid = 'songmatch.track_embeddings'::regclass
+            and pg_catalog.pg_get_indexdef(i.indexrelid) like '%USING hnsw%'
+            and pg_catalog.pg_get_expr(i.indpred, i.indrelid) like '%' || $1 || '%'
+            and pg_catalog.pg_get_indexdef(i.indexrelid) like '%(' || $2 || ')%'";
+/// The nearest neighbours of each query vector `$1` (pgvector's text form), `$2` each, among
+/// the document embeddings of model `$3` version `$4`, ordered by the HNSW index's expression
+/// (`vs`: pgvector's schema, quoted; `dims`: the vectors' dimensions) so that the index answers
+/// each search: their distinct track ids.
+pub(super) fn index_search(vs: &str, dims: usize) -> String {
+    format!(
+        "select coalesce(array_agg(distinct n.track_id), '{{}}')
+           from unnest($1::text[], $2::int[]) as q(v, k)
+          cross join lateral (
+                select e.track_id from songmatch.track_embeddings e
+                 where e.model_name = $3 and e.embedding is not null
+                   and e.model_version = $4 and e.embedding_kind = 'document'
+                 order by e.embedding::{vs}.vector({dims}) OPERATOR({vs}.<=>) q.v::{vs}.vector({dims})
+                 limit q.k) n"
+    )
+}
+/// The HNSW index's search parameters, set locally (`is_local`): `ef_search` = `ef`, and the
+/// iterative scan (relaxed order).
+pub(super) fn ef_search_setting(ef: usize) -> String {
+    format!(
+        "select pg_catalog.set_config('hnsw.ef_search', '{}', true), pg_catalog.set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+        ef
+    )
+}
+/// User `$1`'s liked tracks (unordered).
+pub(super) const LIKED_TRACK_IDS: &str = "select coalesce(array_agg(l.track_id), '{}') from songmatch.liked_tracks l where l.user_id = $1";
+/// The catalogue's neighbours of the members `$1`: the tracks by their artists or on their albums
+/// (at most `$2`, by id), with their artist, album, release date and popularity.
+pub(super) const CATALOGUE_NEIGHBOURS: &str =
+    "with m as (select array_agg(artist) as artists, array_agg(album) filter (where album is not null) as albums
+                              from songmatch.tracks where id = any($1))
+                 select s.id, s.artist, s.album, s.release_date, s.popularity from (
+                    select t.id, t.artist, t.album, t.release_date, t.popularity from songmatch.tracks t, m
+                     where t.artist = any(m.artists) or t.album = any(m.albums)) s
+                  order by s.id limit $2";
+/// The discovered tracks `$1` with their content hashes and stored signals, by id, minus the members
+/// of playlist `$2` of owner `$4` and, when `$3`, the owner's liked tracks.
+pub(super) const DISCOVERED_BY_OWNER: &str =
+    "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
+                  where t.id = any($1)
+                    and not exists (select 1 from songmatch.playlist_tracks pt
+                                     where pt.owner_id = $4 and pt.playlist_id = $2 and pt.track_id = t.id)
+                    and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
+                  order by t.id";
+/// As [`DISCOVERED_BY_OWNER`] in a database not yet updated to 0.6.0 (no owner on the members).
+pub(super) const DISCOVERED: &str =
+    "select t.id, tc.content_hash, tc.signals from songmatch.tracks t left join songmatch.track_content tc on tc.track_id = t.id
+                  where t.id = any($1)
+                    and not exists (select 1 from songmatch.playlist_tracks pt where pt.playlist_id = $2 and pt.track_id = t.id)
+                    and not ($3 and exists (select 1 from songmatch.liked_tracks l where l.user_id = $4 and l.track_id = t.id))
+                  order by t.id";
+
+// playlist profiles
+/// The stored profile of playlist `$1` of owner `$4`, kind `$2`, bundle `$3`: its content hash,
+/// query embedding, the hash of its query text and the members it was computed with.
+pub(super) const STORED_PROFILE_BY_OWNER: &str =
+    "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
+                  where owner_id = $4 and playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3";
+/// As [`STORED_PROFILE_BY_OWNER`] in a database not yet updated to 0.6.0 (`$4` only checked).
+pub(super) const STORED_PROFILE: &str =
+    "select content_hash, query_embedding, details ->> 'query_hash', details -> 'members' from songmatch.playlist_profiles
+                  where playlist_id = $1 and profile_kind = $2 and model_bundle_hash = $3 and $4::uuid is not null";
+
+// match_songs_to_playlists
+/// User `$1`'s playlists with their members (ascending), by id, in one read (a database not yet
+/// updated to 0.6.0).
+pub(super) const PLAYLISTS_WITH_MEMBERS: &str =
+    "select p.id, array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id)
+               from songmatch.playlists p where p.owner_id = $1 order by p.id";
+/// User `$1`'s liked tracks, ascending (the songs to match when none are given).
+pub(super) const LIKED_SONGS: &str =
+    "select coalesce(array_agg(track_id order by track_id), '{}') from songmatch.liked_tracks where user_id = $1";
+/// Which of the tracks `$1` lack a document embedding of model `$2` version `$3` of their current
+/// document (none stored, or a stale one).
+pub(super) const STALE_EMBEDDINGS_BY_DOCUMENT: &str = "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
+                   left join songmatch.track_content tc on tc.track_id = t.id
+                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
+                         and te.model_name = $2 and te.model_version = $3
+                  where t.id = any($1) and (tc.document_hash is null or te.content_hash is distinct from tc.document_hash)";
+/// As [`STALE_EMBEDDINGS_BY_DOCUMENT`] in a schema that keys artifacts by content (before 0.8.0).
+pub(super) const STALE_EMBEDDINGS_BY_CONTENT: &str = "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
+                   left join songmatch.track_content tc on tc.track_id = t.id
+                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
+                         and te.model_name = $2 and te.model_version = $3
+                  where t.id = any($1) and (tc.content_hash is null or te.content_hash is distinct from tc.content_hash)";

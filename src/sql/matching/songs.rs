@@ -4,7 +4,7 @@
 use super::artifacts::ensure_embeddings;
 use super::cache::{cache_lookup, match_miss, stamp_basis_of, Lookup, MatchCall};
 use super::counters::{Counters, Flush};
-use super::reads::{load_tracks, read_results, user_playlists};
+use super::reads::{self, load_tracks, read_results, user_playlists};
 use super::schema_facts::{document_keys, owner_columns};
 use crate::sql::bundle::active_bundle;
 use crate::sql::{guc, spi_err, OrReport};
@@ -80,18 +80,13 @@ fn playlists_of(user_id: Uuid) -> Vec<(i64, Vec<i64>)> {
         user_playlists(user_id).or_report()
     } else {
         // (a database not yet updated to 0.6.0)
-        crate::sql::plans::select(
-            "select p.id, array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id)
-               from songmatch.playlists p where p.owner_id = $1 order by p.id",
-            &[user_id.into()],
-            |t| {
-                let mut out = Vec::new();
-                for r in t {
-                    out.push((r.get::<i64>(1)?.unwrap_or_default(), r.get::<Vec<i64>>(2)?.unwrap_or_default()));
-                }
-                Ok(out)
-            },
-        )
+        crate::sql::plans::select(reads::PLAYLISTS_WITH_MEMBERS, &[user_id.into()], |t| {
+            let mut out = Vec::new();
+            for r in t {
+                out.push((r.get::<i64>(1)?.unwrap_or_default(), r.get::<Vec<i64>>(2)?.unwrap_or_default()));
+            }
+            Ok(out)
+        })
         .map_err(spi_err("cannot read playlists"))
         .or_report()
     }
@@ -106,13 +101,10 @@ fn songs_of(track_ids: Option<Vec<Option<i64>>>, user_id: Uuid) -> Vec<i64> {
             v.dedup();
             v
         }
-        None => Spi::get_one_with_args::<Vec<i64>>(
-            "select coalesce(array_agg(track_id order by track_id), '{}') from songmatch.liked_tracks where user_id = $1",
-            &[user_id.into()],
-        )
-        .map_err(spi_err("cannot read liked tracks"))
-        .or_report()
-        .unwrap_or_default(),
+        None => Spi::get_one_with_args::<Vec<i64>>(reads::LIKED_SONGS, &[user_id.into()])
+            .map_err(spi_err("cannot read liked tracks"))
+            .or_report()
+            .unwrap_or_default(),
     }
 }
 
@@ -134,19 +126,7 @@ fn embed_missing(songs: &[i64], playlists: &[(i64, Vec<i64>)], missed: &[Missed]
     let bundle = active_bundle().or_report();
     // only the tracks whose stored embedding is missing or stale (one indexed query)
     let stale: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
-        if document_keys().or_report() {
-            "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
-                   left join songmatch.track_content tc on tc.track_id = t.id
-                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
-                         and te.model_name = $2 and te.model_version = $3
-                  where t.id = any($1) and (tc.document_hash is null or te.content_hash is distinct from tc.document_hash)"
-        } else {
-            "select coalesce(array_agg(t.id), '{}') from songmatch.tracks t
-                   left join songmatch.track_content tc on tc.track_id = t.id
-                   left join songmatch.track_embeddings te on te.track_id = t.id and te.embedding_kind = 'document'
-                         and te.model_name = $2 and te.model_version = $3
-                  where t.id = any($1) and (tc.content_hash is null or te.content_hash is distinct from tc.content_hash)"
-        },
+        if document_keys().or_report() { reads::STALE_EMBEDDINGS_BY_DOCUMENT } else { reads::STALE_EMBEDDINGS_BY_CONTENT },
         &[all.into(), bundle.embedding.0.as_str().into(), bundle.embedding.1.as_str().into()],
     )
     .map_err(spi_err("cannot find tracks to embed"))

@@ -1,6 +1,9 @@
 //! The match path's writes: a computed context and its results, a context's stamp, its use
 //! refreshed. Each runs with songmatch's rights (`as_owner`): the caller has read, with its own
 //! rights, what the write is about.
+//!
+//! And the texts of the match path's other writes (artifacts, usage counters, profiles), one
+//! documented const each, by concern, at the end; their callers run them with songmatch's rights.
 
 use super::reads::{MatchRow, PlaylistInfo};
 use crate::core::pipeline::NewContext;
@@ -104,3 +107,50 @@ pub(super) fn refresh_context_use(id: i64, owner: Uuid) -> Result<Option<i64>> {
         .map_err(spi_err("cannot refresh the match cache"))
     })
 }
+
+// The statements of the other modules of the match path, by concern.
+
+// artifacts
+/// Upsert a track's document embedding stored as halfvec (`songmatch.upsert_track_embedding_half`):
+/// `$1` track id, `$2` model, `$3` model version, `$4` the hash it was computed from, `$5` the halfvec.
+pub(super) const UPSERT_EMBEDDING_HALF: &str = "select songmatch.upsert_track_embedding_half($1, 'document', $2, $3, $4, $5)";
+/// Upsert a track's document embedding (`songmatch.upsert_track_embedding`): `$1` track id,
+/// `$2` model, `$3` model version, `$4` the hash it was computed from, `$5` the vector.
+pub(super) const UPSERT_EMBEDDING: &str = "select songmatch.upsert_track_embedding($1, 'document', $2, $3, $4, $5)";
+/// Upsert a track's emotions in `track_emotions`: `$1` track id, `$2` model, `$3` model version,
+/// `$4` the hash they were computed from, `$5` labels, `$6` predicted, `$7` ekman, `$8` sentiment.
+pub(super) const UPSERT_EMOTIONS: &str =
+    "insert into songmatch.track_emotions as te (track_id, model_name, model_version, content_hash, labels, predicted, ekman, sentiment)
+             values ($1, $2, $3, $4, $5, $6, $7, $8)
+             on conflict (track_id, model_name, model_version) do update
+                set content_hash = excluded.content_hash, labels = excluded.labels, predicted = excluded.predicted,
+                    ekman = excluded.ekman, sentiment = excluded.sentiment";
+
+// usage counters
+/// Record a call's counter deltas in `stats_deltas`: `$1` their names, `$2` their deltas.
+pub(super) const STATS_DELTAS: &str = "insert into songmatch.stats_deltas (name, delta) select * from unnest($1::text[], $2::float8[])";
+
+// playlist profiles
+/// Upsert a playlist's profile: `$1` playlist, `$2` profile kind, `$3` bundle hash, `$4` dims,
+/// `$5` content hash, `$6` member count, `$7` centroid, `$8` query embedding, `$9` audio centroid,
+/// `$10` audio spread, `$11` genre distribution, `$12` details, `$13` owner.
+pub(super) const UPSERT_PROFILE: &str =
+    "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
+                 member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details, owner_id)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 on conflict (owner_id, playlist_id, profile_kind, model_bundle_hash) do update
+                    set dims = excluded.dims, content_hash = excluded.content_hash, member_count = excluded.member_count,
+                        centroid = excluded.centroid, query_embedding = excluded.query_embedding,
+                        audio_centroid = excluded.audio_centroid, audio_spread = excluded.audio_spread,
+                        genre_distribution = excluded.genre_distribution, details = excluded.details";
+/// As [`UPSERT_PROFILE`] in a database not yet updated to 0.6.0 (no owner column; `$13` only
+/// checked).
+pub(super) const UPSERT_PROFILE_NO_OWNER: &str =
+    "insert into songmatch.playlist_profiles as pp (playlist_id, profile_kind, model_bundle_hash, dims, content_hash,
+                 member_count, centroid, query_embedding, audio_centroid, audio_spread, genre_distribution, details)
+                 select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 where $13::uuid is not null
+                 on conflict (playlist_id, profile_kind, model_bundle_hash) do update
+                    set dims = excluded.dims, content_hash = excluded.content_hash, member_count = excluded.member_count,
+                        centroid = excluded.centroid, query_embedding = excluded.query_embedding,
+                        audio_centroid = excluded.audio_centroid, audio_spread = excluded.audio_spread,
+                        genre_distribution = excluded.genre_distribution, details = excluded.details";

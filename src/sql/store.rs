@@ -141,7 +141,7 @@ fn generation() -> Result<Option<(String, i64)>> {
         static COUNTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
     // (a schema before 0.5.0, not yet updated, has no counter: no store)
-    let counted = super::matching::schema_facts::once_true(
+    let counted = super::matching::schema_facts::lasting_fact(
         &COUNTER,
         "select pg_catalog.to_regclass('songmatch.catalogue_generation') is not null",
         "cannot read songmatch's schema",
@@ -196,7 +196,7 @@ pub fn current(single_node: bool) -> Result<Option<Arc<Mapped>>> {
 /// refresher's settings), Citus absent, and the store is not of that generation or not of the
 /// active bundle's model (None: nothing to build, or it cannot tell).
 pub fn stale_generation() -> Option<i64> {
-    if !guc::FEATURE_STORE.get() || !super::matching::schema_facts::citus_absent().ok()? {
+    if !guc::FEATURE_STORE.get() || !super::matching::schema_facts::single_node().ok()? {
         return None;
     }
     let (epoch, gen) = generation().ok()??;
@@ -384,7 +384,7 @@ fn summary(h: &StoreHeader, built: bool, t0: Instant) -> serde_json::Value {
 #[pg_extern(volatile)]
 pub fn build_feature_store(force: default!(bool, false)) -> JsonB {
     use super::OrReport;
-    if !super::matching::schema_facts::citus_absent().or_report() {
+    if !super::matching::schema_facts::single_node().or_report() {
         super::raise(Error::Unsupported("the feature store is not used on Citus (the catalogue lives on the workers)".into()));
     }
     JsonB(build(force).or_report())
@@ -397,7 +397,7 @@ pub fn build_feature_store(force: default!(bool, false)) -> JsonB {
 #[pg_extern(volatile)]
 pub fn feature_store_status() -> JsonB {
     use super::OrReport;
-    let single = super::matching::schema_facts::citus_absent().or_report();
+    let single = super::matching::schema_facts::single_node().or_report();
     let gen = if single { generation().or_report() } else { None };
     let bundle = super::bundle::active_bundle().or_report();
     let mut out = json!({

@@ -389,7 +389,9 @@ pub struct MatchStampInputs<'a> {
 
 /// The `ms_v1_` stamp of a call: the content hash of the JSON object `{"algorithm_version",
 /// "bundle", "candidates" (ids or null), "catalogue_generation", "config", "epoch",
-/// "playlist_id", "top_k", "user", "user_generation"}`.
+/// "playlist_id", "top_k", "user", "user_generation"}`. A stored context is found by its stamp
+/// on the fast path: the column that holds it is `match_contexts.fast_key` (its name since 0.4.0;
+/// "stamp", "fast key" and the `ms_v1_` prefix are one thing).
 pub fn match_stamp(i: &MatchStampInputs<'_>) -> String {
     let mut out = String::with_capacity(320 + i.candidates.map_or(0, |c| c.len() * 8));
     out.push_str("{\"algorithm_version\":");

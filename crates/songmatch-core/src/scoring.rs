@@ -480,7 +480,7 @@ pub(crate) fn signal_weights(cfg: &Config) -> [f64; SIGNALS.len()] {
 /// its index in [`SIGNALS`]) and the sum; no allocation. [`Scored`] (named components, weights
 /// and contributions) is made of it only for the candidates kept.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Light {
+pub(crate) struct Stage1Values {
     pub track_id: i64,
     pub stage1: f64,
     /// bit i: the candidate has signal i
@@ -489,7 +489,7 @@ pub(crate) struct Light {
     pub wsum: f64,
 }
 
-impl Light {
+impl Stage1Values {
     /// The contribution of signal `i` (the same expression the sum took).
     fn contribution(&self, i: usize, w: &[f64; SIGNALS.len()]) -> f64 {
         if self.wsum > 0.0 {
@@ -518,7 +518,7 @@ pub(crate) fn score_one(
     w: &[f64; SIGNALS.len()],
     dots: Option<&[f64]>,
     members: &mut Vec<f64>,
-) -> Light {
+) -> Stage1Values {
     let embedding = c.embedding.map(|e| {
         let (centroid, query) = match dots {
             Some(_) => cosines_into(p, n, e, cfg.members_top_k, dots, members),
@@ -544,7 +544,7 @@ pub(crate) struct EmbeddingSignals {
 }
 
 /// [`score_one`] with the embedding's signals computed (None: the candidate has no embedding).
-pub(crate) fn score_with(p: &PlaylistSignals, c: Cand<'_>, w: &[f64; SIGNALS.len()], embedding: Option<EmbeddingSignals>) -> Light {
+pub(crate) fn score_with(p: &PlaylistSignals, c: Cand<'_>, w: &[f64; SIGNALS.len()], embedding: Option<EmbeddingSignals>) -> Stage1Values {
     let mut l = numbers(p, c, embedding);
     strings(p, &mut l, c.signals);
     l.finish(w);
@@ -553,8 +553,8 @@ pub(crate) fn score_with(p: &PlaylistSignals, c: Cand<'_>, w: &[f64; SIGNALS.len
 
 /// A candidate's signals but those its strings give (genres, shared artists and album: those two
 /// present at 0, when the playlist has members), unsummed: [`score_with`]'s first part.
-pub(crate) fn numbers(p: &PlaylistSignals, c: Cand<'_>, embedding: Option<EmbeddingSignals>) -> Light {
-    let mut l = Light { track_id: c.track_id, stage1: 0.0, present: 0, values: [0.0; SIGNALS.len()], wsum: 0.0 };
+pub(crate) fn numbers(p: &PlaylistSignals, c: Cand<'_>, embedding: Option<EmbeddingSignals>) -> Stage1Values {
+    let mut l = Stage1Values { track_id: c.track_id, stage1: 0.0, present: 0, values: [0.0; SIGNALS.len()], wsum: 0.0 };
     // (signals in SIGNALS' order)
     let mut push = |i: usize, v: f64| {
         l.values[i] = v;
@@ -590,7 +590,7 @@ pub(crate) fn numbers(p: &PlaylistSignals, c: Cand<'_>, embedding: Option<Embedd
 }
 
 /// [`score_with`]'s second part: the signals a candidate's strings give, into `l`.
-pub(crate) fn strings(p: &PlaylistSignals, l: &mut Light, cs: Signals<'_>) {
+pub(crate) fn strings(p: &PlaylistSignals, l: &mut Stage1Values, cs: Signals<'_>) {
     if let Some(g) = profile::genre_overlap_of(&p.genres, cs.genres()) {
         l.values[4] = g;
         l.present |= 1 << 4;
@@ -602,7 +602,7 @@ pub(crate) fn strings(p: &PlaylistSignals, l: &mut Light, cs: Signals<'_>) {
     }
 }
 
-impl Light {
+impl Stage1Values {
     /// The weights of the signals present summed, and stage 1 (the contributions summed).
     pub(crate) fn finish(&mut self, w: &[f64; SIGNALS.len()]) {
         let present = self.present;
@@ -630,7 +630,7 @@ pub fn stage1_best(p: &PlaylistSignals, cands: &[CandidateSignals], cfg: &Config
     let n = PlaylistNorms::of(p);
     let w = signal_weights(cfg);
     let block = |b: &[CandidateSignals]| score_block(p, &n, b, cfg, &w);
-    let lights: Vec<Light> = if cands.len() >= PARALLEL_THRESHOLD {
+    let lights: Vec<Stage1Values> = if cands.len() >= PARALLEL_THRESHOLD {
         use rayon::prelude::*;
         pool().install(|| cands.par_chunks(BLOCK).flat_map_iter(block).collect())
     } else {
@@ -655,7 +655,13 @@ pub fn stage1_best(p: &PlaylistSignals, cands: &[CandidateSignals], cfg: &Config
 /// each candidate.
 const BLOCK: usize = 64;
 
-fn score_block(p: &PlaylistSignals, n: &PlaylistNorms, cands: &[CandidateSignals], cfg: &Config, w: &[f64; SIGNALS.len()]) -> Vec<Light> {
+fn score_block(
+    p: &PlaylistSignals,
+    n: &PlaylistNorms,
+    cands: &[CandidateSignals],
+    cfg: &Config,
+    w: &[f64; SIGNALS.len()],
+) -> Vec<Stage1Values> {
     let (dots, at) = block_dots(n, cands.iter());
     let mut members = Vec::with_capacity(cfg.members_top_k + 1);
     cands.iter().zip(&at).map(|(c, a)| score_one(p, n, c.borrowed(), cfg, w, a.map(|a| &dots[a..]), &mut members)).collect()

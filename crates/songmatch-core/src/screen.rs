@@ -70,7 +70,7 @@ const STEP: usize = 64;
 pub enum Over<'a> {
     /// Every track of the store with an embedding, but those the function says (by id):
     /// discovery's candidates.
-    All(&'a (dyn Fn(i64) -> bool + Sync)),
+    AllBut(&'a (dyn Fn(i64) -> bool + Sync)),
     /// The tracks at these positions of the store (ascending, distinct): a match's candidates.
     /// One the screen cannot score (no embedding or signals there) is kept.
     Positions(&'a [usize]),
@@ -127,7 +127,7 @@ pub fn screen(
     }
     // slot i of the screen is position i of the store, or the i-th position given
     let (n, given) = match over {
-        Over::All(_) => (tracks, None),
+        Over::AllBut(_) => (tracks, None),
         Over::Positions(at) => {
             if at.windows(2).any(|w| w[0] >= w[1]) || at.last().is_some_and(|l| *l >= tracks) {
                 return None;
@@ -196,14 +196,14 @@ pub fn screen(
                 let pos = position(at + r);
                 let stored = store.stored_at(pos);
                 let (bytes, id) = match (over, stored) {
-                    (Over::All(skip), Some((bytes, true))) => {
+                    (Over::AllBut(skip), Some((bytes, true))) => {
                         let id = store.id_at(pos);
                         if skip(id) {
                             continue;
                         }
                         (bytes, id)
                     }
-                    (Over::All(_), _) => continue,
+                    (Over::AllBut(_), _) => continue,
                     (Over::Positions(_), Some((bytes, true))) => (bytes, store.id_at(pos)),
                     (Over::Positions(_), _) => {
                         unscored.push(pos);
@@ -416,7 +416,7 @@ mod tests {
             cfg.weights.insert("centroid".into(), 0.05);
             let member_ids: Vec<i64> = members.iter().map(|&i| rows[i].0).collect();
             let skip = |id: i64| member_ids.contains(&id);
-            let got = screen(&p, &cfg, &store, floats, dims, Over::All(&skip), keep).unwrap();
+            let got = screen(&p, &cfg, &store, floats, dims, Over::AllBut(&skip), keep).unwrap();
             // the exact ranking of every track with an embedding, but the members
             let cands: Vec<CandidateSignals> = rows
                 .iter()
@@ -505,17 +505,17 @@ mod tests {
         let p = playlist(&rows, &[1, 2], None);
         let cfg = Config::default();
         let none = |_: i64| false;
-        assert!(screen(&p, &cfg, &store, floats, 8, Over::All(&none), 5).is_some());
+        assert!(screen(&p, &cfg, &store, floats, 8, Over::AllBut(&none), 5).is_some());
         // vectors of another length, a wrong slice, emotions that count
         let mut other = p.clone();
         other.query = Some(vec![1.0; 9]);
-        assert!(screen(&other, &cfg, &store, floats, 8, Over::All(&none), 5).is_none());
-        assert!(screen(&p, &cfg, &store, &floats[8..], 8, Over::All(&none), 5).is_none());
+        assert!(screen(&other, &cfg, &store, floats, 8, Over::AllBut(&none), 5).is_none());
+        assert!(screen(&p, &cfg, &store, &floats[8..], 8, Over::AllBut(&none), 5).is_none());
         let mut weighs = cfg.clone();
         weighs.weights.insert("emotion".into(), 0.2);
-        assert!(screen(&p, &weighs, &store, floats, 8, Over::All(&none), 5).is_none());
+        assert!(screen(&p, &weighs, &store, floats, 8, Over::AllBut(&none), 5).is_none());
         // keep 0: nothing scored is kept
-        let z = screen(&p, &cfg, &store, floats, 8, Over::All(&none), 0).unwrap();
+        let z = screen(&p, &cfg, &store, floats, 8, Over::AllBut(&none), 0).unwrap();
         assert_eq!(z.positions.len(), z.unscored);
         assert!(cosine_error(384) > 4.4e-5 && cosine_error(384) < 5e-5);
     }

@@ -6,7 +6,7 @@ use super::counters::Counters;
 use super::pipeline::{match_candidates, CandidateMatch};
 use super::profile::Profile;
 use super::reads::{self, load_playlist, read_results, resolve_config, MatchRow};
-use super::schema_facts::citus_absent;
+use super::schema_facts::single_node;
 use super::writes::{refresh_context_use, stamp_context};
 use super::MATCH_SETTINGS;
 use crate::core::hash::{match_stamp, MatchStampInputs};
@@ -167,7 +167,7 @@ impl StampBasis {
         let cfg = resolve_config(config, &bundle)?;
         // (one read on a single node; two on Citus, where the user's counter and the catalogue's
         // live apart, see load_playlist)
-        let single = citus_absent()?;
+        let single = single_node()?;
         let (user_generation, catalogue_generation, epoch) = as_owner(|| {
             if single {
                 return crate::sql::plans::select(reads::GENERATIONS, &[owner.into()], |mut t| match t.next() {

@@ -3,7 +3,7 @@
 
 use super::artifacts::{ensure_embeddings, Artifact};
 use super::counters::Counters;
-use super::reads::{self, content_rows, load_tracks, FeatureStore, PlaylistInfo, StoredSignals, TrackRow};
+use super::reads::{self, content_rows, load_tracks, ContentRows, FeatureStore, PlaylistInfo, StoredSignals, TrackRow};
 use super::schema_facts::document_keys;
 use super::GENERIC_PLAN;
 use crate::core::scoring::{CandidateSignals, Config, Embedding, FloatSource, PlaylistSignals};
@@ -170,7 +170,7 @@ fn complete_from_rows(
 /// `track_content` (a track without a row there, restored with triggers disabled, is hashed from
 /// its row).
 pub(super) fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -> Result<Candidates> {
-    let (ids, hashes, signals, store, positions) = match given {
+    let (ids, rows) = match given {
         Some(list) => {
             let mut ids = Vec::with_capacity(list.len());
             for (i, x) in list.iter().enumerate() {
@@ -180,9 +180,9 @@ pub(super) fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -
             }
             ids.sort_unstable();
             ids.dedup();
-            let (hashes, signals, store, positions) = content_rows(&ids)?;
+            let rows = content_rows(&ids)?;
             // a track has a track_content row (its triggers keep it); one without is looked up
-            let unknown: Vec<i64> = ids.iter().zip(&hashes).filter(|(_, h)| h.is_none()).map(|(i, _)| *i).collect();
+            let unknown: Vec<i64> = ids.iter().zip(&rows.hashes).filter(|(_, h)| h.is_none()).map(|(i, _)| *i).collect();
             if !unknown.is_empty() {
                 let existing: Vec<i64> = crate::sql::plans::select(reads::EXISTING_TRACKS, &[unknown.clone().into()], |mut t| {
                     Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default())
@@ -194,7 +194,7 @@ pub(super) fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -
                     return Err(Error::invalid(format!("candidate track ids do not exist: {}", missing.join(", "))));
                 }
             }
-            (ids, hashes, signals, store, positions)
+            (ids, rows)
         }
         None if p.owner_columns => {
             // (the user's rows, then the catalogue's: see load_playlist)
@@ -204,18 +204,19 @@ pub(super) fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -
             })
             .map_err(spi_err("cannot read the candidates"))?;
             let ids: Vec<i64> = liked.into_iter().filter(|t| p.members.binary_search(t).is_err()).collect();
-            let (hashes, signals, store, positions) = content_rows(&ids)?;
-            (ids, hashes, signals, store, positions)
+            let rows = content_rows(&ids)?;
+            (ids, rows)
         }
         None => {
             let ids: Vec<i64> = crate::sql::plans::select(reads::LIKED_NOT_MEMBERS, &[p.owner.into(), p.id.into()], |mut t| {
                 Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default())
             })
             .map_err(spi_err("cannot read the candidates"))?;
-            let (hashes, signals, store, positions) = content_rows(&ids)?;
-            (ids, hashes, signals, store, positions)
+            let rows = content_rows(&ids)?;
+            (ids, rows)
         }
     };
+    let ContentRows { hashes, signals, store, positions } = rows;
     let hashes = fill_hashes(&ids, hashes)?;
     Ok(Candidates { ids, hashes, signals, store, positions })
 }

@@ -8,7 +8,7 @@ use super::counters::Counters;
 use super::pipeline::{match_candidates, CandidateMatch};
 use super::profile::playlist_profile;
 use super::reads::{self, load_playlist, resolve_config, FeatureStore, PlaylistInfo};
-use super::schema_facts::citus_absent;
+use super::schema_facts::single_node;
 use super::{CUSTOM_PLAN, MATCH_SETTINGS};
 use crate::core::models::manifest::Storage;
 use crate::core::scoring::{Config, FloatSource, PlaylistSignals};
@@ -119,7 +119,7 @@ pub(super) fn recommend_searched(
     let cfg = resolve_config(config, &bundle)?;
     let d = cfg.discovery;
     // the feature store, when it is current, has this model's vectors and is small enough to scan
-    let store = crate::sql::store::current(citus_absent()?)?;
+    let store = crate::sql::store::current(single_node()?)?;
     let scan_max = guc::DISCOVERY_SCAN_MAX.get().max(0) as u64;
     let scan = store.clone().filter(|m| m.header.of_model(&bundle.embedding) && m.header.tracks <= scan_max && !m.floats().is_empty());
     let dir = guc::model_dir();
@@ -247,7 +247,7 @@ fn screen_store(
     let tg = Instant::now();
     let dims = m.header.dims as usize;
     if let Some(s) =
-        crate::core::screen::screen(sig, cfg, &st, m.floats(), dims, Over::All(&|id| skip.binary_search(&id).is_ok()), window + 1)
+        crate::core::screen::screen(sig, cfg, &st, m.floats(), dims, Over::AllBut(&|id| skip.binary_search(&id).is_ok()), window + 1)
     {
         pgrx::debug1!(
             "songmatch: discovery: stage 1 screened {} of the feature store's {} tracks ({} left out by their bound) in {:?}, kept {}",

@@ -373,4 +373,50 @@ mod tests {
         Spi::run("reset songmatch.model_dir").unwrap();
         Spi::run("select songmatch.reload_models()").unwrap();
     }
+
+    /// The evaluation scores as users are served: `score_tracks` over a playlist's members and
+    /// candidates gives `match_playlist`'s rows, components included (one `PlaylistSignals`
+    /// builder and one ranking, the core's, for both).
+    #[pg_test]
+    fn score_tracks_ranks_as_match_playlist() {
+        Spi::run(
+            "insert into songmatch.tracks (external_id, name, artist, album, release_date, popularity)
+             select 's' || g, 'Same song ' || g, 'Artist ' || (g % 5), 'Album ' || (g % 7), (1980 + g)::text, 5 + 3 * g
+               from generate_series(1, 30) g;
+             insert into songmatch.track_analyses (track_id, analysis)
+             select id, jsonb_build_object('summary', 'A song about ' || (array['rain', 'roads', 'summer'])[1 + id % 3],
+                                           'genres', jsonb_build_array((array['Rock', 'Jazz', 'Pop', 'Folk'])[1 + id % 4]),
+                                           'audio', jsonb_build_object('energy', (id % 9) / 9.0, 'valence', (id % 5) / 5.0,
+                                                                       'tempo', 70 + id % 60))
+               from songmatch.tracks;
+             insert into songmatch.playlists (external_id, owner_id, name, description)
+             values ('same', '00000000-0000-4000-8000-0000000000dd', 'Same test', 'songs for long roads');
+             insert into songmatch.playlist_tracks (playlist_id, track_id)
+             select (select id from songmatch.playlists where external_id = 'same'), id from songmatch.tracks
+              where external_id in ('s1', 's4', 's9', 's12', 's20', 's27');
+             select songmatch.register_bundle('default', activate => true);",
+        )
+        .unwrap();
+        let rows = |f: &str| {
+            Spi::get_one::<pgrx::JsonB>(&format!(
+                "with p as (select id from songmatch.playlists where external_id = 'same'),
+                      m as (select array(select track_id from songmatch.playlist_tracks, p where playlist_id = p.id order by track_id) ids),
+                      c as (select array(select t.id from songmatch.tracks t, m where t.id <> all (m.ids) order by t.id) ids)
+                 select jsonb_agg(jsonb_build_array(r.track_id, r.score, r.rank, r.components) order by r.rank)
+                   from p, m, c, {f} r"
+            ))
+            .unwrap()
+            .unwrap()
+            .0
+        };
+        let served = rows("songmatch.match_playlist(p.id, c.ids, 10)");
+        let scored = rows("songmatch.score_tracks(m.ids, c.ids, p.id, 10)");
+        assert_eq!(served.as_array().map(Vec::len), Some(10), "{served}");
+        assert_eq!(served, scored);
+        // and with stage 1 alone (the weights of the production config, no ranker)
+        let cfg = "'{\"ranker_weight\": 0}'";
+        let served = rows(&format!("songmatch.match_playlist(p.id, c.ids, 24, {cfg})"));
+        assert_eq!(served.as_array().map(Vec::len), Some(24));
+        assert_eq!(served, rows(&format!("songmatch.score_tracks(m.ids, c.ids, p.id, 24, {cfg})")));
+    }
 }

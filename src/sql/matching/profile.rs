@@ -4,7 +4,7 @@
 use super::artifacts::ensure_embeddings;
 use super::counters::Counters;
 use super::reads::{self, load_tracks, playlist_unchanged, PlaylistInfo};
-use super::schema_facts::citus_absent;
+use super::schema_facts::single_node;
 use super::writes;
 use crate::core::hash::{content_hash, ContentKind};
 use crate::core::models::embed;
@@ -122,7 +122,7 @@ pub(super) fn members_from_store(p: &PlaylistInfo, model: &(String, String)) -> 
     if p.members.is_empty() || p.member_hashes.iter().any(Option::is_none) {
         return Ok(None);
     }
-    let Some(m) = crate::sql::store::current(citus_absent()?)?.filter(|m| m.header.of_model(model)) else { return Ok(None) };
+    let Some(m) = crate::sql::store::current(single_node()?)?.filter(|m| m.header.of_model(model)) else { return Ok(None) };
     let Some(st) = m.store() else { return Ok(None) };
     let (mut pairs, mut vectors, mut tracks) = (Vec::new(), Vec::new(), Vec::new());
     for (id, hash) in p.members.iter().zip(&p.member_hashes) {

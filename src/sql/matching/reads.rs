@@ -6,7 +6,7 @@
 //! the end: the modules that run them name them here, so that the match path's SQL is all in this
 //! file and in writes.rs.
 
-use super::schema_facts::{citus_absent, owner_columns, stored_signals};
+use super::schema_facts::{owner_columns, single_node, stored_signals};
 use super::GENERIC_PLAN;
 use crate::core::hash::{content_hash, ContentKind};
 use crate::core::scoring::{Config, FloatSource};
@@ -72,8 +72,16 @@ pub(super) type StoredSignals = Option<Encoded>;
 /// The database's feature store, mapped (src/sql/store.rs).
 pub(super) type FeatureStore = Arc<crate::sql::store::Mapped>;
 
-/// Candidates' content hashes and stored signals, in their order, and the store they came from.
-pub(super) type ContentRows = (Vec<Option<String>>, Vec<StoredSignals>, Option<FeatureStore>, Vec<Option<usize>>);
+/// Candidates' content hashes and stored signals, in their order, and the store they came from
+/// with where it holds each one's embedding.
+pub(super) struct ContentRows {
+    /// `track_content.content_hash` (None: the track has no row there).
+    pub(super) hashes: Vec<Option<String>>,
+    pub(super) signals: Vec<StoredSignals>,
+    pub(super) store: Option<FeatureStore>,
+    /// Where the store has each one's embedding (empty: to be looked up).
+    pub(super) positions: Vec<Option<usize>>,
+}
 
 pub struct PlaylistInfo {
     pub id: i64,
@@ -243,9 +251,9 @@ pub(super) fn content_rows(ids: &[i64]) -> Result<ContentRows> {
     let mut signals = vec![None; ids.len()];
     let mut positions = Vec::new();
     if ids.is_empty() {
-        return Ok((hashes, signals, None, positions));
+        return Ok(ContentRows { hashes, signals, store: None, positions });
     }
-    let store = crate::sql::store::current(citus_absent()?)?;
+    let store = crate::sql::store::current(single_node()?)?;
     let mut rest: Vec<i64> = Vec::new();
     match store.as_ref().and_then(|m| Some((m, m.store()?))) {
         Some((m, st)) => {
@@ -266,7 +274,7 @@ pub(super) fn content_rows(ids: &[i64]) -> Result<ContentRows> {
         None => rest = ids.to_vec(),
     }
     if rest.is_empty() {
-        return Ok((hashes, signals, store, positions));
+        return Ok(ContentRows { hashes, signals, store, positions });
     }
     let sql = if stored_signals()? {
         "select tc.track_id, tc.content_hash, tc.signals from songmatch.track_content tc where tc.track_id = any($1)"
@@ -287,7 +295,7 @@ pub(super) fn content_rows(ids: &[i64]) -> Result<ContentRows> {
         })
         .map_err(spi_err("cannot read the candidates"))
     })?;
-    Ok((hashes, signals, store, positions))
+    Ok(ContentRows { hashes, signals, store, positions })
 }
 
 /// The configuration of a call: the one passed, else the one made active by

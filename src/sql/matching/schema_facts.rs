@@ -9,7 +9,7 @@ use pgrx::prelude::*;
 /// A fact about this database's schema that, once true, stays true for the backend (an update
 /// only ever adds what it asks about): answered by `sql` (one boolean) until it is true, then
 /// from `seen`.
-pub(in crate::sql) fn once_true(
+pub(in crate::sql) fn lasting_fact(
     seen: &'static std::thread::LocalKey<std::cell::Cell<bool>>,
     sql: &'static str,
     what: &'static str,
@@ -34,7 +34,7 @@ thread_local! {
 /// a database whose extension is not updated yet keys them by the track's content hash, and the
 /// library keeps that key there until ALTER EXTENSION UPDATE re-keys them.
 pub(in crate::sql) fn document_keys() -> Result<bool> {
-    once_true(
+    lasting_fact(
         &DOCUMENT_KEYS,
         "select exists (select 1 from pg_catalog.pg_attribute
                          where attrelid = 'songmatch.track_content'::pg_catalog.regclass and attname = 'document_hash' and not attisdropped)",
@@ -45,7 +45,7 @@ pub(in crate::sql) fn document_keys() -> Result<bool> {
 /// Whether `track_content` stores the tracks' stage-1 signals (0.3.0; an earlier schema, not yet
 /// updated, has none: they are derived from the rows).
 pub(super) fn stored_signals() -> Result<bool> {
-    once_true(
+    lasting_fact(
         &TRACK_SIGNALS,
         "select exists (select 1 from pg_catalog.pg_attribute
                          where attrelid = 'songmatch.track_content'::pg_catalog.regclass and attname = 'signals' and not attisdropped)",
@@ -61,7 +61,7 @@ thread_local! {
 /// updated has not; it is read and written without them. (Once seen, the answer is kept for the
 /// backend: an update only ever adds the columns.)
 pub fn owner_columns() -> Result<bool> {
-    once_true(
+    lasting_fact(
         &OWNER_COLUMNS,
         "select exists (select 1 from pg_catalog.pg_attribute
                          where attrelid = pg_catalog.to_regclass('songmatch.playlist_profiles') and attname = 'owner_id'
@@ -71,12 +71,12 @@ pub fn owner_columns() -> Result<bool> {
 }
 
 thread_local! {
-    static NO_CITUS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static SINGLE_NODE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Whether this database has no Citus (the answer is kept for the backend once it is yes).
-pub fn citus_absent() -> Result<bool> {
-    once_true(&NO_CITUS, "select pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is null", "cannot read songmatch's schema")
+pub fn single_node() -> Result<bool> {
+    lasting_fact(&SINGLE_NODE, "select pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is null", "cannot read songmatch's schema")
 }
 
 /// On Citus, after `songmatch.distribute()`, a call that does not name its user cannot be routed
@@ -84,7 +84,7 @@ pub fn citus_absent() -> Result<bool> {
 /// store results as songmatch_owner, which Citus refuses in one transaction: 0A000, naming the call
 /// to make instead. (A backend that found no Citus does not look again.)
 pub(super) fn refuse_on_cluster(call: &str, instead: &str) -> Result<()> {
-    if citus_absent()? {
+    if single_node()? {
         return Ok(());
     }
     let distributed = Spi::get_one::<bool>(

@@ -10,16 +10,19 @@
 //! * [`counters`]: the counter deltas of a call (`songmatch.stats`).
 //! * [`schema_facts`]: what the installed schema and deployment support (columns added by an
 //!   update, Citus), asked once per backend.
-//! * [`reads`] / [`writes`]: the rows a match reads (tracks, playlists, content hashes, stored
-//!   results, the active config) and the statements that only write.
+//! * [`reads`] / [`writes`]: every SQL text of the match path (named constants), the rows a
+//!   match reads (tracks, playlists, content hashes, stored results, the active config) and the
+//!   statements that write.
 //! * [`artifacts`]: the DB-first loop of track artifacts (embeddings, emotions).
 //! * [`profile`]: persisted playlist profiles.
 //! * [`candidates`]: a match's candidates: chosen, screened by stage 1's bound, their signals
 //!   and embeddings read.
-//! * [`rank`]: stage 1, stage 2 (learned ranker, text reranker), the blend and `components`.
+//! * [`rank`]: stage 2's side of the core's data port (crate::core::pipeline::RankPort): the
+//!   learned ranker and text reranker through the inference layer, the rows they read.
 //! * [`cache`]: the match cache's fast path (a call's stamp) and the full path on a miss.
-//! * [`pipeline`]: one playlist's match over chosen candidates: the context identity, then the
-//!   cache or the ranking, and the stored results.
+//! * [`pipeline`]: the match path's side of the port (crate::core::pipeline::MatchPort): one
+//!   playlist's match over chosen candidates, run by the core's pipeline (the context identity,
+//!   then the cache or the ranking, and the stored results).
 //! * [`discovery`]: `recommend_for_playlist`'s candidates from the whole catalogue (the feature
 //!   store's screen or scan, or pgvector's HNSW index).
 //! * [`songs`]: `match_songs_to_playlists`: the best of a user's playlists for each song.

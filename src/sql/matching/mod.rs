@@ -233,12 +233,12 @@ mod tests {
         .unwrap();
         Spi::run("select songmatch.register_bundle('default', activate => true)").unwrap();
         // the trigger stored signals equal to the row's
-        let same = Spi::get_one::<bool>(
-            "select bool_and(tc.signals = songmatch.track_signals(to_jsonb(t) - array['id', 'created_at', 'updated_at'], a.analysis))
-                    and count(*) = 24
+        let t = super::reads::row_content!("t");
+        let same = Spi::get_one::<bool>(&format!(
+            "select bool_and(tc.signals = songmatch.track_signals({t}, a.analysis)) and count(*) = 24
                from songmatch.track_content tc join songmatch.tracks t on t.id = tc.track_id
-               left join songmatch.track_analyses a on a.track_id = t.id where t.external_id like 's%'",
-        )
+               left join songmatch.track_analyses a on a.track_id = t.id where t.external_id like 's%'"
+        ))
         .unwrap();
         assert_eq!(same, Some(true));
         let q = "select string_agg(m.track_id || ':' || m.score || ':' || (m.components ->> 'stage1') || ':' || (m.components -> 'artist' ->> 'value')
@@ -258,10 +258,10 @@ mod tests {
         assert_eq!(with_signals.split(',').count(), 10);
         // an edit of the analysis re-derives the signals
         Spi::run("update songmatch.track_analyses set analysis = '{\"genres\": \"Metal\"}' where track_id = (select id from songmatch.tracks where external_id = 's1')").unwrap();
-        let ok = Spi::get_one::<bool>(
-            "select tc.signals = songmatch.track_signals(to_jsonb(t) - array['id', 'created_at', 'updated_at'], '{\"genres\": \"Metal\"}')
-               from songmatch.track_content tc join songmatch.tracks t on t.id = tc.track_id where t.external_id = 's1'",
-        )
+        let ok = Spi::get_one::<bool>(&format!(
+            "select tc.signals = songmatch.track_signals({t}, '{{\"genres\": \"Metal\"}}')
+               from songmatch.track_content tc join songmatch.tracks t on t.id = tc.track_id where t.external_id = 's1'"
+        ))
         .unwrap();
         assert_eq!(ok, Some(true));
 

@@ -20,6 +20,17 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+/// The content of a row of `songmatch.tracks` or `songmatch.playlists` in SQL: the row as JSON
+/// without its id and timestamps (`row_content!("t")` for the row of alias `t`), what content
+/// hashes, documents and signals are computed from. The one definition of the Rust side; the
+/// triggers of sql/ write the same expression.
+macro_rules! row_content {
+    ($row:literal) => {
+        concat!("to_jsonb(", $row, ") - array['id', 'created_at', 'updated_at']")
+    };
+}
+#[cfg(any(test, feature = "pg_test"))]
+pub(in crate::sql) use row_content;
 #[derive(Debug, Clone)]
 pub struct TrackRow {
     pub id: i64,
@@ -46,9 +57,13 @@ impl TrackRow {
 pub fn load_tracks(ids: &[i64]) -> Result<Vec<TrackRow>> {
     Spi::connect(|c| {
         let rows = c.select(
-            "select t.id, to_jsonb(t) - array['id', 'created_at', 'updated_at'], a.analysis
+            concat!(
+                "select t.id, ",
+                row_content!("t"),
+                ", a.analysis
                from songmatch.tracks t left join songmatch.track_analyses a on a.track_id = t.id
-              where t.id = any($1) order by t.id",
+              where t.id = any($1) order by t.id"
+            ),
             None,
             &[ids.to_vec().into()],
         )?;
@@ -103,13 +118,17 @@ pub fn load_playlist(id: i64, user: Option<Uuid>) -> Result<PlaylistInfo> {
     if !owner_columns {
         // (a database not yet updated to 0.6.0; no call names its user there)
         let row = crate::sql::plans::select(
-            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'], a.analysis,
+            concat!(
+                "select p.owner_id, ",
+                row_content!("p"),
+                ", a.analysis,
                     array(select pt.track_id from songmatch.playlist_tracks pt where pt.playlist_id = p.id order by pt.track_id),
                     array(select tc.content_hash from songmatch.playlist_tracks pt
                             left join songmatch.track_content tc on tc.track_id = pt.track_id
                            where pt.playlist_id = p.id order by pt.track_id)
                from songmatch.playlists p left join songmatch.playlist_analyses a on a.playlist_id = p.id
-              where p.id = $1",
+              where p.id = $1"
+            ),
             &[id.into()],
             |mut t| {
                 Ok(match t.next() {
@@ -135,14 +154,15 @@ pub fn load_playlist(id: i64, user: Option<Uuid>) -> Result<PlaylistInfo> {
     // or joins them with the catalogue, is planned across every shard, or refused).
     let (sql, args): (&'static str, Vec<pgrx::datum::DatumWithOid<'_>>) = match user {
         Some(u) => (
-            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'] from songmatch.playlists p
-              where p.owner_id = $2 and p.id = $1",
+            concat!(
+                "select p.owner_id, ",
+                row_content!("p"),
+                " from songmatch.playlists p
+              where p.owner_id = $2 and p.id = $1"
+            ),
             vec![id.into(), u.into()],
         ),
-        None => (
-            "select p.owner_id, to_jsonb(p) - array['id', 'created_at', 'updated_at'] from songmatch.playlists p where p.id = $1",
-            vec![id.into()],
-        ),
+        None => (concat!("select p.owner_id, ", row_content!("p"), " from songmatch.playlists p where p.id = $1"), vec![id.into()]),
     };
     let row = crate::sql::plans::select(sql, &args, |mut t| {
         Ok(match t.next() {

@@ -702,33 +702,54 @@ def bench_e2e(c: psycopg.Connection, dbg: DebugLines, model: str, port_file: str
 # ------------------------------------------------------------------------------------------------
 # 6. a live catalogue: matchers while writers change the catalogue (issue 29)
 # ------------------------------------------------------------------------------------------------
-def bench_churn(dsn: str, pid: int, cands: list[int], seconds: float, matchers: int, res: dict) -> None:
+def bench_churn(dsn: str, pid: int, cands: list[int], seconds: float, matchers: int, res: dict, trace_ms: float = 0) -> None:
     """match_playlist over 1,000 candidates (a random window of the synthetic tracks, top_k 20) from
     `matchers` sessions: first alone (idle), then while writers change popularity (>= 20 rows/s),
     rewrite analyses (each a new document of a track not rewritten before) and add tracks with
     analyses, and a CALL backfill('stale') loop makes the changes current. Failed calls of any
     session, p50/p99 of both phases, and the model runs per changed document (songmatch.stats:
     inferences less those the inference service shared, from the start of the churn until every
-    stale mark is gone)."""
+    stale mark is gone). With `trace_ms`, the matchers take songmatch's debug lines and the slowest
+    calls over trace_ms of each phase are logged with theirs (where their time went)."""
     import random
     import threading
 
     windows = [cands[i:i + 1000] for i in range(0, len(cands) - 1000, 997)]
 
+    slow: list = []
+
     def matcher(lat: list, errors: list, stop: threading.Event, seed: int) -> None:
         rnd = random.Random(seed)
+        lines: list = []
         try:
             with connect(dsn) as c:
+                if trace_ms > 0:
+                    c.add_notice_handler(lambda d: lines.append(d.message_primary))
+                    c.execute("set client_min_messages = debug1")
                 while not stop.is_set():
                     w = id_array(rnd.choice(windows))
+                    lines.clear()
                     t0 = time.perf_counter()
                     try:
                         c.execute(MATCH_Q, (pid, w, 20, None), binary=True).fetchall()
                         lat.append(time.perf_counter() - t0)
+                        if trace_ms > 0 and lat[-1] * 1000 > trace_ms:
+                            slow.append((lat[-1] * 1000, list(lines)))
                     except psycopg.Error as e:
                         errors.append(f"match: {e}")
         except psycopg.Error as e:
             errors.append(f"match session: {e}")
+
+    def show_slow(name: str) -> None:
+        if trace_ms <= 0:
+            return
+        slow.sort(key=lambda x: -x[0])
+        log(f"churn trace, {name}: {len(slow)} calls over {trace_ms:g} ms; the slowest:")
+        for ms, lines in slow[:8]:
+            log(f"  {ms:.1f} ms")
+            for line in lines:
+                log(f"      {line}")
+        slow.clear()
 
     def phase(writers: list) -> tuple[list, list]:
         lat: list = []
@@ -799,10 +820,12 @@ def bench_churn(dsn: str, pid: int, cands: list[int], seconds: float, matchers: 
         # vectors itself; only the churn's own changes are to be made current here)
         c.execute("delete from songmatch.stale_items")
     idle, idle_err = phase([])
+    show_slow("idle")
     with connect(dsn) as c:
         model = c.execute("select embedding_model from songmatch.model_bundles where is_active").fetchone()[0]
         c.execute("select songmatch.stats_reset()")
     busy, busy_err = phase([paced(30, popularity), paced(2, rewrite), paced(1, insert), backfill])
+    show_slow("churn")
     with connect(dsn) as c:
         c.execute("set client_min_messages = warning")
         for _ in range(20):
@@ -845,6 +868,8 @@ def main() -> None:
     ap.add_argument("--churn-seconds", type=float, default=20, help="each phase of the churn bench (0 skips it)")
     ap.add_argument("--churn-matchers", type=int, default=4)
     ap.add_argument("--churn-only", action="store_true", help="only the churn bench (after building the catalogue)")
+    ap.add_argument("--churn-trace", type=float, default=0, metavar="MS",
+                    help="log the debug lines of the churn's calls slower than MS (where their time went)")
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.sizes.split(","))
 
@@ -879,7 +904,8 @@ def main() -> None:
                           args.e2e_members, args.e2e_liked, res)
                 c.execute("reset songmatch.inference_reuse")
         if args.churn_seconds > 0:
-            bench_churn(make_conninfo(args.dsn, dbname=args.db), pid, cands, args.churn_seconds, args.churn_matchers, res)
+            bench_churn(make_conninfo(args.dsn, dbname=args.db), pid, cands, args.churn_seconds, args.churn_matchers, res,
+                        args.churn_trace)
     finally:
         if not args.keep_db:
             drop_db(args.dsn, args.db)

@@ -23,6 +23,7 @@ use crate::core::{Error, Result};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
 use pgrx::prelude::*;
 use pgrx::JsonB;
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -193,9 +194,29 @@ pub fn request(op: Op, dir: &Path, id: &str, sha: Option<String>) -> Request {
     r.sha = sha;
     r.cfg = request_config();
     r.batch_wait_us = guc::INFERENCE_BATCH_WAIT_US.get().max(0) as u64;
-    // a refresher's work yields to users' requests between model runs
-    r.background = ffi::is_background_worker();
+    // a refresher's work, and a backfill's (bulk_work), yields to users' requests between model runs
+    r.background = ffi::is_background_worker() || BULK.with(Cell::get);
     r
+}
+
+thread_local! {
+    static BULK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` as bulk work: its requests to the service yield to users' requests between model
+/// runs, as a refresher's do (`embed_tracks` and `classify_tracks`, which backfills call, compute
+/// artifacts for their own sake; a match or `embed` waits on its answer).
+pub fn bulk_work<T>(f: impl FnOnce() -> T) -> T {
+    let before = BULK.with(|b| b.replace(true));
+    // (reset on the way out, an error's unwinding included)
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BULK.with(|b| b.set(self.0));
+        }
+    }
+    let _reset = Reset(before);
+    f()
 }
 
 /// Send a request to the service and wait for its answer. A connection that breaks (the model

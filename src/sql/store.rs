@@ -192,6 +192,18 @@ pub fn current(single_node: bool) -> Result<Option<Arc<Mapped>>> {
     Ok(m.filter(|m| fits(m)))
 }
 
+/// The store as [`current`] last mapped it, current or not (None: off, on Citus, or none built).
+/// Its entry of a track holds what the track's content was when the store was built, with that
+/// content's embedding under the store's model: an entry whose content hash is the track's
+/// current one is current, whatever else changed since (a vector is the same for the same content
+/// and model). A match whose catalogue changed since the build reads those from it.
+pub fn last_built(single_node: bool) -> Option<Arc<Mapped>> {
+    if !guc::FEATURE_STORE.get() || !single_node {
+        return None;
+    }
+    MAPPED.with(|c| c.borrow().clone())
+}
+
 /// For the background refresher: the catalogue's generation when the store is on (in the
 /// refresher's settings), Citus absent, and the store is not of that generation or not of the
 /// active bundle's model (None: nothing to build, or it cannot tell).

@@ -41,7 +41,7 @@ fn embed_tracks(
     };
     let rows = load_tracks(&ids).or_report();
     let mut counters = Counters::default();
-    let res = ensure_embeddings_for(&rows, &model, Need::Stored, &mut counters).or_report();
+    let res = crate::sql::service::bulk_work(|| ensure_embeddings_for(&rows, &model, Need::Stored, &mut counters)).or_report();
     counters.flush().or_report();
     TableIterator::new(artifact_statuses(&ids, res))
 }
@@ -83,7 +83,7 @@ fn classify_tracks(
     let bundle = active_bundle().or_report();
     let rows = load_tracks(&ids).or_report();
     let mut counters = Counters::default();
-    let res = ensure_emotions(&rows, &bundle, Need::Stored, &mut counters).or_report();
+    let res = crate::sql::service::bulk_work(|| ensure_emotions(&rows, &bundle, Need::Stored, &mut counters)).or_report();
     counters.flush().or_report();
     TableIterator::new(artifact_statuses(&ids, res))
 }

@@ -21,8 +21,9 @@ pub struct Candidates {
     pub ids: Vec<i64>,
     pub hashes: Vec<String>,
     pub signals: Vec<StoredSignals>,
-    /// The feature store, when it was current for the call (src/sql/store.rs): the embeddings
-    /// of the candidates it has are read from it.
+    /// The feature store (src/sql/store.rs): the embeddings of the candidates it has are read
+    /// from it; when it was built before the catalogue's last change, only of those whose
+    /// content hash it has (then `positions` is empty and the screen does not run).
     pub store: Option<FeatureStore>,
     /// Where the store has each candidate's embedding, when the hashes came from it (then a
     /// candidate without a position has none there); empty: to be looked up.

@@ -264,8 +264,10 @@ pub(super) fn playlist_unchanged(p: &PlaylistInfo) -> Result<bool> {
 }
 
 /// The content hashes and stored signals of these tracks, in their order (None: no row in
-/// `track_content`, or no signals stored), and the feature store when it is current: read from
-/// it for the tracks it has, from `track_content` (one read) for the others.
+/// `track_content`, or no signals stored), and the feature store: when it is current, read from
+/// it for the tracks it has, from `track_content` (one read) for the others; when the catalogue
+/// changed since it was built, all from `track_content`, and the store comes along without
+/// positions (its embeddings of the tracks whose content hash it has are read from it).
 pub(super) fn content_rows(ids: &[i64]) -> Result<ContentRows> {
     let mut hashes = vec![None; ids.len()];
     let mut signals = vec![None; ids.len()];
@@ -273,7 +275,8 @@ pub(super) fn content_rows(ids: &[i64]) -> Result<ContentRows> {
     if ids.is_empty() {
         return Ok(ContentRows { hashes, signals, store: None, positions });
     }
-    let store = crate::sql::store::current(single_node()?)?;
+    let single = single_node()?;
+    let store = crate::sql::store::current(single)?;
     let mut rest: Vec<i64> = Vec::new();
     match store.as_ref().and_then(|m| Some((m, m.store()?))) {
         Some((m, st)) => {
@@ -315,6 +318,9 @@ pub(super) fn content_rows(ids: &[i64]) -> Result<ContentRows> {
         })
         .map_err(spi_err("cannot read the candidates"))
     })?;
+    // (a store built before the catalogue's last change still holds the embeddings of the
+    // candidates whose content is what it was then: looked up by id and content hash)
+    let store = store.or_else(|| crate::sql::store::last_built(single));
     Ok(ContentRows { hashes, signals, store, positions })
 }
 

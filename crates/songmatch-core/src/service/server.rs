@@ -1,6 +1,9 @@
 //! The inference service's process: it listens on a Unix socket, reads requests from every
-//! connection on a thread per connection, and runs them on one executor thread that owns the
-//! loaded models and uses all the cores it is given (ONNX Runtime's intra-op threads).
+//! connection on a thread per connection, and runs them on executor threads that own the loaded
+//! models and use all the cores they are given (ONNX Runtime's intra-op threads). Two lanes: one
+//! executor runs the text models (embeddings, classifiers, rerankers) and the heads, a second the
+//! learned rankers, whose runs are short (a match's stage 2) and so never queue behind a text
+//! model's run.
 //!
 //! Dynamic batching: when the executor takes a batchable request (embed, classify, head,
 //! ranker), it waits up to the request's `batch_wait_us` for other connections' requests for the
@@ -118,6 +121,8 @@ struct Shared {
     /// steps while users are active, in full model runs otherwise.
     last_interactive_ms: AtomicU64,
     epoch: Instant,
+    /// Reloads so far: each executor forgets its models when it sees a new one.
+    reloads: AtomicU64,
 }
 
 impl Shared {
@@ -134,10 +139,26 @@ impl Shared {
 /// The bytes of recent results kept for single flight (about 40k 384-d embeddings).
 const RECENT_BYTES: usize = 64 << 20;
 
-/// What the executor owns: the loaded models and the recent results.
+/// What an executor owns: the loaded models, the recent results, and the reloads it has seen.
 struct Executor {
     caches: HashMap<PathBuf, ModelCache>,
     recent: Recent,
+    reloads: u64,
+}
+
+/// The requests an executor runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lane {
+    /// Every operation but the learned ranker's.
+    Models,
+    /// The learned rankers (small tree ensembles over feature rows).
+    Rankers,
+}
+
+impl Lane {
+    fn takes(self, j: &Job) -> bool {
+        (j.req.op == Some(Op::Ranker)) == (self == Lane::Rankers)
+    }
 }
 
 /// The cancellation marker a run unwinds with when all its callers left.
@@ -164,12 +185,15 @@ pub fn run(cfg: ServiceConfig) -> Result<()> {
         models: Mutex::new(BTreeMap::new()),
         last_interactive_ms: AtomicU64::new(0),
         epoch: Instant::now(),
+        reloads: AtomicU64::new(0),
     });
-    let exec = Arc::clone(&shared);
-    std::thread::Builder::new()
-        .name("songmatch-exec".into())
-        .spawn(move || executor(&exec))
-        .map_err(|e| Error::Runtime(format!("cannot start the inference executor: {e}")))?;
+    for (lane, name) in [(Lane::Models, "songmatch-exec"), (Lane::Rankers, "songmatch-rank")] {
+        let exec = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || executor(&exec, lane))
+            .map_err(|e| Error::Runtime(format!("cannot start the inference executor: {e}")))?;
+    }
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let s = Arc::clone(&shared);
@@ -269,15 +293,15 @@ fn status(shared: &Shared) -> Value {
 }
 
 /// The next requests to run together (blocks until there is one).
-fn next_group(shared: &Shared) -> Vec<Job> {
+fn next_group(shared: &Shared, lane: Lane) -> Vec<Job> {
     let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
     loop {
-        while q.is_empty() {
+        while !q.iter().any(|j| lane.takes(j)) {
             q = shared.ready.wait(q).unwrap_or_else(|p| p.into_inner());
         }
         // interactive requests first; bulk work when there is nothing else
-        let at = q.iter().position(|j| !j.bulk()).unwrap_or(0);
-        let first = q.remove(at).expect("in range");
+        let at = q.iter().position(|j| lane.takes(j) && !j.bulk()).or_else(|| q.iter().position(|j| lane.takes(j)));
+        let first = q.remove(at.expect("one is there")).expect("in range");
         if first.conn.gone.load(Ordering::Relaxed) {
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -319,10 +343,18 @@ fn next_group(shared: &Shared) -> Vec<Job> {
     }
 }
 
-fn executor(shared: &Arc<Shared>) {
-    let mut ex = Executor { caches: HashMap::new(), recent: Recent::new(RECENT_BYTES) };
+fn executor(shared: &Arc<Shared>, lane: Lane) {
+    // (the rankers' lane reuses no results: their rows differ from call to call)
+    let recent = if lane == Lane::Models { RECENT_BYTES } else { 0 };
+    let mut ex = Executor { caches: HashMap::new(), recent: Recent::new(recent), reloads: 0 };
     loop {
-        let mut group = next_group(shared);
+        let mut group = next_group(shared, lane);
+        let reloads = shared.reloads.load(Ordering::SeqCst);
+        if reloads != ex.reloads {
+            ex.caches.clear();
+            ex.recent.clear();
+            ex.reloads = reloads;
+        }
         let c = &shared.counters;
         if group.len() == 1 && group[0].bulk() {
             let job = group.pop().expect("one");
@@ -521,7 +553,7 @@ fn run_union(shared: &Shared, ex: &mut Executor, group: &[Job]) -> Result<Option
     let req = &group[0].req;
     let mut between = abandon_when_gone(group.iter().map(|j| Arc::clone(&j.conn)).collect());
     let op = req.op.expect("checked");
-    let Executor { caches, recent } = ex;
+    let Executor { caches, recent, .. } = ex;
     guarded(|| {
         if recent::keeps(op) {
             let texts: Vec<String> = group.iter().flat_map(|j| j.req.texts.iter().cloned()).collect();
@@ -569,6 +601,8 @@ fn run_one(shared: &Shared, ex: &mut Executor, j: &Job) -> Result<Option<(Respon
     if op == Op::Reload {
         ex.caches.clear();
         ex.recent.clear();
+        // (the other lane forgets its models before its next run)
+        ex.reloads = shared.reloads.fetch_add(1, Ordering::SeqCst) + 1;
         if let Ok(mut m) = shared.models.lock() {
             m.clear();
         }
@@ -616,6 +650,7 @@ mod tests {
             last_error: Mutex::new(None),
             last_interactive_ms: AtomicU64::new(0),
             epoch: Instant::now(),
+            reloads: AtomicU64::new(0),
         }
     }
 
@@ -650,7 +685,7 @@ mod tests {
             q.push_back(job(Op::Tokenize, "a", 1, false, 50_000));
             q.push_back(job(Op::Embed, "a", 4, false, 50_000));
         }
-        let g = next_group(&s);
+        let g = next_group(&s, Lane::Models);
         // 3 live requests for "a" queued of 5 connections: it waited for more until the first
         // one's 50 ms window ended
         assert!(t0.elapsed() >= Duration::from_millis(50), "{:?}", t0.elapsed());
@@ -669,7 +704,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let s2 = Arc::clone(&s);
         std::thread::spawn(move || {
-            let _ = tx.send(next_group(&s2).len());
+            let _ = tx.send(next_group(&s2, Lane::Models).len());
         });
         assert_eq!(rx.recv_timeout(Duration::from_secs(600)), Ok(1), "a lone caller waited for its batch window");
         // unbatchable requests run alone
@@ -679,7 +714,7 @@ mod tests {
             q.push_back(job(Op::Rerank, "r", 2, false, 50_000));
             q.push_back(job(Op::Rerank, "r", 2, false, 50_000));
         }
-        assert_eq!(next_group(&s).len(), 1);
+        assert_eq!(next_group(&s, Lane::Models).len(), 1);
     }
 
     #[test]
@@ -694,11 +729,32 @@ mod tests {
             q.push_back(job(Op::Embed, "a", 1, false, 0));
             q.push_back(job(Op::Embed, "a", 2, false, 0));
         }
-        let g = next_group(&s);
+        let g = next_group(&s, Lane::Models);
         assert_eq!(g.iter().map(|j| j.req.texts.len()).collect::<Vec<_>>(), vec![1, 2], "the two small requests, batched");
-        let g = next_group(&s);
+        let g = next_group(&s, Lane::Models);
         assert_eq!((g.len(), g[0].req.texts.len()), (1, 100), "then the bulk job, alone");
         assert!(g[0].bulk());
+    }
+
+    #[test]
+    fn learned_rankers_have_a_lane_of_their_own() {
+        let s = shared(3);
+        {
+            let mut q = s.queue.lock().unwrap();
+            q.push_back(job(Op::Embed, "a", 100, false, 0));
+            q.push_back(job(Op::Embed, "a", 1, false, 0));
+            q.push_back(job(Op::Ranker, "k", 1, false, 0));
+        }
+        // the rankers' executor takes the ranker's request, which queued behind a text model's
+        let g = next_group(&s, Lane::Rankers);
+        assert_eq!(g.iter().map(|j| j.req.op).collect::<Vec<_>>(), vec![Some(Op::Ranker)]);
+        // the models' executor never takes one
+        s.queue.lock().unwrap().push_back(job(Op::Ranker, "k", 1, false, 0));
+        let ops = |g: Vec<Job>| g.iter().map(|j| (j.req.op, j.req.texts.len())).collect::<Vec<_>>();
+        assert_eq!(ops(next_group(&s, Lane::Models)), vec![(Some(Op::Embed), 1)]);
+        assert_eq!(ops(next_group(&s, Lane::Models)), vec![(Some(Op::Embed), 100)]);
+        let left: Vec<Option<Op>> = s.queue.lock().unwrap().iter().map(|j| j.req.op).collect();
+        assert_eq!(left, vec![Some(Op::Ranker)]);
     }
 
     #[test]
@@ -710,7 +766,7 @@ mod tests {
                 q.push_back(job(Op::Embed, "a", 30, false, 0));
             }
         }
-        let g = next_group(&s);
+        let g = next_group(&s, Lane::Models);
         // cap: 4 × max_batch_texts (32) = 128 texts → 4 requests of 30
         assert_eq!(g.len(), 4);
         assert_eq!(s.queue.lock().unwrap().len(), 6);

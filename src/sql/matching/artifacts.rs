@@ -87,6 +87,7 @@ pub(super) fn ensure_artifacts<T>(
         return Ok(out);
     }
     counters.add(&format!("{kind}_misses"), misses.len() as f64);
+    let t0 = std::time::Instant::now();
     let names: Vec<String> = misses.iter().map(|&i| crate::sql::flight::artifact_name(kind, rows[i].id, what.model)).collect();
     let lead = crate::sql::flight::try_lead(&names)?;
     let led = lead.iter().filter(|l| **l).count();
@@ -102,7 +103,9 @@ pub(super) fn ensure_artifacts<T>(
     if misses.is_empty() {
         return Ok(out);
     }
+    let t_lead = t0.elapsed();
     let results = compute(&misses, counters)?;
+    let t_computed = t0.elapsed();
     if results.len() != misses.len() {
         return Err(Error::Runtime(format!("{kind}: {} results for {} items", results.len(), misses.len())));
     }
@@ -139,6 +142,12 @@ pub(super) fn ensure_artifacts<T>(
         Ok(())
     })?;
     counters.add("artifact_writes_outdated", f64::from(outdated));
+    pgrx::debug1!(
+        "songmatch: {kind}: {} misses ({led} led): lead {t_lead:?}, computed in {:?}, checked and stored in {:?}",
+        misses.len(),
+        t_computed - t_lead,
+        t0.elapsed() - t_computed
+    );
     Ok(out)
 }
 

@@ -77,8 +77,9 @@ select split_part(scanned, ' | ', 1) = exact as screened_as_exact, split_part(sc
 set songmatch.feature_store = off;
 select pg_temp.step('off');
 reset songmatch.feature_store;
--- a change of the catalogue: the store is of another generation until it is built again
--- (the best track's popularity: its score changes)
+-- a change of the catalogue: the store is of another generation until it is built again, and a
+-- miss reads from it only the vectors of the candidates whose content hash it holds (all but the
+-- changed track: the best one, whose popularity and so score changes)
 create temp table best as select split_part((select result from r where step = 'tables'), ':', 1)::bigint as id;
 update songmatch.tracks set popularity = popularity + 40 where id = (select id from best);
 select (s ->> 'current')::boolean as current_after_change from songmatch.feature_store_status() s;

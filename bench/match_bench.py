@@ -744,7 +744,9 @@ def bench_churn(dsn: str, pid: int, cands: list[int], seconds: float, matchers: 
         if trace_ms <= 0:
             return
         slow.sort(key=lambda x: -x[0])
-        log(f"churn trace, {name}: {len(slow)} calls over {trace_ms:g} ms; the slowest:")
+        inline = sum(1 for _, lines in slow if any("embedding:" in line and "misses" in line for line in lines))
+        log(f"churn trace, {name}: {len(slow)} calls over {trace_ms:g} ms, {inline} of them embedding a changed "
+            f"document; the slowest:")
         for ms, lines in slow[:8]:
             log(f"  {ms:.1f} ms")
             for line in lines:

@@ -12,7 +12,7 @@ use super::reads::{read_results, resolve_config, MatchRow, PlaylistInfo};
 use super::writes::store_context;
 use crate::core::pipeline::{self, CandidateKeys, MatchPort, MatchRequest, NewContext, Playlist, Profile, RankPort};
 use crate::core::scoring::{CandidateSignals, Config, PlaylistSignals};
-use crate::core::{Error, Result};
+use crate::core::Result;
 use crate::sql::bundle::{active_bundle, Bundle};
 use crate::sql::guc;
 use serde_json::Value;
@@ -113,9 +113,8 @@ impl MatchPort for SqlMatch<'_> {
 /// count from there).
 pub(super) fn match_candidates(over: CandidateMatch<'_>, counters: &mut Counters, started: Instant) -> Result<(i64, Vec<MatchRow>)> {
     let CandidateMatch { p, cands, top_k, resolved, want_rows, extra } = over;
-    if top_k < 1 {
-        return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
-    }
+    // (before the bundle and config are read: a bad top_k is reported first, as the core does)
+    pipeline::check_top_k(top_k)?;
     let (bundle, cfg, profile) = resolve_all(resolved)?;
     guc::limits().check_candidates("the candidate set", cands.ids.len())?;
     let member_hashes = fill_hashes(&p.members, p.member_hashes.clone())?;

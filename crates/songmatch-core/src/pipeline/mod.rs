@@ -225,13 +225,19 @@ pub struct Matched {
     pub timings: Timings,
 }
 
+/// A match's `top_k`: at least 1 (22023 otherwise).
+pub fn check_top_k(top_k: i32) -> Result<()> {
+    if top_k < 1 {
+        return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
+    }
+    Ok(())
+}
+
 /// The match of `req` through `port`: its context found by its hash, else computed and stored.
 pub fn match_candidates<P: MatchPort>(port: &mut P, req: MatchRequest<'_, P::Candidates>, counters: &mut Counters) -> Result<Matched> {
     let started = Instant::now();
     let MatchRequest { playlist, models, cfg, cands, top_k, want_rows, extra } = req;
-    if top_k < 1 {
-        return Err(Error::invalid(format!("top_k must be at least 1, got {top_k}")));
-    }
+    check_top_k(top_k)?;
     let n_cands = cands.ids().len();
     let identity = ContextIdentity::of(&playlist, &cands, models.bundle_hash, cfg, top_k, extra.as_ref())?;
     let mut timings = Timings { identity: started.elapsed(), ..Timings::default() };

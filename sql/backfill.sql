@@ -831,13 +831,13 @@ begin
     elsif tg_op = 'UPDATE' and plain then
         changed := array(
             select n.id from new_rows n join old_rows o on o.id = n.id
-             where to_jsonb(n) - array['id', 'created_at', 'updated_at'] is distinct from to_jsonb(o) - array['id', 'created_at', 'updated_at']);
+             where songmatch.row_content(n) is distinct from songmatch.row_content(o));
         select array_agg(d.id order by k.kind, d.id), array_agg(k.kind order by k.kind, d.id) into ids, kinds
           from (select n.id from new_rows n join old_rows o on o.id = n.id
                   left join songmatch.track_analyses a on a.track_id = n.id
                  where n.id = any (changed)
-                   and songmatch.track_document_hash(to_jsonb(n) - array['id', 'created_at', 'updated_at'], a.analysis)
-                       is distinct from songmatch.track_document_hash(to_jsonb(o) - array['id', 'created_at', 'updated_at'], a.analysis)) d
+                   and songmatch.track_document_hash(songmatch.row_content(n), a.analysis)
+                       is distinct from songmatch.track_document_hash(songmatch.row_content(o), a.analysis)) d
          cross join (values ('embedding'), ('emotions'), ('genres')) k(kind);
         perform songmatch.mark_stale_changes(ids, kinds, changed, 'tracks update');
     elsif tg_op = 'UPDATE' then
@@ -845,8 +845,7 @@ begin
             select coalesce(n.id, o.id)
               from new_rows n full join old_rows o on o.id = n.id
              where n.id is null or o.id is null
-                or to_jsonb(n) - array['id', 'created_at', 'updated_at']
-                   is distinct from to_jsonb(o) - array['id', 'created_at', 'updated_at']), 'tracks update', plain);
+                or songmatch.row_content(n) is distinct from songmatch.row_content(o)), 'tracks update', plain);
     else
         delete from songmatch.stale_items s
          where s.kind in ('embedding', 'genres', 'emotions') and s.item_id in (select o.id from old_rows o);
@@ -883,8 +882,8 @@ begin
                   join songmatch.tracks t on t.id = n.track_id
                  cross join (values ('embedding'), ('emotions')) k(kind)
                  where n.track_id = any (changed)
-                   and songmatch.track_document_hash(to_jsonb(t) - array['id', 'created_at', 'updated_at'], n.analysis)
-                       is distinct from songmatch.track_document_hash(to_jsonb(t) - array['id', 'created_at', 'updated_at'], o.analysis)) i;
+                   and songmatch.track_document_hash(songmatch.row_content(t), n.analysis)
+                       is distinct from songmatch.track_document_hash(songmatch.row_content(t), o.analysis)) i;
         perform songmatch.mark_stale_changes(ids, kinds, changed, 'track_analyses update');
     elsif tg_op = 'UPDATE' then
         perform songmatch.mark_stale_tracks(array(
@@ -914,8 +913,7 @@ begin
             select coalesce(n.id, o.id)
               from new_rows n full join old_rows o on o.id = n.id
              where n.id is null or o.id is null
-                or to_jsonb(n) - array['id', 'created_at', 'updated_at']
-                   is distinct from to_jsonb(o) - array['id', 'created_at', 'updated_at']), 'playlists update');
+                or songmatch.row_content(n) is distinct from songmatch.row_content(o)), 'playlists update');
     else
         delete from songmatch.stale_items s where s.kind = 'profile' and s.item_id in (select o.id from old_rows o);
     end if;

@@ -90,8 +90,7 @@ begin
     elsif tg_table_name ~ '^tracks(_[0-9]+)?$' then  -- (or a Citus shard of it)
         if exists (select 1 from new_rows n full join old_rows o on o.id = n.id
                     where n.id is null or o.id is null
-                       or to_jsonb(n) - array['id', 'created_at', 'updated_at']
-                          is distinct from to_jsonb(o) - array['id', 'created_at', 'updated_at']) then
+                       or songmatch.row_content(n) is distinct from songmatch.row_content(o)) then
             perform songmatch.bump_catalogue_generation(tg_table_name);
         end if;
     elsif exists (select 1 from new_rows n full join old_rows o on o.track_id = n.track_id

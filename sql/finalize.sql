@@ -4,7 +4,9 @@
 -- pg_catalog first (so that no function or operator a caller creates elsewhere can stand in for
 -- a built-in one), then songmatch and the schema pgvector lives in (public here, `extensions` on
 -- Supabase), and pg_temp last, so that they work whatever search_path the caller (or
--- PostgREST) has. Procedures are left alone: a procedure with a SET clause cannot COMMIT.
+-- PostgREST) has. Procedures are left alone: a procedure with a SET clause cannot COMMIT. So is
+-- songmatch.row_content, which names pg_catalog's function and operator itself: the planner
+-- inlines it into the catalogue's triggers, which a SET clause would prevent.
 do $$
 declare
     vschema text;
@@ -21,6 +23,7 @@ begin
            and l.lanname in ('sql', 'plpgsql')
            and p.proconfig is null
            and p.prokind = 'f'
+           and p.oid <> 'songmatch.row_content(anyelement)'::pg_catalog.regprocedure
     loop
         execute format('alter function %s set search_path = pg_catalog, songmatch, %I, pg_temp', f, vschema);
     end loop;
@@ -106,3 +109,5 @@ $$;
 -- songmatch.grant_access(role) and songmatch.grant_management(role) (sql/security.sql, README).
 revoke execute on all routines in schema songmatch from public;
 grant execute on function songmatch.current_user_id() to public;
+-- (row_content: the catalogue's triggers call it as whoever writes the catalogue)
+grant execute on function songmatch.row_content(anyelement) to public;

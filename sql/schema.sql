@@ -25,6 +25,15 @@ begin
 end
 $$;
 
+-- The content of a catalogue row (songmatch.tracks, songmatch.playlists): the row as JSON without
+-- its id and timestamps, what content hashes, documents and signals are computed from. The one
+-- definition of the schema (a plain SQL function, so the planner inlines it; granted to PUBLIC by
+-- sql/finalize.sql, as it reveals nothing the caller did not pass). The library's reads write the
+-- same expression (src/sql/matching/reads.rs) for schemas older than 0.9.2; a test keeps the two equal.
+create function songmatch.row_content(r anyelement) returns jsonb
+language sql stable parallel safe
+as $$ select pg_catalog.to_jsonb(r) operator(pg_catalog.-) array['id', 'created_at', 'updated_at']::text[] $$;
+
 -------------------------------------------------------------------------------------------------
 -- catalogue (mirrors the app's tables)
 -------------------------------------------------------------------------------------------------
@@ -89,6 +98,19 @@ create table songmatch.playlist_analyses (
     analysis_version  text not null default '1',
     created_at        timestamptz not null default now(),
     updated_at        timestamptz not null default now()
+);
+
+-- a row of songmatch.models(): a model installed in songmatch.model_dir (whether this backend or
+-- the inference service has it loaded)
+create type songmatch.model_info as (
+    id          text,
+    name        text,
+    version     text,
+    kind        text,
+    dims        int,
+    max_tokens  int,
+    storage     text,
+    loaded      bool
 );
 
 -------------------------------------------------------------------------------------------------
@@ -472,7 +494,7 @@ begin
     insert into songmatch.track_content as tc (track_id, content_hash, signals, document_hash)
     select s.id, songmatch.content_hash('track_content', jsonb_build_object('track', s.track, 'analysis', s.analysis)),
            songmatch.track_signals(s.track, s.analysis), songmatch.track_document_hash(s.track, s.analysis)
-      from (select t.id, to_jsonb(t) - array['id', 'created_at', 'updated_at'] as track, a.analysis
+      from (select t.id, songmatch.row_content(t) as track, a.analysis
               from songmatch.tracks t left join songmatch.track_analyses a on a.track_id = t.id
              where t.id = tid) s
     on conflict (track_id) do update set content_hash = excluded.content_hash, signals = excluded.signals,

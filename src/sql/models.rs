@@ -120,52 +120,43 @@ fn embed_batch(
     TableIterator::new(rows)
 }
 
-/// `songmatch.models()`: the models installed in songmatch.model_dir.
-// (the row type is spelt out in the signature: pgrx generates the SQL result columns from it and
-// takes no type alias there, pgrx issue 2067; eight columns are over clippy's type_complexity)
-#[allow(clippy::type_complexity)]
+/// `songmatch.models()`: the models installed in songmatch.model_dir, one `songmatch.model_info`
+/// row each (the composite type of sql/schema.sql).
 #[pg_extern(stable)]
-fn models() -> TableIterator<
-    'static,
-    (
-        name!(id, String),
-        name!(name, String),
-        name!(version, String),
-        name!(kind, String),
-        name!(dims, Option<i32>),
-        name!(max_tokens, i32),
-        name!(storage, String),
-        name!(loaded, bool),
-    ),
-> {
+fn models() -> SetOfIterator<'static, pgrx::composite_type!('static, "songmatch.model_info")> {
     let dir = guc::model_dir();
     let in_service = if super::service::use_service() { super::service::loaded_models(&dir) } else { Vec::new() };
     let rows = with_cache(|c| {
         let mut loaded = c.loaded_ids();
         loaded.extend(in_service);
         let r = c.registry(&dir)?;
-        Ok(r.models
-            .values()
-            .map(|m| {
-                let mf = &m.manifest;
-                (
-                    mf.id.clone(),
-                    mf.name.clone(),
-                    mf.version.clone().unwrap_or_else(|| "(unpinned)".into()),
-                    mf.kind.name().to_string(),
-                    mf.dims.map(|d| d as i32),
-                    mf.max_tokens as i32,
-                    match mf.storage() {
-                        crate::core::models::manifest::Storage::Vector => "vector".to_string(),
-                        crate::core::models::manifest::Storage::HalfVec => "halfvec".to_string(),
-                    },
-                    loaded.contains(&mf.id),
-                )
-            })
-            .collect::<Vec<_>>())
+        r.models.values().map(|m| model_info(&m.manifest, loaded.contains(&m.manifest.id))).collect::<Result<Vec<_>>>()
     })
     .or_report();
-    TableIterator::new(rows)
+    SetOfIterator::new(rows)
+}
+
+/// One row of `songmatch.models()`.
+fn model_info(mf: &crate::core::models::manifest::Manifest, loaded: bool) -> Result<PgHeapTuple<'static, pgrx::AllocatedByRust>> {
+    let mut row = PgHeapTuple::new_composite_type("songmatch.model_info").map_err(|_| {
+        Error::Config(
+            "songmatch.models() returns songmatch.model_info rows, which this schema lacks: run ALTER EXTENSION songmatch UPDATE".into(),
+        )
+    })?;
+    let storage = match mf.storage() {
+        crate::core::models::manifest::Storage::Vector => "vector",
+        crate::core::models::manifest::Storage::HalfVec => "halfvec",
+    };
+    let set = |e: pgrx::datum::TryFromDatumError| Error::Runtime(format!("cannot build a songmatch.model_info row: {e}"));
+    row.set_by_name("id", mf.id.clone()).map_err(set)?;
+    row.set_by_name("name", mf.name.clone()).map_err(set)?;
+    row.set_by_name("version", mf.version.clone().unwrap_or_else(|| "(unpinned)".into())).map_err(set)?;
+    row.set_by_name("kind", mf.kind.name()).map_err(set)?;
+    row.set_by_name("dims", mf.dims.map(|d| d as i32)).map_err(set)?;
+    row.set_by_name("max_tokens", mf.max_tokens as i32).map_err(set)?;
+    row.set_by_name("storage", storage).map_err(set)?;
+    row.set_by_name("loaded", loaded).map_err(set)?;
+    Ok(row)
 }
 
 /// `songmatch.bundle_info(name)`: the identity of an installed bundle and its `mb_v1_` hash.

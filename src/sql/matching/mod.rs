@@ -209,6 +209,30 @@ mod tests {
         assert!(explained, "config.explain adds the ranker's features (those of ranker_features) and changes no score");
     }
 
+    /// The library's row-content expression (`reads::row_content!`, for schemas of every release)
+    /// is the schema's `songmatch.row_content` function, on tracks and on playlists.
+    #[pg_test]
+    fn row_content_is_the_schemas() {
+        Spi::run(
+            "insert into songmatch.tracks (external_id, name, artist, album, release_date, popularity, duration_ms)
+             values ('rc1', 'Song \"one\"', 'Artist', null, '1999-02', 40, 1000), ('rc2', 'Two', 'B', 'Album', null, null, null);
+             insert into songmatch.playlists (external_id, owner_id, name, description)
+             values ('rc', '00000000-0000-4000-8000-0000000000cd', 'Row content', null);",
+        )
+        .unwrap();
+        let (t, p) = (super::reads::row_content!("t"), super::reads::row_content!("p"));
+        let same = Spi::get_one::<String>(&format!(
+            "select (select count(*) filter (where songmatch.row_content(t) = {t}) || '/' || count(*)
+                       from songmatch.tracks t where t.external_id like 'rc%')
+                    || ' ' || (select count(*) filter (where songmatch.row_content(p) = {p}) || '/' || count(*)
+                                 from songmatch.playlists p where p.external_id = 'rc')
+                    || ' ' || (select songmatch.row_content(t) ? 'popularity' and not songmatch.row_content(t) ?| array['id', 'created_at', 'updated_at']
+                                 from songmatch.tracks t where t.external_id = 'rc1')"
+        ))
+        .unwrap();
+        assert_eq!(same.as_deref(), Some("2/2 1/1 true"));
+    }
+
     /// Stage 1 reads the compact signals the trigger stores; a track whose stored signals are
     /// missing or of another version is read from its row, with the same results.
     #[pg_test]

@@ -22,8 +22,10 @@ use std::sync::Arc;
 
 /// The content of a row of `songmatch.tracks` or `songmatch.playlists` in SQL: the row as JSON
 /// without its id and timestamps (`row_content!("t")` for the row of alias `t`), what content
-/// hashes, documents and signals are computed from. The one definition of the Rust side; the
-/// triggers of sql/ write the same expression.
+/// hashes, documents and signals are computed from. The schema's definition is the SQL function
+/// `songmatch.row_content` (sql/schema.sql, 0.9.2); the library writes its expression out because
+/// it also reads the schemas of earlier releases, which lack the function, and a pg_test
+/// (`row_content_is_the_schemas`) keeps the two equal.
 macro_rules! row_content {
     ($row:literal) => {
         concat!("to_jsonb(", $row, ") - array['id', 'created_at', 'updated_at']")

@@ -240,7 +240,8 @@ pub extern "C-unwind" fn songmatch_refresher(arg: pg_sys::Datum) {
             let stale = BackgroundWorker::transaction(super::store::stale_generation);
             if stale.is_some() && stale == seen_generation && Instant::now() >= next_build {
                 let t0 = Instant::now();
-                let built = BackgroundWorker::transaction(|| super::store::build(false));
+                let built =
+                    BackgroundWorker::transaction(|| super::store::build(super::matching::schema_facts::SchemaFacts::read()?, false));
                 if let Err(e) = built {
                     pgrx::warning!("songmatch: the feature store was not built: {e}");
                 }

@@ -19,6 +19,7 @@
 //! `MyDatabaseId`, `MyProcPid`, `TransactionIdIsCurrentTransactionId`).
 
 use super::guc;
+use super::matching::schema_facts::SchemaFacts;
 use super::plans;
 use super::privilege::as_owner;
 use super::spi_err;
@@ -136,17 +137,9 @@ thread_local! {
 /// The catalogue's (epoch, generation) as the caller's statement sees them; None also when this
 /// transaction has changed the catalogue itself (its counter then counts changes no other
 /// session sees, and that may yet roll back: no store is of it, and none is built from it).
-fn generation() -> Result<Option<(String, i64)>> {
-    thread_local! {
-        static COUNTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    }
+fn generation(facts: SchemaFacts) -> Result<Option<(String, i64)>> {
     // (a schema before 0.5.0, not yet updated, has no counter: no store)
-    let counted = super::matching::schema_facts::lasting_fact(
-        &COUNTER,
-        "select pg_catalog.to_regclass('songmatch.catalogue_generation') is not null",
-        "cannot read songmatch's schema",
-    )?;
-    if !counted {
+    if !facts.generation_counter {
         return Ok(None);
     }
     as_owner(|| {
@@ -168,11 +161,11 @@ fn generation() -> Result<Option<(String, i64)>> {
 
 /// The store, when it is on and current for this call (the catalogue's counter is the one it
 /// was taken at); None otherwise (on Citus, off, none built, or the catalogue changed since).
-pub fn current(single_node: bool) -> Result<Option<Arc<Mapped>>> {
-    if !guc::FEATURE_STORE.get() || !single_node {
+pub fn current(facts: SchemaFacts) -> Result<Option<Arc<Mapped>>> {
+    if !guc::FEATURE_STORE.get() || !facts.single_node {
         return Ok(None);
     }
-    let Some((epoch, gen)) = generation()? else { return Ok(None) };
+    let Some((epoch, gen)) = generation(facts)? else { return Ok(None) };
     let fits = |m: &Mapped| m.header.taken_at(&epoch, gen);
     if let Some(m) = MAPPED.with(|c| c.borrow().clone()).filter(|m| fits(m)) {
         return Ok(Some(m));
@@ -197,8 +190,8 @@ pub fn current(single_node: bool) -> Result<Option<Arc<Mapped>>> {
 /// content's embedding under the store's model: an entry whose content hash is the track's
 /// current one is current, whatever else changed since (a vector is the same for the same content
 /// and model). A match whose catalogue changed since the build reads those from it.
-pub fn last_built(single_node: bool) -> Option<Arc<Mapped>> {
-    if !guc::FEATURE_STORE.get() || !single_node {
+pub fn last_built(facts: SchemaFacts) -> Option<Arc<Mapped>> {
+    if !guc::FEATURE_STORE.get() || !facts.single_node {
         return None;
     }
     MAPPED.with(|c| c.borrow().clone())
@@ -208,10 +201,11 @@ pub fn last_built(single_node: bool) -> Option<Arc<Mapped>> {
 /// refresher's settings), Citus absent, and the store is not of that generation or not of the
 /// active bundle's model (None: nothing to build, or it cannot tell).
 pub fn stale_generation() -> Option<i64> {
-    if !guc::FEATURE_STORE.get() || !super::matching::schema_facts::single_node().ok()? {
+    let facts = SchemaFacts::read().ok()?;
+    if !guc::FEATURE_STORE.get() || !facts.single_node {
         return None;
     }
-    let (epoch, gen) = generation().ok()??;
+    let (epoch, gen) = generation(facts).ok()??;
     let model = super::bundle::active_bundle().ok()?.embedding;
     match map() {
         Some(m) if m.header.taken_at(&epoch, gen) && m.header.of_model(&model) => None,
@@ -248,7 +242,7 @@ impl Drop for TempFile {
 /// Builds the database's store for the active bundle's embedding model at the catalogue's
 /// current generation (unless the store is already of it and `force` is false). Reads the
 /// catalogue in one statement (one snapshot), as songmatch_owner.
-pub fn build(force: bool) -> Result<serde_json::Value> {
+pub fn build(facts: SchemaFacts, force: bool) -> Result<serde_json::Value> {
     let t0 = Instant::now();
     let bundle = super::bundle::active_bundle()?;
     let (model, version) = bundle.embedding.clone();
@@ -256,7 +250,7 @@ pub fn build(force: bool) -> Result<serde_json::Value> {
     Spi::run_with_args("select pg_catalog.pg_advisory_xact_lock($1, $2)", &[BUILD_LOCK.0.into(), BUILD_LOCK.1.into()])
         .map_err(spi_err("cannot lock the feature store"))?;
     let path = store_path();
-    let Some((epoch, gen)) = generation()? else {
+    let Some((epoch, gen)) = generation(facts)? else {
         return Err(Error::Unsupported(
             "the feature store cannot be built in a transaction that has changed the catalogue (build it after COMMIT)".into(),
         ));
@@ -273,7 +267,7 @@ pub fn build(force: bool) -> Result<serde_json::Value> {
     let header = as_owner(|| {
         // the vectors' length (one model version has one)
         let dims = embedding_dims(&model, &version)?;
-        write_store(file, dims, &model, &version, epoch, gen)
+        write_store(file, dims, (&model, &version), (epoch, gen), facts)
     })?;
     std::fs::rename(&tmp, &path).map_err(|e| Error::Runtime(format!("cannot rename {} to {}: {e}", tmp.display(), path.display())))?;
     guard.0 = None;
@@ -313,14 +307,20 @@ fn embedding_dims(model: &str, version: &str) -> Result<usize> {
 /// Writes the store to `file`: every track's content hash and signals with its embedding under
 /// the model version, read in one statement, stamped with the generation the statement saw
 /// (`epoch`, `gen`: the one read before, for an empty catalogue). Returns its header.
-fn write_store(file: std::fs::File, dims: usize, model: &str, version: &str, epoch: String, gen: i64) -> Result<StoreHeader> {
+fn write_store(
+    file: std::fs::File,
+    dims: usize,
+    (model, version): (&str, &str),
+    (epoch, gen): (String, i64),
+    facts: SchemaFacts,
+) -> Result<StoreHeader> {
     let mut w = StoreWriter::new(std::io::BufWriter::with_capacity(1 << 20, file), dims)?;
     let mut stamp: Option<(String, i64)> = None;
     let mut failed: Option<Error> = None;
     let mut last: Option<i64> = None;
     // (an embedding of the track's current document; of its content before 0.8.0)
     plans::select_batches(
-        if super::matching::schema_facts::document_keys()? {
+        if facts.document_keys {
             "select c.track_id, c.content_hash, c.signals, e.embedding, e.embedding_half, g.epoch, g.gen
                    from songmatch.track_content c
                   cross join (select min(epoch::text) as epoch, sum(gen)::bigint as gen from songmatch.catalogue_generation) g
@@ -396,10 +396,11 @@ fn summary(h: &StoreHeader, built: bool, t0: Instant) -> serde_json::Value {
 #[pg_extern(volatile)]
 pub fn build_feature_store(force: default!(bool, false)) -> JsonB {
     use super::OrReport;
-    if !super::matching::schema_facts::single_node().or_report() {
+    let facts = SchemaFacts::read().or_report();
+    if !facts.single_node {
         super::raise(Error::Unsupported("the feature store is not used on Citus (the catalogue lives on the workers)".into()));
     }
-    JsonB(build(force).or_report())
+    JsonB(build(facts, force).or_report())
 }
 
 /// `songmatch.feature_store_status()`: whether this database's feature store is on and current
@@ -409,8 +410,9 @@ pub fn build_feature_store(force: default!(bool, false)) -> JsonB {
 #[pg_extern(volatile)]
 pub fn feature_store_status() -> JsonB {
     use super::OrReport;
-    let single = super::matching::schema_facts::single_node().or_report();
-    let gen = if single { generation().or_report() } else { None };
+    let facts = SchemaFacts::read().or_report();
+    let single = facts.single_node;
+    let gen = if single { generation(facts).or_report() } else { None };
     let bundle = super::bundle::active_bundle().or_report();
     let mut out = json!({
         "on": guc::FEATURE_STORE.get() && single,

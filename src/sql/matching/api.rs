@@ -8,7 +8,7 @@ use super::discovery::recommend_one;
 use super::offline::{features, score};
 use super::profile::playlist_profile;
 use super::reads::{load_playlist, load_tracks, MatchRow, TrackRow};
-use super::schema_facts::refuse_on_cluster;
+use super::schema_facts::{refuse_on_cluster, SchemaFacts};
 use super::songs::{best_playlists, songs_contexts};
 use crate::core::ranker::FEATURES;
 use crate::core::signals::TrackSignals;
@@ -41,7 +41,8 @@ fn embed_tracks(
     };
     let rows = load_tracks(&ids).or_report();
     let mut counters = Counters::default();
-    let res = crate::sql::service::bulk_work(|| ensure_embeddings_for(&rows, &model, Need::Stored, &mut counters)).or_report();
+    let facts = SchemaFacts::read().or_report();
+    let res = crate::sql::service::bulk_work(|| ensure_embeddings_for(&rows, &model, Need::Stored, facts, &mut counters)).or_report();
     counters.flush().or_report();
     TableIterator::new(artifact_statuses(&ids, res))
 }
@@ -83,7 +84,8 @@ fn classify_tracks(
     let bundle = active_bundle().or_report();
     let rows = load_tracks(&ids).or_report();
     let mut counters = Counters::default();
-    let res = crate::sql::service::bulk_work(|| ensure_emotions(&rows, &bundle, Need::Stored, &mut counters)).or_report();
+    let facts = SchemaFacts::read().or_report();
+    let res = crate::sql::service::bulk_work(|| ensure_emotions(&rows, &bundle, Need::Stored, facts, &mut counters)).or_report();
     counters.flush().or_report();
     TableIterator::new(artifact_statuses(&ids, res))
 }
@@ -121,7 +123,7 @@ fn track_signals(track: Option<JsonB>, analysis: Option<JsonB>) -> Vec<u8> {
 #[pg_extern(volatile, strict, name = "playlist_profile")]
 fn playlist_profile_info(playlist_id: i64) -> JsonB {
     let bundle = active_bundle().or_report();
-    let p = load_playlist(playlist_id, None).or_report();
+    let p = load_playlist(playlist_id, None, SchemaFacts::read().or_report()).or_report();
     let mut counters = Counters::default();
     let prof = playlist_profile(&p, &bundle, &mut counters).or_report();
     counters.flush().or_report();
@@ -190,11 +192,12 @@ fn match_call(
     if let Some(c) = &candidate_track_ids {
         lim.check_candidates("candidate_track_ids", c.len()).or_report();
     }
+    let facts = SchemaFacts::read().or_report();
     if user.is_none() {
-        refuse_on_cluster("match_playlist(playlist_id, ...)", "match_playlist(user_id, playlist_id, ...)").or_report();
+        refuse_on_cluster(facts, "match_playlist(playlist_id, ...)", "match_playlist(user_id, playlist_id, ...)").or_report();
     }
     let mut counters = Counters::default();
-    let call = MatchCall { playlist_id, user, given: candidate_track_ids, top_k, config: config.as_ref().map(|j| &j.0), rows };
+    let call = MatchCall { playlist_id, user, given: candidate_track_ids, top_k, config: config.as_ref().map(|j| &j.0), rows, facts };
     let out = match_one(call, &mut counters).or_report();
     counters.flush().or_report();
     out
@@ -213,9 +216,10 @@ pub fn recommend_context(
     let top_k = crate::sql::required(top_k, "top_k");
     let exclude_liked = crate::sql::required(exclude_liked, "exclude_liked");
     guc::limits().check_top_k(top_k.into()).or_report();
-    refuse_on_cluster("recommend_for_playlist", "match_playlist(user_id, playlist_id, candidate_track_ids => ...)").or_report();
+    let facts = SchemaFacts::read().or_report();
+    refuse_on_cluster(facts, "recommend_for_playlist", "match_playlist(user_id, playlist_id, candidate_track_ids => ...)").or_report();
     let mut counters = Counters::default();
-    let ctx = recommend_one(playlist_id, top_k, config.as_ref().map(|j| &j.0), exclude_liked, &mut counters).or_report();
+    let ctx = recommend_one(playlist_id, top_k, config.as_ref().map(|j| &j.0), exclude_liked, facts, &mut counters).or_report();
     counters.flush().or_report();
     ctx
 }

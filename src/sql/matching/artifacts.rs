@@ -3,7 +3,7 @@
 
 use super::counters::Counters;
 use super::reads::{self, committed_artifact_keys, TrackRow};
-use super::schema_facts::document_keys;
+use super::schema_facts::SchemaFacts;
 use super::writes;
 use crate::core::models::embed;
 use crate::core::models::embed::Role;
@@ -51,6 +51,8 @@ pub(super) struct ArtifactKind<'a> {
     kind: &'a str,
     model: &'a (String, String),
     need: Need,
+    /// What the schema supports (how artifacts are keyed).
+    facts: SchemaFacts,
 }
 
 /// The DB-first loop every track artifact goes through: a stored value whose hash equals the
@@ -117,7 +119,7 @@ pub(super) fn ensure_artifacts<T>(
         // it would leave the artifact stale with no mark. Under the lead nobody else stores the
         // row, so a change after this read leaves its mark for the next round.
         let led: Vec<i64> = misses.iter().zip(&lead).filter(|(_, l)| **l).map(|(&i, _)| rows[i].id).collect();
-        let current = committed_artifact_keys(&led, document_keys()?)?;
+        let current = committed_artifact_keys(&led, what.facts.document_keys)?;
         for ((&i, res), leads) in misses.iter().zip(results).zip(lead) {
             out[i].1 = match res {
                 Ok(v) if leads && current.get(&rows[i].id) != Some(&hashes[i]) => {
@@ -154,8 +156,13 @@ pub(super) fn ensure_artifacts<T>(
 /// Document embeddings of `rows` for the model (id, version), DB first ([`ensure_artifacts`]):
 /// the misses are embedded in batches; a text that fails is isolated so that the others still
 /// get theirs.
-pub fn ensure_embeddings(rows: &[TrackRow], model: &(String, String), counters: &mut Counters) -> Result<Vec<(i64, Artifact<Vec<f32>>)>> {
-    ensure_embeddings_for(rows, model, Need::Values, counters)
+pub fn ensure_embeddings(
+    rows: &[TrackRow],
+    model: &(String, String),
+    facts: SchemaFacts,
+    counters: &mut Counters,
+) -> Result<Vec<(i64, Artifact<Vec<f32>>)>> {
+    ensure_embeddings_for(rows, model, Need::Values, facts, counters)
 }
 
 /// [`ensure_embeddings`] for a caller that needs them stored, or their values too.
@@ -163,10 +170,11 @@ pub fn ensure_embeddings_for(
     rows: &[TrackRow],
     model: &(String, String),
     need: Need,
+    facts: SchemaFacts,
     counters: &mut Counters,
 ) -> Result<Vec<(i64, Artifact<Vec<f32>>)>> {
     let (model_id, version) = model;
-    let hashes = artifact_keys(rows)?;
+    let hashes = artifact_keys(rows, facts);
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let stored: HashMap<i64, (String, Vec<f32>)> = Spi::connect(|c| {
         let t = c.select(reads::STORED_EMBEDDINGS, None, &[model_id.as_str().into(), version.as_str().into(), ids.into()])?;
@@ -218,19 +226,25 @@ pub fn ensure_embeddings_for(
         Spi::run_with_args(sql, &[row.id.into(), model_id.as_str().into(), version.as_str().into(), hash.into(), vector])
             .map_err(spi_err("cannot store an embedding"))
     };
-    ensure_artifacts(ArtifactKind { kind: "embedding", model, need }, rows, &hashes, stored, compute, store, counters)
+    ensure_artifacts(ArtifactKind { kind: "embedding", model, need, facts }, rows, &hashes, stored, compute, store, counters)
 }
 
 /// Emotions of `rows` with the bundle's emotion model, DB first ([`ensure_artifacts`]): stored
 /// rows of `track_emotions` with a current content hash are read, the others computed and
 /// upserted. An embedding-head model reuses the tracks' stored embeddings when it sits on the
 /// bundle's embedding model.
-pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, need: Need, counters: &mut Counters) -> Result<Vec<(i64, Artifact<Value>)>> {
+pub fn ensure_emotions(
+    rows: &[TrackRow],
+    bundle: &Bundle,
+    need: Need,
+    facts: SchemaFacts,
+    counters: &mut Counters,
+) -> Result<Vec<(i64, Artifact<Value>)>> {
     let Some(model) = bundle.emotion.clone() else {
         return Err(Error::invalid(format!("the bundle \"{}\" has no emotion model", bundle.name)));
     };
     let (model_id, version) = &model;
-    let hashes = artifact_keys(rows)?;
+    let hashes = artifact_keys(rows, facts);
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let stored: HashMap<i64, (String, Value)> = Spi::connect(|c| {
         let t = c.select(reads::STORED_EMOTIONS, None, &[model_id.as_str().into(), version.as_str().into(), ids.into()])?;
@@ -251,7 +265,7 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, need: Need, counters:
         let miss_rows: Vec<TrackRow> = misses.iter().map(|&i| rows[i].clone()).collect();
         let results: Vec<Result<Value>> =
             if kind == crate::core::models::manifest::ModelKind::EmbeddingHead && base.as_deref() == Some(bundle.embedding.0.as_str()) {
-                let embs = ensure_embeddings(&miss_rows, &bundle.embedding, counters)?;
+                let embs = ensure_embeddings(&miss_rows, &bundle.embedding, facts, counters)?;
                 let good: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
                 let logits = infer::head(model_id, &good)?;
                 let manifest = infer::manifest(model_id)?;
@@ -293,14 +307,14 @@ pub fn ensure_emotions(rows: &[TrackRow], bundle: &Bundle, need: Need, counters:
         )
         .map_err(spi_err("cannot store emotions"))
     };
-    ensure_artifacts(ArtifactKind { kind: "emotion", model: &model, need }, rows, &hashes, stored, compute, store, counters)
+    ensure_artifacts(ArtifactKind { kind: "emotion", model: &model, need, facts }, rows, &hashes, stored, compute, store, counters)
 }
 
-/// The key of a track's artifacts in this database's schema ([`document_keys`]).
-pub(super) fn artifact_keys(rows: &[TrackRow]) -> Result<Vec<String>> {
-    Ok(if document_keys()? {
+/// The key of a track's artifacts in this database's schema ([`SchemaFacts::document_keys`]).
+pub(super) fn artifact_keys(rows: &[TrackRow], facts: SchemaFacts) -> Vec<String> {
+    if facts.document_keys {
         rows.iter().map(TrackRow::document_hash).collect()
     } else {
         rows.iter().map(TrackRow::content_hash).collect()
-    })
+    }
 }

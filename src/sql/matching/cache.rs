@@ -6,7 +6,7 @@ use super::counters::Counters;
 use super::pipeline::{match_candidates, CandidateMatch};
 use super::profile::Profile;
 use super::reads::{self, load_playlist, read_results, resolve_config, MatchRow};
-use super::schema_facts::single_node;
+use super::schema_facts::SchemaFacts;
 use super::writes::{refresh_context_use, stamp_context};
 use super::MATCH_SETTINGS;
 use crate::core::hash::{match_stamp, MatchStampInputs};
@@ -29,6 +29,8 @@ pub struct MatchCall<'a> {
     pub top_k: i32,
     pub config: Option<&'a Value>,
     pub rows: bool,
+    /// What the schema supports, read at the start of the call.
+    pub facts: SchemaFacts,
 }
 
 /// Match one playlist: the context is looked up first; on a miss, stage 1 (+ stage 2) runs
@@ -36,14 +38,19 @@ pub struct MatchCall<'a> {
 /// set, its results (best first).
 pub fn match_one(call: MatchCall<'_>, counters: &mut Counters) -> Result<(i64, Vec<MatchRow>)> {
     let started = Instant::now();
-    let MatchCall { playlist_id, user, top_k, config, rows, .. } = call;
-    // (anything wrong with the call is left to the full path, which reports it as before)
-    let stamp = if top_k >= 1 { call_stamp(playlist_id, user, call.given.as_deref(), top_k, config).ok().flatten() } else { None };
+    let MatchCall { playlist_id, user, top_k, config, rows, facts, .. } = call;
+    // (anything wrong with the call is left to the full path, which reports it as before; a
+    // schema without the generation counters, not yet updated to 0.5.0, has no stamps)
+    let stamp = if top_k >= 1 && facts.generation_counter {
+        call_stamp(playlist_id, user, call.given.as_deref(), top_k, config, facts).ok().flatten()
+    } else {
+        None
+    };
     let owner = stamp.as_ref().map(|(o, _)| *o);
     match cache_lookup(playlist_id, stamp, counters, started)? {
         Lookup::Hit(ctx) => {
             let rows = match (rows, owner) {
-                (true, Some(o)) => read_results(ctx, playlist_id, o)?,
+                (true, Some(o)) => read_results(ctx, playlist_id, o, facts)?,
                 _ => Vec::new(),
             };
             Ok((ctx, rows))
@@ -97,10 +104,10 @@ pub(super) fn match_miss(
     counters: &mut Counters,
     started: Instant,
 ) -> Result<(i64, Vec<MatchRow>)> {
-    let MatchCall { playlist_id, user, given, top_k, config, rows } = call;
+    let MatchCall { playlist_id, user, given, top_k, config, rows, facts } = call;
     let t0 = started.elapsed();
     let (p, ctx, out) = crate::sql::plans::with_settings(MATCH_SETTINGS, spi_err("cannot change a setting for the match"), || {
-        let p = load_playlist(playlist_id, user)?;
+        let p = load_playlist(playlist_id, user, facts)?;
         let cands = candidates_of(&p, given)?;
         pgrx::debug1!("songmatch: read the playlist and {} candidates' content hashes in {:?}", cands.ids.len(), started.elapsed() - t0);
         let over = CandidateMatch { p: &p, cands, top_k, resolved: Resolved::Config(config), want_rows: rows, extra: None };
@@ -125,19 +132,19 @@ pub(super) fn call_stamp(
     given: Option<&[Option<i64>]>,
     top_k: i32,
     config: Option<&Value>,
+    facts: SchemaFacts,
 ) -> Result<Option<(Uuid, String)>> {
-    // the owner, read with the caller's rights (row-level security applies as on the full path),
-    // and whether the schema has the counters (a database not yet updated to 0.5.0 has not)
+    // the owner, read with the caller's rights (row-level security applies as on the full path)
     let (sql, args): (&'static str, Vec<pgrx::datum::DatumWithOid<'_>>) = match user {
         Some(u) => (reads::STAMP_OWNER_OF_USER, vec![playlist_id.into(), u.into()]),
         None => (reads::STAMP_OWNER, vec![playlist_id.into()]),
     };
-    let owner: Option<(Option<Uuid>, bool)> = crate::sql::plans::select(sql, &args, |mut t| match t.next() {
-        Some(r) => Ok(Some((r.get::<Uuid>(1)?, r.get::<bool>(2)?.unwrap_or(false)))),
+    let owner: Option<Uuid> = crate::sql::plans::select(sql, &args, |mut t| match t.next() {
+        Some(r) => r.get::<Uuid>(1),
         None => Ok(None),
     })
     .map_err(spi_err("cannot read the playlist"))?;
-    let Some((Some(owner), true)) = owner else { return Ok(None) };
+    let Some(owner) = owner else { return Ok(None) };
     let candidates: Option<Vec<i64>> = match given {
         None => None,
         Some(list) => {
@@ -147,7 +154,7 @@ pub(super) fn call_stamp(
             Some(ids)
         }
     };
-    Ok(StampBasis::read(owner, config)?.map(|b| (owner, b.stamp(playlist_id, candidates.as_deref(), top_k))))
+    Ok(StampBasis::read(owner, config, facts)?.map(|b| (owner, b.stamp(playlist_id, candidates.as_deref(), top_k))))
 }
 
 /// What the stamps of one owner's calls share: the owner, the active bundle and config, and the
@@ -162,12 +169,12 @@ pub(super) struct StampBasis {
 }
 
 impl StampBasis {
-    fn read(owner: Uuid, config: Option<&Value>) -> Result<Option<StampBasis>> {
+    fn read(owner: Uuid, config: Option<&Value>, facts: SchemaFacts) -> Result<Option<StampBasis>> {
         let bundle = active_bundle()?;
         let cfg = resolve_config(config, &bundle)?;
         // (one read on a single node; two on Citus, where the user's counter and the catalogue's
         // live apart, see load_playlist)
-        let single = single_node()?;
+        let single = facts.single_node;
         let (user_generation, catalogue_generation, epoch) = as_owner(|| {
             if single {
                 return crate::sql::plans::select(reads::GENERATIONS, &[owner.into()], |mut t| match t.next() {
@@ -250,13 +257,9 @@ pub(super) enum Resolved<'a> {
 }
 
 /// The stamp basis of `user`'s calls ([`StampBasis`]), when the schema has the counters.
-pub(super) fn stamp_basis_of(user: Uuid, config: Option<&Value>) -> Option<StampBasis> {
-    let has = crate::sql::plans::select(reads::HAS_GENERATION_COUNTERS, &[], |mut t| {
-        t.next().map(|r| r.get::<bool>(1)).transpose().map(|b| b.flatten().unwrap_or(false))
-    })
-    .ok()?;
-    if !has {
+pub(super) fn stamp_basis_of(user: Uuid, config: Option<&Value>, facts: SchemaFacts) -> Option<StampBasis> {
+    if !facts.generation_counter {
         return None;
     }
-    StampBasis::read(user, config).ok().flatten()
+    StampBasis::read(user, config, facts).ok().flatten()
 }

@@ -4,7 +4,7 @@
 use super::artifacts::{ensure_embeddings, Artifact};
 use super::counters::Counters;
 use super::reads::{self, content_rows, load_tracks, ContentRows, FeatureStore, PlaylistInfo, StoredSignals, TrackRow};
-use super::schema_facts::document_keys;
+use super::schema_facts::SchemaFacts;
 use super::GENERIC_PLAN;
 use crate::core::scoring::{CandidateSignals, Config, Embedding, FloatSource, PlaylistSignals};
 use crate::core::signals::{SignalsView, TrackSignals};
@@ -35,7 +35,12 @@ pub struct Candidates {
 /// one query. A candidate without current stored signals (no `track_content` row, bytes of another
 /// version) gets them from its row; one without a current embedding goes through
 /// [`ensure_embeddings`] (inference on a miss). No per-row JSON on the common path.
-pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &mut Counters) -> Result<Vec<CandidateSignals>> {
+pub fn read_candidates(
+    cands: Candidates,
+    model: &(String, String),
+    facts: SchemaFacts,
+    counters: &mut Counters,
+) -> Result<Vec<CandidateSignals>> {
     let Candidates { ids, hashes, signals, store, positions } = cands;
     let t0 = Instant::now();
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
@@ -43,7 +48,7 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
     counters.add("feature_store_embeddings", from_store as f64);
     let rest: Vec<i64> =
         if from_store == 0 { ids.clone() } else { (0..ids.len()).filter(|&i| embeddings[i].is_none()).map(|i| ids[i]).collect() };
-    read_table_embeddings(rest, model, &at, &mut embeddings)?;
+    read_table_embeddings(rest, model, &at, &mut embeddings, facts)?;
     let mut decoded: Vec<Option<SignalsView>> = crate::core::signals::parse_all(signals);
     pgrx::debug1!(
         "songmatch: read {} candidates' embeddings ({from_store} from the feature store) and signals in {:?}",
@@ -51,7 +56,7 @@ pub fn read_candidates(cands: Candidates, model: &(String, String), counters: &m
         t0.elapsed()
     );
     // the rest from their rows: signals derived, embeddings DB-first (computed on a miss)
-    let gone = complete_from_rows(&ids, &at, model, &mut decoded, &mut embeddings, counters)?;
+    let gone = complete_from_rows(&ids, &at, model, &mut decoded, &mut embeddings, facts, counters)?;
     Ok(ids
         .into_iter()
         .zip(embeddings)
@@ -103,6 +108,7 @@ fn read_table_embeddings(
     model: &(String, String),
     at: &HashMap<i64, usize>,
     embeddings: &mut [Option<Embedding>],
+    facts: SchemaFacts,
 ) -> Result<()> {
     crate::sql::plans::with_settings(GENERIC_PLAN, spi_err("cannot change a setting for the match"), || {
         if rest.is_empty() {
@@ -110,7 +116,7 @@ fn read_table_embeddings(
         }
         // (only an embedding of the track's current document; of its content in a schema before 0.8.0)
         crate::sql::plans::select_batches(
-            if document_keys()? { reads::CANDIDATE_EMBEDDINGS_BY_DOCUMENT } else { reads::CANDIDATE_EMBEDDINGS_BY_CONTENT },
+            if facts.document_keys { reads::CANDIDATE_EMBEDDINGS_BY_DOCUMENT } else { reads::CANDIDATE_EMBEDDINGS_BY_CONTENT },
             &[rest.into(), model.0.as_str().into(), model.1.as_str().into()],
             4096,
             |t| {
@@ -139,6 +145,7 @@ fn complete_from_rows(
     model: &(String, String),
     decoded: &mut [Option<SignalsView>],
     embeddings: &mut [Option<Embedding>],
+    facts: SchemaFacts,
     counters: &mut Counters,
 ) -> Result<Vec<bool>> {
     let slow: Vec<usize> = (0..ids.len()).filter(|&i| decoded[i].is_none() || embeddings[i].is_none()).collect();
@@ -151,7 +158,7 @@ fn complete_from_rows(
         for &i in &slow {
             gone[i] = rows.binary_search_by_key(&ids[i], |r| r.id).is_err();
         }
-        let embs = ensure_embeddings(&rows, model, counters)?;
+        let embs = ensure_embeddings(&rows, model, facts, counters)?;
         for (r, (_, a)) in rows.iter().zip(embs) {
             let Some(&i) = at.get(&r.id) else { continue };
             if decoded[i].is_none() {
@@ -181,7 +188,7 @@ pub(super) fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -
             }
             ids.sort_unstable();
             ids.dedup();
-            let rows = content_rows(&ids)?;
+            let rows = content_rows(&ids, p.facts)?;
             // a track has a track_content row (its triggers keep it); one without is looked up
             let unknown: Vec<i64> = ids.iter().zip(&rows.hashes).filter(|(_, h)| h.is_none()).map(|(i, _)| *i).collect();
             if !unknown.is_empty() {
@@ -197,7 +204,7 @@ pub(super) fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -
             }
             (ids, rows)
         }
-        None if p.owner_columns => {
+        None if p.facts.owner_columns => {
             // (the user's rows, then the catalogue's: see load_playlist)
             // (the liked tracks minus the members, which load_playlist read: one table per read)
             let liked: Vec<i64> = crate::sql::plans::select(reads::LIKED_TRACKS, &[p.owner.into()], |mut t| {
@@ -205,7 +212,7 @@ pub(super) fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -
             })
             .map_err(spi_err("cannot read the candidates"))?;
             let ids: Vec<i64> = liked.into_iter().filter(|t| p.members.binary_search(t).is_err()).collect();
-            let rows = content_rows(&ids)?;
+            let rows = content_rows(&ids, p.facts)?;
             (ids, rows)
         }
         None => {
@@ -213,7 +220,7 @@ pub(super) fn candidates_of(p: &PlaylistInfo, given: Option<Vec<Option<i64>>>) -
                 Ok(t.next().map(|r| r.get::<Vec<i64>>(1)).transpose()?.flatten().unwrap_or_default())
             })
             .map_err(spi_err("cannot read the candidates"))?;
-            let rows = content_rows(&ids)?;
+            let rows = content_rows(&ids, p.facts)?;
             (ids, rows)
         }
     };

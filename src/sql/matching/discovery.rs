@@ -8,7 +8,7 @@ use super::counters::Counters;
 use super::pipeline::{match_candidates, CandidateMatch};
 use super::profile::playlist_profile;
 use super::reads::{self, load_playlist, resolve_config, FeatureStore, PlaylistInfo};
-use super::schema_facts::single_node;
+use super::schema_facts::SchemaFacts;
 use super::{CUSTOM_PLAN, MATCH_SETTINGS};
 use crate::core::models::manifest::Storage;
 use crate::core::scoring::{Config, FloatSource, PlaylistSignals};
@@ -39,6 +39,7 @@ pub(super) fn recommend_one(
     top_k: i32,
     config: Option<&Value>,
     exclude_liked: bool,
+    facts: SchemaFacts,
     counters: &mut Counters,
 ) -> Result<i64> {
     if top_k < 1 {
@@ -47,7 +48,7 @@ pub(super) fn recommend_one(
     // (and the index's search parameters, which the searches below set)
     let settings = [MATCH_SETTINGS, &[("hnsw.ef_search", None), ("hnsw.iterative_scan", None)]].concat();
     crate::sql::plans::with_settings(&settings, spi_err("cannot change a setting for the match"), || {
-        recommend_searched(playlist_id, top_k, config, exclude_liked, counters)
+        recommend_searched(playlist_id, top_k, config, exclude_liked, facts, counters)
     })
 }
 
@@ -111,15 +112,16 @@ pub(super) fn recommend_searched(
     top_k: i32,
     config: Option<&Value>,
     exclude_liked: bool,
+    facts: SchemaFacts,
     counters: &mut Counters,
 ) -> Result<i64> {
     let started = Instant::now();
-    let p = load_playlist(playlist_id, None)?;
+    let p = load_playlist(playlist_id, None, facts)?;
     let bundle = active_bundle()?;
     let cfg = resolve_config(config, &bundle)?;
     let d = cfg.discovery;
     // the feature store, when it is current, has this model's vectors and is small enough to scan
-    let store = crate::sql::store::current(single_node()?)?;
+    let store = crate::sql::store::current(p.facts)?;
     let scan_max = guc::DISCOVERY_SCAN_MAX.get().max(0) as u64;
     let scan = store.clone().filter(|m| m.header.of_model(&bundle.embedding) && m.header.tracks <= scan_max && !m.floats().is_empty());
     let dir = guc::model_dir();
@@ -328,7 +330,7 @@ fn catalogue_neighbours(p: &PlaylistInfo, d: &scoring::Discovery, sig: &Playlist
 /// with their content hashes and stored signals, as candidates (`store`: the current feature
 /// store).
 fn read_discovered(p: &PlaylistInfo, found: Vec<i64>, exclude_liked: bool, store: Option<FeatureStore>) -> Result<Candidates> {
-    let sql = if p.owner_columns { reads::DISCOVERED_BY_OWNER } else { reads::DISCOVERED };
+    let sql = if p.facts.owner_columns { reads::DISCOVERED_BY_OWNER } else { reads::DISCOVERED };
     let (ids, hashes, signals) = Spi::connect(|c| {
         let t = c.select(sql, None, &[found.into(), p.id.into(), exclude_liked.into(), p.owner.into()])?;
         let mut ids = Vec::with_capacity(t.len());

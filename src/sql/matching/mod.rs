@@ -65,6 +65,7 @@ const CUSTOM_PLAN: &[(&str, Option<&str>)] = &[("plan_cache_mode", Some("force_c
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
+    use super::schema_facts::SchemaFacts;
     use pgrx::prelude::*;
 
     fn stat(name: &str) -> f64 {
@@ -105,14 +106,21 @@ mod tests {
         old[0].analysis = serde_json::json!({"summary": "What the track said before its analysis was rewritten"});
         for (need, deferred) in [(Need::Stored, true), (Need::Values, false)] {
             let mut counters = Counters::default();
-            let got = ensure_embeddings_for(&old, &bundle.embedding, need, &mut counters).unwrap();
+            let got = ensure_embeddings_for(&old, &bundle.embedding, need, SchemaFacts::read().unwrap(), &mut counters).unwrap();
             assert_eq!(matches!(got[0].1, Artifact::Deferred), deferred, "{need:?}: {:?}", got[0].1);
             assert_eq!(matches!(got[0].1, Artifact::Computed(_)), !deferred, "{need:?}");
             assert_eq!(counters.get("artifact_writes_outdated"), 1.0, "{need:?}");
             assert_eq!(stored(), 0, "{need:?}: an embedding of an outdated document was stored");
         }
         let mut counters = Counters::default();
-        let got = ensure_embeddings_for(&load_tracks(&[id]).unwrap(), &bundle.embedding, Need::Stored, &mut counters).unwrap();
+        let got = ensure_embeddings_for(
+            &load_tracks(&[id]).unwrap(),
+            &bundle.embedding,
+            Need::Stored,
+            SchemaFacts::read().unwrap(),
+            &mut counters,
+        )
+        .unwrap();
         assert!(matches!(got[0].1, Artifact::Computed(_)), "{:?}", got[0].1);
         assert_eq!(counters.get("artifact_writes_outdated"), 0.0);
         let current = Spi::get_one_with_args::<bool>(
@@ -130,7 +138,7 @@ mod tests {
                 .unwrap()
                 .unwrap()
         };
-        let mut p = load_playlist(pid, None).unwrap();
+        let mut p = load_playlist(pid, None, SchemaFacts::read().unwrap()).unwrap();
         p.members.push(id + 100);
         p.member_hashes.push(Some("te_v1_gone".into()));
         let mut counters = Counters::default();
@@ -138,7 +146,9 @@ mod tests {
         assert!(prof.recomputed && prof.deferred, "computed from outdated members: not stored");
         assert_eq!(counters.get("artifact_writes_outdated"), 1.0);
         assert_eq!(profiles(), 0);
-        let prof = super::profile::playlist_profile(&load_playlist(pid, None).unwrap(), &bundle, &mut counters).unwrap();
+        let prof =
+            super::profile::playlist_profile(&load_playlist(pid, None, SchemaFacts::read().unwrap()).unwrap(), &bundle, &mut counters)
+                .unwrap();
         assert!(prof.recomputed && !prof.deferred);
         assert_eq!(profiles(), 1);
         let info = Spi::get_one_with_args::<pgrx::JsonB>("select songmatch.playlist_profile($1)", &[pid.into()]).unwrap().unwrap().0;
@@ -207,6 +217,12 @@ mod tests {
         .unwrap()
         .unwrap();
         assert!(explained, "config.explain adds the ranker's features (those of ranker_features) and changes no score");
+    }
+
+    /// A fresh install has every fact of this release, read in one catalogue query.
+    #[pg_test]
+    fn a_fresh_schema_has_every_fact() {
+        assert_eq!(SchemaFacts::read().unwrap(), SchemaFacts::CURRENT);
     }
 
     /// The library's row-content expression (`reads::row_content!`, for schemas of every release)

@@ -7,6 +7,7 @@ use super::candidates::candidate_signals;
 use super::counters::{Counters, Flush};
 use super::rank::{models, Stage2};
 use super::reads::{load_playlist, load_tracks, resolve_config, MatchRow, PlaylistInfo, TrackRow};
+use super::schema_facts::SchemaFacts;
 use crate::core::models::embed;
 use crate::core::models::embed::Role;
 use crate::core::pipeline::{rank, result_rows, Playlist, Scoring};
@@ -52,6 +53,7 @@ pub(super) fn offline(
     config: Option<&Value>,
     counters: &mut Counters,
 ) -> Result<Offline> {
+    let facts = SchemaFacts::read()?;
     let lim = guc::limits();
     lim.check_candidates("candidate_track_ids", candidate_track_ids.len())?;
     lim.check_candidates("member_track_ids", member_track_ids.len())?;
@@ -60,7 +62,7 @@ pub(super) fn offline(
     let members = no_null_ids(member_track_ids, "member_track_ids")?;
     let cands = no_null_ids(candidate_track_ids, "candidate_track_ids")?;
     let p = match playlist_id {
-        Some(id) => PlaylistInfo { members: members.clone(), ..load_playlist(id, None)? },
+        Some(id) => PlaylistInfo { members: members.clone(), ..load_playlist(id, None, facts)? },
         None => PlaylistInfo {
             id: 0,
             owner: Uuid::from_bytes([0; 16]),
@@ -68,11 +70,11 @@ pub(super) fn offline(
             analysis: Value::Null,
             members: members.clone(),
             member_hashes: Vec::new(),
-            owner_columns: false,
+            facts,
         },
     };
     let member_rows = load_tracks(&members)?;
-    let member_embs = ensure_embeddings(&member_rows, &bundle.embedding, counters)?;
+    let member_embs = ensure_embeddings(&member_rows, &bundle.embedding, facts, counters)?;
     let mvecs: Vec<Vec<f32>> = member_embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
     let query = if p.playlist.is_null() {
         None
@@ -88,7 +90,7 @@ pub(super) fn offline(
     if cand_rows.len() != cands.len() {
         return Err(Error::invalid("candidate_track_ids contains ids that do not exist"));
     }
-    let embs = ensure_embeddings(&cand_rows, &bundle.embedding, counters)?;
+    let embs = ensure_embeddings(&cand_rows, &bundle.embedding, facts, counters)?;
     Ok(Offline { bundle, cfg, p, signals, cand_rows, embs })
 }
 
@@ -110,7 +112,7 @@ pub(super) fn score(
         Playlist { id: o.p.id, owner: &owner, row: &o.p.playlist, analysis: &o.p.analysis, members: &o.p.members, member_hashes: &[] };
     let scoring = Scoring { models: &models, signals: &o.signals, playlist: &playlist, cfg: &o.cfg };
     let cands = candidate_signals(&o.cand_rows, o.embs, HashMap::new());
-    let finals = rank(&mut Stage2 { bundle: &o.bundle }, &scoring, cands, keep, &mut counters)?;
+    let finals = rank(&mut Stage2 { bundle: &o.bundle, facts: o.p.facts }, &scoring, cands, keep, &mut counters)?;
     counters.flush()?;
     Ok(result_rows(finals, keep, None))
 }

@@ -80,7 +80,7 @@ impl MatchPort for SqlMatch<'_> {
     }
 
     fn stored_results(&mut self, context: i64) -> Result<Vec<MatchRow>> {
-        read_results(context, self.p.id, self.p.owner)
+        read_results(context, self.p.id, self.p.owner, self.p.facts)
     }
 
     fn profile(&mut self, counters: &mut Counters) -> Result<Profile> {
@@ -98,7 +98,7 @@ impl MatchPort for SqlMatch<'_> {
     }
 
     fn read(&mut self, cands: Candidates, counters: &mut Counters) -> Result<Vec<CandidateSignals>> {
-        read_candidates(cands, &self.stage2.bundle.embedding, counters)
+        read_candidates(cands, &self.stage2.bundle.embedding, self.p.facts, counters)
     }
 
     fn store(&mut self, context: &NewContext<'_>, rows: &[MatchRow]) -> Result<i64> {
@@ -123,7 +123,7 @@ pub(super) fn match_candidates(over: CandidateMatch<'_>, counters: &mut Counters
         Playlist { id: p.id, owner: &owner, row: &p.playlist, analysis: &p.analysis, members: &p.members, member_hashes: &member_hashes };
     let models = models(&bundle);
     let req = MatchRequest { playlist, models, cfg: &cfg, cands, top_k, want_rows, extra };
-    let mut port = SqlMatch { p, stage2: Stage2 { bundle: &bundle }, profile };
+    let mut port = SqlMatch { p, stage2: Stage2 { bundle: &bundle, facts: p.facts }, profile };
     let t0 = started.elapsed();
     let m = pipeline::match_candidates(&mut port, req, counters)?;
     let t = m.timings;

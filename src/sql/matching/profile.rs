@@ -4,7 +4,6 @@
 use super::artifacts::ensure_embeddings;
 use super::counters::Counters;
 use super::reads::{self, load_tracks, playlist_unchanged, PlaylistInfo};
-use super::schema_facts::single_node;
 use super::writes;
 use crate::core::hash::{content_hash, ContentKind};
 use crate::core::models::embed;
@@ -84,7 +83,7 @@ pub fn playlist_profile(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counte
             return Ok(());
         }
         Spi::run_with_args(
-            if p.owner_columns {
+            if p.facts.owner_columns {
                 writes::UPSERT_PROFILE
             } else {
                 // (a database not yet updated to 0.6.0)
@@ -122,7 +121,7 @@ pub(super) fn members_from_store(p: &PlaylistInfo, model: &(String, String)) -> 
     if p.members.is_empty() || p.member_hashes.iter().any(Option::is_none) {
         return Ok(None);
     }
-    let Some(m) = crate::sql::store::current(single_node()?)?.filter(|m| m.header.of_model(model)) else { return Ok(None) };
+    let Some(m) = crate::sql::store::current(p.facts)?.filter(|m| m.header.of_model(model)) else { return Ok(None) };
     let Some(st) = m.store() else { return Ok(None) };
     let (mut pairs, mut vectors, mut tracks) = (Vec::new(), Vec::new(), Vec::new());
     for (id, hash) in p.members.iter().zip(&p.member_hashes) {
@@ -142,7 +141,7 @@ fn profile_members(p: &PlaylistInfo, bundle: &Bundle, counters: &mut Counters) -
         Some(m) => m,
         None => {
             let rows = load_tracks(&p.members)?;
-            let embs = ensure_embeddings(&rows, &bundle.embedding, counters)?;
+            let embs = ensure_embeddings(&rows, &bundle.embedding, p.facts, counters)?;
             let member_hashes: Vec<Value> = rows.iter().map(|r| json!([r.id, r.content_hash()])).collect();
             let members: Vec<Vec<f32>> = embs.iter().filter_map(|(_, a)| a.value().cloned()).collect();
             ProfileMembers {
@@ -167,7 +166,7 @@ struct StoredProfile {
 fn read_stored_profile(p: &PlaylistInfo, bundle: &Bundle) -> Result<Option<StoredProfile>> {
     Spi::connect(|c| {
         let mut t = c.select(
-            if p.owner_columns { reads::STORED_PROFILE_BY_OWNER } else { reads::STORED_PROFILE },
+            if p.facts.owner_columns { reads::STORED_PROFILE_BY_OWNER } else { reads::STORED_PROFILE },
             None,
             &[p.id.into(), PROFILE_KIND.into(), bundle.hash.as_str().into(), p.owner.into()],
         )?;

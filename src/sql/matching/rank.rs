@@ -5,6 +5,7 @@
 use super::artifacts::{ensure_emotions, Need};
 use super::counters::Counters;
 use super::reads::{load_tracks, TrackRow};
+use super::schema_facts::SchemaFacts;
 use crate::core::pipeline::{Models, RankPort};
 use crate::core::{profile, Result};
 use crate::sql::bundle::Bundle;
@@ -26,6 +27,8 @@ pub(super) fn models(bundle: &Bundle) -> Models<'_> {
 /// Stage 2 of a bundle, through the inference layer and the tables.
 pub(super) struct Stage2<'a> {
     pub(super) bundle: &'a Bundle,
+    /// What the schema supports, read at the start of the call.
+    pub(super) facts: SchemaFacts,
 }
 
 impl RankPort for Stage2<'_> {
@@ -45,7 +48,7 @@ impl RankPort for Stage2<'_> {
 
     fn emotions(&mut self, ids: &[i64], counters: &mut Counters) -> Result<Vec<(i64, BTreeMap<String, f64>)>> {
         let rows = load_tracks(ids)?;
-        Ok(ensure_emotions(&rows, self.bundle, Need::Values, counters)?
+        Ok(ensure_emotions(&rows, self.bundle, Need::Values, self.facts, counters)?
             .into_iter()
             .filter_map(|(id, a)| a.value().map(|v| (id, profile::ekman_of(v))))
             .collect())

@@ -6,7 +6,7 @@
 //! the end: the modules that run them name them here, so that the match path's SQL is all in this
 //! file and in writes.rs.
 
-use super::schema_facts::{owner_columns, single_node, stored_signals};
+use super::schema_facts::SchemaFacts;
 use super::GENERIC_PLAN;
 use crate::core::hash::{content_hash, ContentKind};
 use crate::core::scoring::{Config, FloatSource};
@@ -108,16 +108,14 @@ pub struct PlaylistInfo {
     pub members: Vec<i64>,
     /// The members' content hashes from `track_content` (None: no row there), as `members`.
     pub member_hashes: Vec<Option<String>>,
-    /// Whether the per-user tables carry their user (sql/owners.sql, 0.6.0): a database not yet
-    /// updated has not, and is written without it.
-    pub owner_columns: bool,
+    /// What the schema supports, read at the start of the call.
+    pub facts: SchemaFacts,
 }
 
 /// The playlist `id` with its analysis and members. With `user`, only a playlist of that user
 /// is found (the call is routed by its user: every read names it).
-pub fn load_playlist(id: i64, user: Option<Uuid>) -> Result<PlaylistInfo> {
-    let owner_columns = owner_columns()?;
-    if !owner_columns {
+pub fn load_playlist(id: i64, user: Option<Uuid>, facts: SchemaFacts) -> Result<PlaylistInfo> {
+    if !facts.owner_columns {
         // (a database not yet updated to 0.6.0; no call names its user there)
         let row = crate::sql::plans::select(
             concat!(
@@ -149,7 +147,7 @@ pub fn load_playlist(id: i64, user: Option<Uuid>) -> Result<PlaylistInfo> {
         let (owner, playlist, analysis, members, member_hashes) =
             row.ok_or_else(|| Error::invalid(format!("playlist {id} does not exist")))?;
         let owner = owner.ok_or_else(|| Error::data(format!("playlist {id} has no owner")))?;
-        return Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes, owner_columns });
+        return Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes, facts });
     }
     // One table per read, each naming the user: on Citus every read of a call routed to its
     // user's node then goes to that node's shard (a read that joins or nests the users' tables,
@@ -189,7 +187,7 @@ pub fn load_playlist(id: i64, user: Option<Uuid>) -> Result<PlaylistInfo> {
     )
     .map_err(spi_err("cannot read the playlist's members"))?;
     let member_hashes = content_hashes(&members)?;
-    Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes, owner_columns })
+    Ok(PlaylistInfo { id, owner, playlist, analysis, members, member_hashes, facts })
 }
 
 pub use crate::core::pipeline::MatchRow;
@@ -256,7 +254,7 @@ pub(super) fn committed_artifact_keys(ids: &[i64], document_keys: bool) -> Resul
 /// hashes) as committed now ([`read_committed_now`]) are still those of `p`.
 pub(super) fn playlist_unchanged(p: &PlaylistInfo) -> Result<bool> {
     read_committed_now()?;
-    let now = match load_playlist(p.id, Some(p.owner)) {
+    let now = match load_playlist(p.id, Some(p.owner), p.facts) {
         Ok(now) => now,
         // (deleted meanwhile)
         Err(Error::InvalidParameter(_)) => return Ok(false),
@@ -270,15 +268,14 @@ pub(super) fn playlist_unchanged(p: &PlaylistInfo) -> Result<bool> {
 /// it for the tracks it has, from `track_content` (one read) for the others; when the catalogue
 /// changed since it was built, all from `track_content`, and the store comes along without
 /// positions (its embeddings of the tracks whose content hash it has are read from it).
-pub(super) fn content_rows(ids: &[i64]) -> Result<ContentRows> {
+pub(super) fn content_rows(ids: &[i64], facts: SchemaFacts) -> Result<ContentRows> {
     let mut hashes = vec![None; ids.len()];
     let mut signals = vec![None; ids.len()];
     let mut positions = Vec::new();
     if ids.is_empty() {
         return Ok(ContentRows { hashes, signals, store: None, positions });
     }
-    let single = single_node()?;
-    let store = crate::sql::store::current(single)?;
+    let store = crate::sql::store::current(facts)?;
     let mut rest: Vec<i64> = Vec::new();
     match store.as_ref().and_then(|m| Some((m, m.store()?))) {
         Some((m, st)) => {
@@ -301,7 +298,7 @@ pub(super) fn content_rows(ids: &[i64]) -> Result<ContentRows> {
     if rest.is_empty() {
         return Ok(ContentRows { hashes, signals, store, positions });
     }
-    let sql = if stored_signals()? {
+    let sql = if facts.stored_signals {
         "select tc.track_id, tc.content_hash, tc.signals from songmatch.track_content tc where tc.track_id = any($1)"
     } else {
         "select tc.track_id, tc.content_hash, null::bytea from songmatch.track_content tc where tc.track_id = any($1)"
@@ -322,7 +319,7 @@ pub(super) fn content_rows(ids: &[i64]) -> Result<ContentRows> {
     })?;
     // (a store built before the catalogue's last change still holds the embeddings of the
     // candidates whose content is what it was then: looked up by id and content hash)
-    let store = store.or_else(|| crate::sql::store::last_built(single));
+    let store = store.or_else(|| crate::sql::store::last_built(facts));
     Ok(ContentRows { hashes, signals, store, positions })
 }
 
@@ -345,9 +342,9 @@ pub fn resolve_config(config: Option<&Value>, bundle: &Bundle) -> Result<Config>
 }
 
 /// The stored results of a context of `owner` for a playlist, best first.
-pub(super) fn read_results(ctx: i64, playlist_id: i64, owner: Uuid) -> Result<Vec<MatchRow>> {
+pub(super) fn read_results(ctx: i64, playlist_id: i64, owner: Uuid, facts: SchemaFacts) -> Result<Vec<MatchRow>> {
     crate::sql::plans::select(
-        if owner_columns()? {
+        if facts.owner_columns {
             "select track_id, score, rank, components from songmatch.match_results
               where user_id = $3 and context_id = $1 and playlist_id = $2 order by rank"
         } else {
@@ -420,14 +417,10 @@ pub(super) const STORED_EMOTIONS: &str =
 pub(super) const CONTEXT_BY_STAMP: &str =
     "select id, last_used_at < pg_catalog.now() - interval '1 minute', coalesce((inputs ->> 'candidates')::bigint, 0)
            from songmatch.match_contexts where user_id = $2 and fast_key = $1 limit 1";
-/// The owner of playlist `$1` when it is user `$2`'s, and whether the schema has the generation
-/// counters (a database not yet updated to 0.5.0 has not).
-pub(super) const STAMP_OWNER_OF_USER: &str = "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
-               from songmatch.playlists where owner_id = $2 and id = $1";
-/// The owner of playlist `$1`, and whether the schema has the generation counters (as
-/// [`STAMP_OWNER_OF_USER`], any owner the caller may read).
-pub(super) const STAMP_OWNER: &str = "select owner_id, pg_catalog.to_regclass('songmatch.catalogue_generation') is not null
-               from songmatch.playlists where id = $1";
+/// The owner of playlist `$1` when it is user `$2`'s.
+pub(super) const STAMP_OWNER_OF_USER: &str = "select owner_id from songmatch.playlists where owner_id = $2 and id = $1";
+/// The owner of playlist `$1` (as [`STAMP_OWNER_OF_USER`], any owner the caller may read).
+pub(super) const STAMP_OWNER: &str = "select owner_id from songmatch.playlists where id = $1";
 /// User `$1`'s generation counter, the catalogue's (the sum of its rows) and its epoch, in one
 /// read (a single node).
 pub(super) const GENERATIONS: &str = "select coalesce((select gen from songmatch.user_generations where user_id = $1), 0)::bigint,
@@ -441,8 +434,6 @@ pub(super) const CATALOGUE_GENERATION: &str = "select sum(gen)::bigint, min(epoc
 /// refreshed more than a minute ago.
 pub(super) const CONTEXT_BY_HASH: &str = "select id, last_used_at < pg_catalog.now() - interval '1 minute' from songmatch.match_contexts
           where user_id = $2 and context_hash = $1";
-/// Whether the schema has the generation counters (a database not yet updated to 0.5.0 has not).
-pub(super) const HAS_GENERATION_COUNTERS: &str = "select pg_catalog.to_regclass('songmatch.catalogue_generation') is not null";
 
 // candidates
 /// The document embeddings of model `$2` version `$3` of the candidates `$1` that embed the

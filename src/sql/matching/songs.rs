@@ -5,7 +5,7 @@ use super::artifacts::ensure_embeddings;
 use super::cache::{cache_lookup, match_miss, stamp_basis_of, Lookup, MatchCall};
 use super::counters::{Counters, Flush};
 use super::reads::{self, load_tracks, read_results, user_playlists};
-use super::schema_facts::{document_keys, owner_columns};
+use super::schema_facts::SchemaFacts;
 use crate::sql::bundle::active_bundle;
 use crate::sql::{guc, spi_err, OrReport};
 use pgrx::prelude::*;
@@ -33,8 +33,9 @@ pub(super) fn songs_contexts(
         return Vec::new();
     }
     let config = config.as_ref().map(|j| &j.0);
+    let facts = SchemaFacts::read().or_report();
     // the user's playlists with their members, in one read (under the caller's row-level security)
-    let playlists = playlists_of(user_id);
+    let playlists = playlists_of(user_id, facts);
     let songs = songs_of(track_ids, user_id);
     lim.check_candidates("the user's liked songs", songs.len()).or_report();
     let mut counters = Counters::default();
@@ -43,7 +44,7 @@ pub(super) fn songs_contexts(
     let mut missed: Vec<Missed> = Vec::new();
     // (the playlists are the user's: one basis for every stamp; none on a schema without the
     // counters, or when the bundle or config cannot be resolved: the full path reports that)
-    let basis = if playlists.is_empty() { None } else { stamp_basis_of(user_id, config) };
+    let basis = if playlists.is_empty() { None } else { stamp_basis_of(user_id, config, facts) };
     for (pid, members) in &playlists {
         let ids: Vec<i64> = songs.iter().filter(|s| members.binary_search(s).is_err()).copied().collect();
         if ids.is_empty() {
@@ -61,9 +62,9 @@ pub(super) fn songs_contexts(
     if !missed.is_empty() {
         // embed every song and member that lacks a current embedding in one batched pass, so that
         // the per-playlist matches below only read
-        embed_missing(&songs, &playlists, &missed, &mut counters);
+        embed_missing(&songs, &playlists, &missed, facts, &mut counters);
         for (pid, cands, n, stamp) in missed {
-            let call = MatchCall { playlist_id: pid, user: Some(user_id), given: Some(cands), top_k: n, config, rows: false };
+            let call = MatchCall { playlist_id: pid, user: Some(user_id), given: Some(cands), top_k: n, config, rows: false, facts };
             let (ctx, _) = match_miss(call, stamp, &mut counters, Instant::now()).or_report();
             found.push((ctx, pid));
         }
@@ -75,8 +76,8 @@ pub(super) fn songs_contexts(
 
 /// The user's playlists with their members (ascending), in playlist order, in one read (under the
 /// caller's row-level security).
-fn playlists_of(user_id: Uuid) -> Vec<(i64, Vec<i64>)> {
-    if owner_columns().or_report() {
+fn playlists_of(user_id: Uuid, facts: SchemaFacts) -> Vec<(i64, Vec<i64>)> {
+    if facts.owner_columns {
         user_playlists(user_id).or_report()
     } else {
         // (a database not yet updated to 0.6.0)
@@ -114,7 +115,7 @@ type Missed = (i64, Vec<Option<i64>>, i32, Option<String>);
 
 /// Every song, and every member of a playlist whose context was missed, that lacks a current
 /// embedding (missing or stale), embedded in one batched pass.
-fn embed_missing(songs: &[i64], playlists: &[(i64, Vec<i64>)], missed: &[Missed], counters: &mut Counters) {
+fn embed_missing(songs: &[i64], playlists: &[(i64, Vec<i64>)], missed: &[Missed], facts: SchemaFacts, counters: &mut Counters) {
     let mut all: Vec<i64> = songs.to_vec();
     for (pid, members) in playlists {
         if missed.iter().any(|m| m.0 == *pid) {
@@ -126,14 +127,14 @@ fn embed_missing(songs: &[i64], playlists: &[(i64, Vec<i64>)], missed: &[Missed]
     let bundle = active_bundle().or_report();
     // only the tracks whose stored embedding is missing or stale (one indexed query)
     let stale: Vec<i64> = Spi::get_one_with_args::<Vec<i64>>(
-        if document_keys().or_report() { reads::STALE_EMBEDDINGS_BY_DOCUMENT } else { reads::STALE_EMBEDDINGS_BY_CONTENT },
+        if facts.document_keys { reads::STALE_EMBEDDINGS_BY_DOCUMENT } else { reads::STALE_EMBEDDINGS_BY_CONTENT },
         &[all.into(), bundle.embedding.0.as_str().into(), bundle.embedding.1.as_str().into()],
     )
     .map_err(spi_err("cannot find tracks to embed"))
     .or_report()
     .unwrap_or_default();
     if !stale.is_empty() {
-        ensure_embeddings(&load_tracks(&stale).or_report(), &bundle.embedding, counters).or_report();
+        ensure_embeddings(&load_tracks(&stale).or_report(), &bundle.embedding, facts, counters).or_report();
     }
 }
 
@@ -141,8 +142,9 @@ fn embed_missing(songs: &[i64], playlists: &[(i64, Vec<i64>)], missed: &[Missed]
 /// best `top_k` playlists (by score, then playlist id), ranked from 1.
 pub(super) fn best_playlists(contexts: Vec<(i64, i64)>, user_id: Option<Uuid>, top_k: i32) -> Vec<(i64, i64, f64, i32, JsonB)> {
     let mut per_song: BTreeMap<i64, Vec<(i64, f64, Value)>> = BTreeMap::new();
+    let facts = SchemaFacts::read().or_report();
     for (ctx, pid) in contexts {
-        for r in read_results(ctx, pid, crate::sql::required(user_id, "user_id")).or_report() {
+        for r in read_results(ctx, pid, crate::sql::required(user_id, "user_id"), facts).or_report() {
             per_song.entry(r.track_id).or_default().push((pid, r.score, r.components));
         }
     }

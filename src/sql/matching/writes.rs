@@ -30,7 +30,7 @@ pub(super) fn store_context(p: &PlaylistInfo, new: &NewContext<'_>, rows: &[Matc
     let id = new.identity;
     as_owner(|| {
         let ctx = write_returning_i64(
-            if p.owner_columns {
+            if p.facts.owner_columns {
                 // (excluded's time: Citus evaluates no function in DO UPDATE on a distributed table)
                 "insert into songmatch.match_contexts (context_hash, user_id, bundle_hash, algorithm_version, config_hash,
                  playlist_set_hash, candidate_set_hash, inputs, last_used_at)
@@ -63,7 +63,7 @@ pub(super) fn store_context(p: &PlaylistInfo, new: &NewContext<'_>, rows: &[Matc
             let ranks: Vec<i32> = rows.iter().map(|r| r.rank).collect();
             let comps: Vec<JsonB> = rows.iter().map(|r| JsonB(r.components.clone())).collect();
             Spi::run_with_args(
-                if p.owner_columns {
+                if p.facts.owner_columns {
                     "insert into songmatch.match_results (context_id, playlist_id, track_id, score, rank, components, user_id)
                      select $1, $2, t.track_id, t.score, t.rank, t.components, $7
                        from unnest($3::bigint[], $4::float8[], $5::int[], $6::jsonb[]) as t(track_id, score, rank, components)

@@ -9,18 +9,20 @@ and inference see identical feature vectors. Training data, honestly:
 
 * the evaluation dataset of `make eval` (seed 42, holdout 0.2, 100 negatives, >= 10 tracks) and
   datasets built the same way with a few other seeds (1..5 by default);
-* ONLY the playlists of the seed-42 dataset's `tune` half, in every one of those datasets (the
-  other seeds split their playlists differently; their test-half playlists of seed 42 are dropped);
+* every playlist of the dev file (`--playlists all`, the shipped ranker), or only those of the
+  seed-42 dataset's `tune` half (`--playlists tune`), in every one of those datasets;
 * one ranking group per (dataset, playlist): members = its `profile` items, candidates =
   `heldout` (label 1) and `negative` (label 0) items, features =
   ranker_features(members, candidates, playlist_id).
 
-The tune playlists are split (md5 of a seeded key per playlist id) into a training part and a
-validation part; a small seeded grid is trained on the first with early stopping on the second
-(NDCG@10, as crates/songmatch-core/src/metrics.rs: binary relevance, log2 discount, ideal DCG from the number of
-held-out tracks; ties by track id). The best setting is refit on all tune playlists with the
-chosen number of trees, converted with onnxmltools (input `features` float32 [N, F], output
-`score` float32 [N, 1]) and checked against LightGBM on 64 seeded training vectors.
+The model is chosen on a small seeded grid, each point trained with early stopping (NDCG@10, as
+crates/songmatch-core/src/metrics.rs: binary relevance, log2 discount, ideal DCG from the number of
+held-out tracks; ties by track id): with `all`, by 5-fold cross-validation by playlist (the best
+mean over the folds, refit with the median of its folds' trees); with `tune`, on a validation part
+of the tune playlists (md5 of a seeded key per playlist id), as eval/cv.py evaluates the procedure
+in each of its folds. The chosen setting is refit on all the playlists trained on, converted with
+onnxmltools (input `features` float32 [N, F], output `score` float32 [N, 1]) and checked against
+LightGBM (64 seeded training vectors; every training row through a float32 tree walk).
 
 Outputs (in --out-dir, default this script's folder): ranker.onnx, reference.json. Both are
 byte-identical between runs on the same database. The last line printed is one JSON object.
@@ -58,7 +60,8 @@ EVAL_SEED = 42                   # the dataset `make eval` reports on (its test 
 EXTRA_SEEDS = [1, 2, 3, 4, 5]     # more (profile, heldout, negatives) draws of the same tune playlists
 DATASET_PARAMS = {"holdout": 0.2, "negatives": 100, "min_tracks": 10}
 SEED = 42                        # LightGBM seed, validation split, parity sample
-VAL_FRACTION = 0.25              # of the tune playlists, for early stopping / model choice
+VAL_FRACTION = 0.25              # of the tune playlists, for early stopping / model choice (--playlists tune)
+CV_FOLDS = 5                     # folds by playlist for the model choice (--playlists all)
 K = 10
 
 # ---- the model -------------------------------------------------------------------------------
@@ -199,8 +202,9 @@ def features_rows(db, h, tune_sql):
         f"order by g.playlist_id, f.track_id")
 
 
-def load_from_db(db, seeds, verify=False):
-    """Feature names, the seed-42 tune playlists and one group per (dataset, tune playlist)."""
+def load_from_db(db, seeds, verify=False, half="tune"):
+    """Feature names, the seed-42 dataset's playlists to train on (its tune half, or all of them)
+    and one group per (dataset, playlist)."""
     if db.value("select to_regprocedure('songmatch.ranker_features(bigint[],bigint[],bigint)') is not null") != "t":
         raise SystemExit("songmatch.ranker_features(bigint[], bigint[], bigint) does not exist in this database")
     names = json.loads(db.value("select to_json(songmatch.ranker_feature_names())"))
@@ -229,14 +233,17 @@ def load_from_db(db, seeds, verify=False):
         log("note: songmatch.eval_reference has no row, so the activation gate uses the most recent dataset; "
             "the extra seeds' datasets are now the most recent ones (if they were built just now)")
 
+    which = "" if half == "all" else " and half = 'tune'"
     tune = [int(r[0]) for r in db.rows(
-        f"select playlist_id from songmatch.eval_playlists where dataset_hash = {lit(h42)} and half = 'tune' "
+        f"select playlist_id from songmatch.eval_playlists where dataset_hash = {lit(h42)}{which} "
         f"order by playlist_id")]
-    n_test = int(db.value(f"select count(*) from songmatch.eval_playlists where dataset_hash = {lit(h42)} "
-                          f"and half = 'test'"))
-    log(f"seed-{EVAL_SEED} dataset: {len(tune)} tune playlists (the {n_test} test playlists are not read)")
-    tune_sql = (f"select playlist_id from songmatch.eval_playlists where dataset_hash = {lit(h42)} "
-                f"and half = 'tune'")
+    if half == "all":
+        log(f"seed-{EVAL_SEED} dataset: all {len(tune)} playlists (tune and test halves)")
+    else:
+        n_test = int(db.value(f"select count(*) from songmatch.eval_playlists where dataset_hash = {lit(h42)} "
+                              f"and half = 'test'"))
+        log(f"seed-{EVAL_SEED} dataset: {len(tune)} tune playlists (the {n_test} test playlists are not read)")
+    tune_sql = f"select playlist_id from songmatch.eval_playlists where dataset_hash = {lit(h42)}{which}"
 
     groups = []   # (dataset index, playlist id, track ids, labels, X)
     for di, h in enumerate(hashes):
@@ -262,7 +269,7 @@ def load_from_db(db, seeds, verify=False):
             raise RuntimeError(f"dataset {h}: {len(missing)} candidates without features, "
                                f"{len(extra)} features for non-candidates (e.g. {(missing + extra)[:3]})")
         if set(labels) != set(tune):
-            raise RuntimeError(f"dataset {h}: its tune playlists differ from the seed-{EVAL_SEED} tune half")
+            raise RuntimeError(f"dataset {h}: its playlists differ from the seed-{EVAL_SEED} dataset's ({half})")
         for pid in sorted(labels):
             tids = tie_order(pid, labels[pid])
             X = np.stack([feats[(pid, t)] for t in tids])
@@ -394,6 +401,55 @@ def search(groups, val_ids):
     # the best validation NDCG@10 over all validation groups; ties: fewer trees, then grid order
     best = max(range(len(results)), key=lambda j: (round(results[j]["ndcg10"], 12), -results[j]["trees"], -j))
     return results, best, tr, va
+
+
+def cv_folds(playlists, k=CV_FOLDS):
+    """Playlist -> fold (0..k-1): playlists in the order of md5 of a seeded key, dealt round robin."""
+    order = sorted(playlists, key=lambda pid: (hashlib.md5(f"{SEED}:ranker-cv:{pid}".encode()).hexdigest(), pid))
+    return {pid: i % k for i, pid in enumerate(order)}
+
+
+_CV = {}   # (groups, fold of each playlist) for the worker processes (inherited by fork)
+
+
+def _cv_job(job):
+    gi, f = job
+    groups, fold = _CV["groups"], _CV["fold"]
+    params = dict(BASE_PARAMS, **GRID[gi])
+    tr = [g for g in groups if fold[g[1]] != f]
+    va = [g for g in groups if fold[g[1]] == f]
+    b = train_booster(params, tr, MAX_TREES, valid=va)
+    it = b.best_iteration if b.best_iteration > 0 else b.current_iteration()
+    s = split_scores(b.predict(stack(va)[0], num_iteration=it, raw_score=True), va)
+    nd42 = mean_ndcg([g for g in va if g[0] == 0], [x for g, x in zip(va, s) if g[0] == 0])
+    return gi, f, mean_ndcg(va, s), nd42, int(it)
+
+
+def cv_search(groups, playlists, processes=2):
+    """The model choice by k-fold cross-validation by playlist: every grid point is trained on k-1
+    folds with early stopping on the k-th, for each k; the point with the best mean NDCG@10 over
+    the folds wins (ties: fewer trees, then grid order), refit with the median of its folds'
+    numbers of trees. Returns the per-point results, the chosen index and the fold map."""
+    import multiprocessing as mp
+    fold = cv_folds(playlists)
+    _CV.update(groups=groups, fold=fold)
+    jobs = [(gi, f) for gi in range(len(GRID)) for f in range(CV_FOLDS)]
+    t0 = time.time()
+    with mp.get_context("fork").Pool(processes) as pool:
+        out = sorted(pool.map(_cv_job, jobs, chunksize=1))
+    results = []
+    for gi, point in enumerate(GRID):
+        rows = [r for r in out if r[0] == gi]
+        nd = float(np.mean([r[2] for r in rows]))
+        results.append({"point": point, "trees": int(np.median([r[4] for r in rows])), "ndcg10": nd,
+                        "ndcg10_sd": float(np.std([r[2] for r in rows])),
+                        "ndcg10_seed42": float(np.mean([r[3] for r in rows])),
+                        "folds": [{"ndcg10": r[2], "trees": r[4]} for r in rows]})
+        log(f"  grid {gi + 1}/{len(GRID)} {point}: CV NDCG@10 {nd:.4f} +- {results[-1]['ndcg10_sd']:.4f} "
+            f"(seed-{EVAL_SEED} groups {results[-1]['ndcg10_seed42']:.4f}), trees {[r[4] for r in rows]}")
+    log(f"  {len(jobs)} trainings in {time.time() - t0:.1f}s")
+    best = max(range(len(results)), key=lambda j: (round(results[j]["ndcg10"], 12), -results[j]["trees"], -j))
+    return results, best, fold
 
 
 # =============================================================================================
@@ -566,6 +622,10 @@ def main():
     ap.add_argument("--verify-datasets", action="store_true",
                     help="rebuild every dataset and require the stored hash (slower)")
     ap.add_argument("--synthetic", action="store_true", help="random features, no database (development)")
+    ap.add_argument("--playlists", choices=["all", "tune"], default="all",
+                    help="train on all of the seed-42 dataset's playlists, the model chosen by "
+                         f"{CV_FOLDS}-fold CV by playlist (the shipped ranker), or on its tune half only, the "
+                         "model chosen on a validation quarter (what eval/cv.py evaluates in each fold)")
     args = ap.parse_args()
     out_dir = args.out_dir or ("/tmp/ranker-synthetic" if args.synthetic else HERE)
     os.makedirs(out_dir, exist_ok=True)
@@ -577,20 +637,33 @@ def main():
     if args.synthetic:
         names, hashes, tune, groups, baselines = synthetic_data(seeds)
     else:
-        names, hashes, tune, groups, baselines = load_from_db(DB(args.psql, args.dsn), seeds, args.verify_datasets)
+        names, hashes, tune, groups, baselines = load_from_db(DB(args.psql, args.dsn), seeds, args.verify_datasets,
+                                                              args.playlists)
     FEATURE_NAMES = list(names)
     F = len(names)
     X_all, y_all, sizes_all = stack(groups)
     data_digest = hashlib.sha256(b"".join(
         np.int64([g[0], g[1], len(g[2])]).tobytes() + g[2].astype("<i8").tobytes() + g[3].astype("<i4").tobytes()
         + g[4].astype("<f4").tobytes() for g in groups)).hexdigest()
-    log(f"{len(groups)} groups ({len(seeds)} datasets x {len(tune)} tune playlists), {len(y_all)} rows (sha256 {data_digest[:16]}), "
+    log(f"{len(groups)} groups ({len(seeds)} datasets x {len(tune)} playlists), {len(y_all)} rows (sha256 {data_digest[:16]}), "
         f"{int(y_all.sum())} positives, {F} features; loaded in {time.time() - t_start:.1f}s")
 
-    # --- model choice on the validation part of the tune playlists ---------------------------
-    val_ids = val_playlists(tune)
+    # --- model choice: k-fold CV by playlist (all), or the validation part of the tune half ------
     t0 = time.time()
-    results, best, tr, va = search(groups, val_ids)
+    if args.playlists == "all":
+        results, best, fold = cv_search(groups, tune)
+        val_ids, va = set(tune), groups
+        validation = {"method": f"{CV_FOLDS}-fold cross-validation by playlist",
+                      "split": f"md5('{SEED}:ranker-cv:' || playlist_id) order, dealt round robin",
+                      "playlists": len(tune), "groups": len(groups), "rows": int(len(y_all)),
+                      "grid": results, "chosen": best}
+    else:
+        val_ids = val_playlists(tune)
+        results, best, tr, va = search(groups, val_ids)
+        validation = {"method": "validation quarter", "playlists": len(val_ids), "groups": len(va),
+                      "rows": int(sum(len(g[3]) for g in va)),
+                      "split": f"md5('{SEED}:ranker-val:' || playlist_id), first {VAL_FRACTION:g}",
+                      "grid": results, "chosen": best}
     chosen = results[best]
     params = dict(BASE_PARAMS, **chosen["point"])
     n_trees = max(1, chosen["trees"])
@@ -620,7 +693,7 @@ def main():
     if booster.model_to_string() != booster2.model_to_string():
         raise RuntimeError("LightGBM training is not deterministic here")
     del booster2
-    log(f"refit on all {len(tune)} tune playlists: {booster.num_trees()} trees in {time.time() - t0:.1f}s "
+    log(f"refit on all {len(tune)} playlists: {booster.num_trees()} trees in {time.time() - t0:.1f}s "
         f"(trained twice: identical)")
     train_scores = booster.predict(X_all, raw_score=True)
     train_ndcg = mean_ndcg(groups, split_scores(train_scores, groups))
@@ -709,11 +782,9 @@ def main():
                      "onnxruntime": ort.__version__, "numpy": np.__version__},
         "params": dict({k: v for k, v in params.items()}, num_boost_round=n_trees),
         "train": {"datasets": hashes, "seeds": seeds, "playlists": len(tune), "groups": len(groups),
-                  "rows": int(len(y_all)), "positives": int(y_all.sum()), "half": "tune",
+                  "rows": int(len(y_all)), "positives": int(y_all.sum()), "half": args.playlists,
                   "eval_dataset": hashes[0], "data_sha256": data_digest},
-        "validation": {"playlists": len(val_ids), "groups": len(va), "rows": int(sum(len(g[3]) for g in va)),
-                       "split": f"md5('{SEED}:ranker-val:' || playlist_id), first {VAL_FRACTION:g}",
-                       "grid": results, "chosen": best},
+        "validation": validation,
         "validation_ndcg10": round(chosen["ndcg10"], 6),
         "validation_ndcg10_seed42": round(chosen["ndcg10_seed42"], 6),
         "validation_single_feature_ndcg10": {n: round(single[n], 6) for n in sorted(single, key=lambda n: (-single[n], n))},
@@ -740,10 +811,10 @@ def main():
     print(f"onnx             input {ONNX_INPUT} float32 [N, {F}] -> output {ONNX_OUTPUT} float32 {out_dims} "
           f"(converter named it {old_out!r}); opsets {opsets}")
     print(f"reference.json   {ref_path}")
-    print(f"train            {len(seeds)} datasets, {len(tune)} tune playlists, {len(groups)} groups, "
+    print(f"train            {len(seeds)} datasets, {len(tune)} playlists ({args.playlists}), {len(groups)} groups, "
           f"{len(y_all)} rows")
     print(f"chosen           {chosen['point']}, {n_trees} trees")
-    print(f"validation       NDCG@10 {chosen['ndcg10']:.4f} ({len(val_ids)} playlists, {len(va)} groups); "
+    print(f"validation       NDCG@10 {chosen['ndcg10']:.4f} ({validation['method']}: {len(val_ids)} playlists, {len(va)} groups); "
           f"seed-42 groups only {chosen['ndcg10_seed42']:.4f}"
           + f"; best single feature {single_top[0]} {single[single_top[0]]:.4f}")
     print(f"parity           max |lightgbm - onnxruntime| {parity_max:.3g} on {PARITY_N} vectors "
